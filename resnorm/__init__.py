@@ -1,0 +1,11 @@
+"""resnorm: a laboratory for residual connections and normalization in Transformers.
+
+    >>> from resnorm import RunConfig, Trainer
+    >>> cfg = RunConfig.from_flat({"norm_position": "post", "layers": 6})
+    >>> summary = Trainer(cfg).run()          # or .start() in the background
+
+The package never imports streamlit; the UI lives in app.py and pages/.
+"""
+__version__ = "0.1.0"
+
+from .config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig  # noqa: E402,F401

@@ -1,0 +1,220 @@
+"""Command line (DESIGN.md §4): ``python -m resnorm {train,init-stats} [options]``.
+
+Options are generated from the config schema (``resnorm.config``): every field is ``--field-name``
+with its help text, choices and default. Invalid input exits 2 with a single ``error:`` line that
+names the option; a diverged run is a result (exit 0), not a crash.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .config import SECTIONS, ConfigError, RunConfig
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors (bad int, unknown option): one line, exit 2
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_options(p: argparse.ArgumentParser, sections) -> None:
+    for sec in sections:
+        group = p.add_argument_group(f"{sec} options")
+        for f in dataclasses.fields(SECTIONS[sec]):
+            if f.name in ("max_points",):
+                continue
+            m = f.metadata
+            default = f.default
+            help_ = m["help"] + (f" (default: {default})" if default is not None else "")
+            kw = dict(dest=f.name, default=None, help=help_)
+            t = str(f.type)
+            if t == "bool":
+                group.add_argument(_option(f.name), action=argparse.BooleanOptionalAction, **kw)
+                continue
+            if m.get("choices"):
+                kw["choices"] = m["choices"]
+                kw["metavar"] = "{" + ",".join(m["choices"]) + "}"
+            elif t == "int":
+                kw["type"], kw["metavar"] = int, "N"
+            elif t == "float":
+                kw["type"], kw["metavar"] = float, "X"
+            else:
+                kw["metavar"] = "PATH" if f.name.endswith("file") else "S"
+            group.add_argument(_option(f.name), **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m resnorm", description="resnorm: residual connections and normalization "
+                "in Transformers, measured. Options use the config field names (DESIGN.md §4).")
+    p.add_argument("--version", action="version", version=f"resnorm {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train one config and write config.json, metrics.csv, summary.json",
+                       description="Train one model; writes DIR/config.json, DIR/metrics.csv (step,name,value) "
+                       "and DIR/summary.json. A diverged run exits 0 with its metrics up to the divergence.")
+    t.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    t.add_argument("--config", metavar="FILE.json", help="start from a saved config.json; options override it")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_options(t, ("model", "task", "train"))
+
+    s = sub.add_parser("init-stats", help="per-layer metrics at initialisation over several seeds",
+                       description="One forward/backward at initialisation per seed (no optimizer step); "
+                       "writes columns seed,name,value with the metric names of DESIGN.md §3.")
+    s.add_argument("--seeds", type=int, default=3, metavar="K", help="number of seeds 0..K-1 (default: 3)")
+    s.add_argument("--out", metavar="FILE.csv", help="write CSV here (default: standard output)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_options(s, ("model", "task"))
+    g = s.add_argument_group("measurement options")
+    g.add_argument("--batch-size", dest="batch_size", type=int, default=None, metavar="N",
+                   help="sequences in the measured batch (default: 32)")
+    g.add_argument("--device", dest="device", default=None, choices=("auto", "cpu", "cuda"),
+                   help="auto uses CUDA when present, else CPU (default: auto)")
+    return p
+
+
+def _config_from_args(args) -> RunConfig:
+    base = None
+    if getattr(args, "config", None):
+        try:
+            base = RunConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ConfigError([("config", f"cannot read {args.config}: {e.strerror}")]) from None
+    names = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return RunConfig.from_flat(given, base=base)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _prepare_out_dir(out: str) -> Path:
+    d = Path(out)
+    if d.exists() and not d.is_dir():
+        raise ConfigError([("out", f"{out} exists and is not a folder")])
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".resnorm-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError([("out", f"cannot write to {out}: {e.strerror}")]) from None
+    return d
+
+
+def _json_safe(x):
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def cmd_train(args) -> int:
+    from .trainer import Trainer, resolve_device  # torch import only once the arguments parse
+
+    cfg = _config_from_args(args)
+    resolve_device(cfg.train.device)
+    out = _prepare_out_dir(args.out)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.train.steps, desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def on_step(step, tr):
+        if bar is not None:
+            bar.update(step - bar.n)
+            if step % 10 == 0 or step == cfg.train.steps:
+                bar.set_postfix(loss=f"{tr.store.latest('train/loss', float('nan')):.4f}", refresh=False)
+
+    tr = Trainer(cfg, on_step=on_step)
+    interrupted = False
+    try:
+        summary = tr.run()
+    except KeyboardInterrupt:  # Ctrl-C: keep what was computed
+        interrupted = True
+        tr._finish("stopped", f"interrupted after step {tr.step}", tr.store.latest("train/loss"))
+        summary = tr.summary
+    finally:
+        if bar is not None:
+            bar.close()
+    _atomic_write(out / "config.json", cfg.to_json() + "\n")
+    tr.store.frame().to_csv(out / "metrics.csv", index=False)
+    _atomic_write(out / "summary.json", json.dumps({k: _json_safe(v) for k, v in summary.to_dict().items()},
+                                                   indent=2) + "\n")
+    msg = f"{summary.status}: {summary.steps} steps"
+    if summary.final_loss is not None:
+        msg += f", final loss {summary.final_loss:.4f}"
+    if summary.reason:
+        msg += f" ({summary.reason})"
+    print(f"{msg}; wrote {out}/config.json, metrics.csv, summary.json", file=sys.stderr)
+    if summary.status == "failed":
+        return 1
+    return 130 if interrupted else 0
+
+
+def cmd_init_stats(args) -> int:
+    from .analysis import init_stats
+
+    cfg = _config_from_args(args)
+    if args.seeds < 1 or args.seeds > 1000:
+        raise ConfigError([("seeds", f"must be between 1 and 1000 (got {args.seeds})")])
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.seeds, desc="init-stats", unit="seed", file=sys.stderr)
+    try:
+        df = init_stats(cfg, seeds=range(args.seeds), on_seed=(lambda i: bar.update(1)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.out:
+        path = Path(args.out)
+        if path.parent and not path.parent.exists():
+            raise ConfigError([("out", f"folder {path.parent} does not exist")])
+        try:
+            df.to_csv(path, index=False)
+        except OSError as e:
+            raise ConfigError([("out", f"cannot write {args.out}: {e.strerror}")]) from None
+    else:
+        df.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _field_option(field: str) -> str:
+    if "." in field:  # section.field from a JSON config
+        return field
+    return _option(field) if field not in ("config",) else "--config"
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return {"train": cmd_train, "init-stats": cmd_init_stats}[args.command](args)
+    except _UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+    except ConfigError as e:
+        print("error: " + "; ".join(f"{_field_option(f)}: {m}" for f, m in e.problems), file=sys.stderr)
+    except BrokenPipeError:  # e.g. `init-stats | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+    return EXIT_USAGE

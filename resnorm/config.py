@@ -1,0 +1,278 @@
+"""Frozen, validated configs: what to build (ModelConfig), what to learn (TaskConfig) and how to
+train it (TrainConfig), bundled as a RunConfig with a JSON round-trip.
+
+Every field carries its own schema in ``metadata`` (help text, choices or range). That one schema
+drives validation here, the command line (``resnorm.cli``) and, later, the UI controls, so a field's
+name, range and explanation are written exactly once. Field names are unique across the three
+configs because they double as CLI options (``--d-model``) and URL query keys (``d_model``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import variants
+
+ARCHS = ("decoder", "encoder", "encoder-decoder")
+ACTIVATIONS = ("gelu", "relu")
+DTYPES = ("float32", "float64", "bfloat16")
+TASKS = ("copy", "reverse", "sort", "add", "stdlib-lm", "text-lm")
+SCHEDULES = ("constant", "linear", "cosine", "noam")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _f(default, help, *, choices=None, lo=None, hi=None, lo_open=False, optional=False):
+    """A dataclass field with its schema: ``choices`` or the closed range [lo, hi]
+    (``lo_open`` makes the lower bound strict, e.g. lr > 0)."""
+    meta = dict(help=help, choices=choices, lo=lo, hi=hi, lo_open=lo_open, optional=optional)
+    return field(default=default, metadata=meta)
+
+
+class ConfigError(ValueError):
+    """One or more problems with a config; ``problems`` is a list of (field, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+
+    def by_field(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f, m in self.problems:
+            out.setdefault(f, m)
+        return out
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> str | None:
+    """Return a message if ``value`` breaks the field's schema, else None."""
+    m = f.metadata
+    if value is None:
+        return None if m.get("optional") else "is required"
+    t = _TYPES[str(f.type)]
+    if t is bool and not isinstance(value, bool):
+        return f"must be true or false (got {value!r})"
+    if t is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"must be an integer (got {value!r})"
+    if t is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number (got {value!r})"
+        if not math.isfinite(value):
+            return f"must be a finite number (got {value!r})"
+    if t is str and not isinstance(value, str):
+        return f"must be a string (got {value!r})"
+    if m.get("choices") is not None and value not in m["choices"]:
+        return f"unknown option {value!r}; choose one of: {', '.join(m['choices'])}"
+    lo, hi = m.get("lo"), m.get("hi")
+    if lo is not None and (value <= lo if m.get("lo_open") else value < lo):
+        return f"must be {'>' if m.get('lo_open') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "") + f" (got {value})"
+    if hi is not None and value > hi:
+        return f"must be between {lo} and {hi} (got {value})" if lo is not None else f"must be <= {hi} (got {value})"
+    return None
+
+
+class _Validated:
+    """Mixin: field-level checks from the schema, then the class's cross-field ``_relations``."""
+
+    def __post_init__(self):
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        for f in dataclasses.fields(self):
+            msg = _check_field(f, getattr(self, f.name))
+            if msg:
+                out.append((f.name, msg))
+        bad = {f for f, _ in out}
+        try:  # cross-field rules; a rule over an already-invalid field may not apply
+            out.extend(p for p in self._relations() if p[0] not in bad)
+        except (TypeError, ValueError, ZeroDivisionError, KeyError):
+            pass
+        return out
+
+    def _relations(self) -> list[tuple[str, str]]:
+        return []
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Validated):
+    arch: str = _f("decoder", "decoder = causal LM (GPT); encoder = bidirectional (BERT); "
+                   "encoder-decoder = the 2017 Transformer with cross-attention", choices=ARCHS)
+    layers: int = _f(4, "number of blocks (per stack for encoder-decoder)", lo=1, hi=96)
+    d_model: int = _f(64, "width of the residual stream", lo=4, hi=2048)
+    heads: int = _f(4, "attention heads; must divide d_model", lo=1, hi=64)
+    d_ff: int = _f(256, "hidden width of the MLP (usually 4 x d_model)", lo=1, hi=8192)
+    norm_position: str = _f("pre", "where the norm sits around each sublayer (see the variant table)",
+                            choices=tuple(variants.NORM_POSITIONS))
+    norm: str = _f("layernorm", "which normalisation N is", choices=tuple(variants.NORM_TYPES))
+    residual: str = _f("on", "the skip path r(x): on, off, rezero (x + a*F, a=0 at init), "
+                       "scaled (branch x 1/sqrt(2L))", choices=tuple(variants.RESIDUAL_MODES))
+    mlp: bool = _f(True, "include the feed-forward sublayer (off = attention-only model)")
+    init: str = _f("xavier", "weight initialisation", choices=tuple(variants.INITS))
+    activation: str = _f("gelu", "MLP non-linearity", choices=ACTIVATIONS)
+    dropout: float = _f(0.0, "dropout on every branch output and on attention weights", lo=0.0, hi=0.9)
+    dtype: str = _f("float32", "floating-point type of weights and activations", choices=DTYPES)
+    norm_eps: float = _f(1e-5, "epsilon inside the norm's square root", lo=0.0, hi=1.0)
+
+    def _relations(self):
+        out = []
+        if self.d_model % self.heads:
+            out.append(("heads", f"d_model ({self.d_model}) must be divisible by heads ({self.heads})"))
+        msg = variants.incompatibility(self.norm_position, self.residual, self.norm, self.arch)
+        if msg:
+            out.append(msg)
+        return out
+
+
+@dataclass(frozen=True)
+class TaskConfig(_Validated):
+    task: str = _f("copy", "copy / reverse / sort a random symbol string, add two numbers, or "
+                   "character-level language modelling (stdlib-lm: Python's own sources; "
+                   "text-lm: your text file)", choices=TASKS)
+    seq_len: int = _f(8, "symbols per input (digits per operand for add; context length for text)",
+                      lo=1, hi=512)
+    vocab_size: int = _f(10, "alphabet size of the symbol tasks (copy, reverse, sort)", lo=2, hi=62)
+    text_file: str | None = _f(None, "UTF-8 text file for text-lm", optional=True)
+    mask_prob: float = _f(0.15, "fraction of characters masked in the encoder's masked-LM form",
+                          lo=0.0, lo_open=True, hi=1.0)
+
+    def _relations(self):
+        out = []
+        if self.task == "text-lm" and not self.text_file:
+            out.append(("text_file", "text-lm needs a text file (--text-file PATH)"))
+        if self.task in ("stdlib-lm", "text-lm") and self.seq_len < 2:
+            out.append(("seq_len", "a language-model context needs at least 2 characters"))
+        return out
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Validated):
+    steps: int = _f(500, "optimizer steps", lo=1, hi=10_000_000)
+    batch_size: int = _f(32, "sequences per step", lo=1, hi=4096)
+    lr: float = _f(1e-3, "peak learning rate", lo=0.0, lo_open=True, hi=1e3)
+    warmup: int = _f(0, "linear warmup steps (noam: the step of the peak)", lo=0)
+    schedule: str = _f("constant", "learning-rate schedule after warmup: constant, linear decay to 0, "
+                       "cosine decay to 0, or noam (Vaswani et al. eq. 3, peak = lr)",
+                       choices=SCHEDULES)
+    optimizer: str = _f("adamw", "optimizer", choices=OPTIMIZERS)
+    weight_decay: float = _f(0.0, "decoupled weight decay (AdamW) or L2 penalty (Adam, SGD)", lo=0.0, hi=10.0)
+    grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
+    seed: int = _f(0, "seed for weights, data order and dropout", lo=0, hi=2**31 - 1)
+    device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
+    probe_every: int = _f(10, "record per-layer statistics every N steps (0 = probes off)", lo=0)
+    attention_every: int = _f(50, "capture attention maps of the probe example every N steps (0 = off)", lo=0)
+    eval_every: int = _f(50, "validation loss every N steps (0 = off)", lo=0)
+    max_points: int = _f(2000, "points kept per metric; older points are thinned", lo=10, hi=1_000_000)
+
+    def _relations(self):
+        out = []
+        if self.schedule == "noam" and self.warmup < 1:
+            out.append(("warmup", "the noam schedule needs warmup >= 1 (its peak step)"))
+        if self.warmup > self.steps and self.schedule in ("linear", "cosine"):
+            out.append(("warmup", f"warmup ({self.warmup}) is longer than the run ({self.steps} steps)"))
+        return out
+
+
+SECTIONS = {"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}
+
+
+def field_index() -> dict[str, tuple[str, dataclasses.Field]]:
+    """Field name -> (section, dataclass field), over all three configs."""
+    return {f.name: (sec, f) for sec, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        from .tasks import task_problems  # the task knows what architectures it fits
+
+        problems = task_problems(self.model, self.task)
+        if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
+            problems.append(("batch_size", "batchnorm needs at least 2 sequences per batch for batch statistics"))
+        if problems:
+            raise ConfigError(problems)
+
+    # ---- construction from flat or nested mappings -------------------------------------------
+    @classmethod
+    def from_flat(cls, values: dict[str, Any], base: "RunConfig | None" = None) -> "RunConfig":
+        """Build from ``{field_name: value}`` (CLI options, URL query). Collects every problem
+        (unknown names, wrong types, ranges, incompatible combinations) before raising."""
+        index = field_index()
+        per: dict[str, dict] = {s: {} for s in SECTIONS}
+        problems = []
+        for k, v in values.items():
+            if k not in index:
+                problems.append((k, f"unknown option {k!r}"))
+                continue
+            per[index[k][0]][k] = v
+        sections = {}
+        for s, cls_ in SECTIONS.items():
+            start = getattr(base, s) if base is not None else cls_()
+            merged = {**dataclasses.asdict(start), **per[s]}
+            try:
+                sections[s] = cls_(**merged)
+            except ConfigError as e:
+                problems.extend(e.problems)
+        if problems:
+            raise ConfigError(problems)
+        return cls(**sections)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        """Inverse of ``to_dict``: ``{"model": {...}, "task": {...}, "train": {...}}``."""
+        if not isinstance(d, dict):
+            raise ConfigError([("config", "must be a JSON object with model/task/train sections")])
+        problems = [(k, f"unknown section {k!r}") for k in d if k not in SECTIONS]
+        flat = {}
+        for s in SECTIONS:
+            sec = d.get(s, {})
+            if not isinstance(sec, dict):
+                problems.append((s, "must be an object"))
+                continue
+            names = {f.name for f in dataclasses.fields(SECTIONS[s])}
+            for k, v in sec.items():
+                if k in names:
+                    flat[k] = v
+                else:
+                    problems.append((f"{s}.{k}", f"unknown option {k!r} in section {s!r}"))
+        if problems:
+            raise ConfigError(problems)
+        return cls.from_flat(flat)
+
+    def to_dict(self) -> dict:
+        return {s: getattr(self, s).to_dict() for s in SECTIONS}
+
+    def to_flat(self) -> dict:
+        return {k: v for s in SECTIONS for k, v in getattr(self, s).to_dict().items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError([("config", f"not valid JSON: {e}")]) from None
+        return cls.from_dict(d)
+
+    def replace(self, **flat) -> "RunConfig":
+        """A copy with some fields changed by name, e.g. ``cfg.replace(layers=12)``."""
+        return RunConfig.from_flat(flat, base=self)

@@ -1,0 +1,230 @@
+"""A small Transformer whose every block follows the variant table of ``resnorm.variants``.
+
+Architectures: ``decoder`` (causal LM), ``encoder`` (bidirectional) and ``encoder-decoder`` (the
+2017 Transformer; the decoder's cross-attention gets the same norm/residual rule as every other
+sublayer). Observable activations pass through ``HookPoint`` modules with stable names
+(``blocks.3.hook_resid_post``, ``blocks.3.attn.hook_pattern``, ``dec.blocks.0.hook_cross_attn_out``),
+so probes attach with ordinary forward hooks by name and never edit the model.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as Fn
+from torch import nn
+
+from . import variants
+from .config import ModelConfig
+from .norms import make_norm
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+
+
+class HookPoint(nn.Identity):
+    """An identity with a name: ``model.get_submodule(name).register_forward_hook(fn)`` sees the
+    tensor that flows through it. Costs nothing when no hook is attached."""
+
+
+class Attention(nn.Module):
+    """Multi-head attention: softmax(Q Kᵀ/√d_head [+ causal mask]) V, heads concatenated, then W_O.
+
+    Written out (not ``scaled_dot_product_attention``) so the pattern is observable at
+    ``hook_pattern`` with shape (batch, head, query, key).
+    """
+
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.W_Q = nn.Linear(d_model, d_model)
+        self.W_K = nn.Linear(d_model, d_model)
+        self.W_V = nn.Linear(d_model, d_model)
+        self.W_O = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.hook_pattern = HookPoint()
+
+    def forward(self, x, context=None, causal: bool = False):
+        context = x if context is None else context
+        B, T, D = x.shape
+        S = context.shape[1]
+        q = self.W_Q(x).view(B, T, self.heads, self.d_head).transpose(1, 2)
+        k = self.W_K(context).view(B, S, self.heads, self.d_head).transpose(1, 2)
+        v = self.W_V(context).view(B, S, self.heads, self.d_head).transpose(1, 2)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
+        if causal:
+            future = torch.ones(T, S, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        z = self.dropout(pattern) @ v
+        return self.W_O(z.transpose(1, 2).reshape(B, T, D))
+
+
+class MLP(nn.Module):
+    """W_2 · act(W_1 x + b_1) + b_2."""
+
+    def __init__(self, d_model: int, d_ff: int, activation: str):
+        super().__init__()
+        self.W_1 = nn.Linear(d_model, d_ff)
+        self.W_2 = nn.Linear(d_ff, d_model)
+        self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
+
+    def forward(self, x):
+        return self.W_2(self.act(self.W_1(x)))
+
+
+class Block(nn.Module):
+    """Self-attention [+ cross-attention] [+ MLP], each wrapped by ``variants.update``.
+
+    ``layer`` is the 1-based index ℓ within its stack of ``n_layers`` = L blocks.
+    """
+
+    def __init__(self, cfg: ModelConfig, layer: int, n_layers: int, *, causal: bool, cross: bool,
+                 deepnorm_alpha: float = 1.0):
+        super().__init__()
+        self.cfg, self.layer, self.n_layers = cfg, layer, n_layers
+        self.causal, self.deepnorm_alpha = causal, deepnorm_alpha
+        self.sublayers = ["attn"] + (["cross_attn"] if cross else []) + (["mlp"] if cfg.mlp else [])
+        self.hook_resid_pre = HookPoint()
+        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        if cross:
+            self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        if cfg.mlp:
+            self.mlp = MLP(cfg.d_model, cfg.d_ff, cfg.activation)
+        norm_kind = cfg.norm if cfg.norm_position != "none" else "none"
+        for sub in self.sublayers:
+            self.add_module(f"norm_{sub}", make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+            if cfg.norm_position == "sandwich":
+                self.add_module(f"norm_{sub}_out", make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+            if cfg.residual == "rezero":
+                self.register_parameter(f"gate_{sub}", nn.Parameter(torch.zeros(())))
+            self.add_module(f"hook_{sub}_out", HookPoint())
+            self.add_module(f"hook_resid_after_{sub}", HookPoint())
+        self.hook_resid_post = HookPoint()
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def _update(self, x, sub: str, F):
+        return variants.update(
+            x, F, getattr(self, f"norm_{sub}"), getattr(self, f"norm_{sub}_out", None),
+            position=self.cfg.norm_position, residual=self.cfg.residual,
+            gate=getattr(self, f"gate_{sub}", None), layer=self.layer, n_layers=self.n_layers,
+            deepnorm_alpha=self.deepnorm_alpha)
+
+    def forward(self, x, memory=None):
+        x = self.hook_resid_pre(x)
+        for sub in self.sublayers:
+            hook_out = getattr(self, f"hook_{sub}_out")
+            if sub == "attn":
+                F = lambda h: hook_out(self.drop(self.attn(h, causal=self.causal)))  # noqa: E731
+            elif sub == "cross_attn":
+                F = lambda h: hook_out(self.drop(self.cross_attn(h, memory)))  # noqa: E731
+            else:
+                F = lambda h: hook_out(self.drop(self.mlp(h)))  # noqa: E731
+            x = getattr(self, f"hook_resid_after_{sub}")(self._update(x, sub, F))
+        return self.hook_resid_post(x)
+
+
+class Stack(nn.Module):
+    """L blocks and, for positions that need it (pre, sandwich, lns), a final norm."""
+
+    def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool, deepnorm_alpha: float = 1.0):
+        super().__init__()
+        L = cfg.layers
+        self.blocks = nn.ModuleList(
+            Block(cfg, i + 1, L, causal=causal, cross=cross, deepnorm_alpha=deepnorm_alpha) for i in range(L))
+        final = variants.NORM_POSITIONS[cfg.norm_position].final_norm
+        self.norm_final = make_norm(cfg.norm if final else "none", cfg.d_model, cfg.norm_eps)
+        self.hook_final = HookPoint()
+
+    def forward(self, x, memory=None):
+        for block in self.blocks:
+            x = block(x, memory)
+        return self.hook_final(self.norm_final(x))
+
+
+class Transformer(nn.Module):
+    """Token + learned position embeddings → stack(s) → linear head to vocabulary logits.
+
+    ``forward(inputs)`` for decoder/encoder; ``forward(inputs, dec_inputs)`` for encoder-decoder,
+    where ``inputs`` feeds the encoder and ``dec_inputs`` the causal decoder.
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, max_len: int):
+        super().__init__()
+        self.cfg, self.vocab_size, self.max_len = cfg, vocab_size, max_len
+        self.embed = nn.Embedding(vocab_size, cfg.d_model)
+        self.pos_embed = nn.Embedding(max_len, cfg.d_model)
+        self.hook_embed = HookPoint()
+        consts = variants.deepnorm_constants(cfg.arch, cfg.layers) if cfg.norm_position == "deepnorm" else {}
+        alpha = lambda stack: consts.get(stack, (1.0, 1.0))[0]  # noqa: E731
+        if cfg.arch == "encoder-decoder":
+            self.enc = Stack(cfg, causal=False, cross=False, deepnorm_alpha=alpha("enc"))
+            self.dec = Stack(cfg, causal=True, cross=True, deepnorm_alpha=alpha("dec"))
+            self.stacks = {"enc": self.enc, "dec": self.dec}
+        else:
+            stack = Stack(cfg, causal=cfg.arch == "decoder", cross=False, deepnorm_alpha=alpha("blocks"))
+            # register the blocks at the top level so names read ``blocks.3.hook_resid_post``
+            self.blocks, self.norm_final, self.hook_final = stack.blocks, stack.norm_final, stack.hook_final
+            self._stack = [stack]  # a plain list: not registered twice
+            self.stacks = {"blocks": stack}
+        self.unembed = nn.Linear(cfg.d_model, vocab_size)
+        init_weights(self, cfg, consts)
+        self.to(DTYPES[cfg.dtype])
+
+    def _embed(self, ids):
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        return self.hook_embed(self.embed(ids) + self.pos_embed(pos))
+
+    def forward(self, inputs, dec_inputs=None):
+        if self.cfg.arch == "encoder-decoder":
+            memory = self.enc(self._embed(inputs))
+            return self.unembed(self.dec(self._embed(dec_inputs), memory))
+        return self.unembed(self._stack[0](self._embed(inputs)))
+
+    def block_prefixes(self) -> list[str]:
+        """Module paths of all blocks in forward order: ``blocks.0`` … or ``enc.blocks.0`` …"""
+        return [f"{name}.{i}" if name == "blocks" else f"{name}.blocks.{i}"
+                for name, stack in self.stacks.items() for i in range(len(stack.blocks))]
+
+    def hook_names(self) -> list[str]:
+        return [n for n, m in self.named_modules() if isinstance(m, HookPoint)]
+
+
+def init_weights(model: Transformer, cfg: ModelConfig, deepnorm: dict) -> None:
+    """The inits of DESIGN.md §2, then DeepNet's β scaling of W_V, W_O and the MLP if deepnorm."""
+    out_projections = {n for n, _ in model.named_modules() if n.endswith((".W_O", ".mlp.W_2"))}
+    for name, m in model.named_modules():
+        if cfg.init == "xavier":
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Embedding):
+                nn.init.normal_(m.weight, 0.0, 1.0)
+        elif cfg.init == "gpt2":
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                std = 0.02 / (math.sqrt(2 * cfg.layers) if name in out_projections else 1.0)
+                nn.init.normal_(m.weight, 0.0, std)
+            if isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+    if deepnorm:
+        with torch.no_grad():
+            for name, m in model.named_modules():
+                if isinstance(m, nn.Linear) and name.endswith((".W_V", ".W_O", ".mlp.W_1", ".mlp.W_2")):
+                    stack = name.split(".")[0] if cfg.arch == "encoder-decoder" else "blocks"
+                    m.weight.mul_(deepnorm[stack][1])
+
+
+def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seed: int | None = None) -> Transformer:
+    """Build with a seeded init (the global RNG is left as it was)."""
+    if seed is None:
+        return Transformer(cfg, vocab_size, max_len)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Transformer(cfg, vocab_size, max_len)
+
+
+def sequence_loss(logits, targets):
+    """Mean cross-entropy over positions whose target is not -100 (the ignored ones); half-precision
+    logits are upcast to float32 for the softmax."""
+    if logits.dtype in (torch.bfloat16, torch.float16):
+        logits = logits.float()
+    return Fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)

@@ -1,0 +1,187 @@
+"""Probes: the observables of DESIGN.md §3, read through hook points without changing the maths.
+
+Forward hooks are attached only for the step being probed (``ActivationProbe.capture``) and
+reduce each tensor to a few scalars at once, so no activation outlives its step; all scalars of a
+step are moved to the host in one transfer. Gradient norms and update ratios read ``.grad`` and the
+parameters after backward / after the optimizer step.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from .model import Transformer
+
+
+RESID_STATS = ("rms", "mean", "std", "absmax", "rank_residual")
+
+
+@torch.no_grad()
+def stream_stats(x: torch.Tensor) -> torch.Tensor:
+    """Residual-stream statistics of ``x`` (batch, tokens, d_model), in the order of RESID_STATS.
+
+    rms = √mean(x²), mean, std and max |x| over all elements; rank_residual = mean over sequences
+    of ‖X − 1·x̄ᵀ‖_F / ‖X‖_F, with x̄ the token mean of the sequence's tokens × d_model matrix X
+    (Dong et al. 2021): 0 when every token carries the same vector.
+    """
+    x = x.detach().float()
+    centred = x - x.mean(dim=1, keepdim=True)
+    rank = (torch.linalg.vector_norm(centred, dim=(1, 2))
+            / torch.linalg.vector_norm(x, dim=(1, 2)).clamp_min(1e-30)).mean()
+    std, mean = torch.std_mean(x)
+    return torch.stack([x.square().mean().sqrt(), mean, std, x.abs().max(), rank])
+
+
+@torch.no_grad()
+def attention_entropy(pattern: torch.Tensor) -> torch.Tensor:
+    """Per-head entropy (nats) of attention rows, −Σ_k p log p, mean over batch and queries → (heads,)."""
+    return torch.special.entr(pattern.detach().float()).sum(-1).mean(dim=(0, 2))
+
+
+class ActivationProbe:
+    """Collects the §3 activation metrics of one forward pass.
+
+    Each hook reduces its tensor to a short vector at once; ``pop`` moves all of them to the host
+    in one transfer and names the entries.
+    """
+
+    def __init__(self, model: Transformer):
+        self.model = model
+        self.prefixes = model.block_prefixes()
+        self._parts: list[tuple[list[str], torch.Tensor]] = []
+
+    def _hook(self, name: str, kind: str):
+        if kind == "resid":
+            names = [f"{name}.rank_residual" if k == "rank_residual" else f"{name}.resid_post.{k}"
+                     for k in RESID_STATS]
+            return lambda m, a, out: self._parts.append((names, stream_stats(out)))
+        if kind == "branch":
+            return lambda m, a, out: self._parts.append(
+                ([f"{name}.rms"], out.detach().float().square().mean().sqrt().reshape(1)))
+
+        def pattern(m, a, out):
+            ent = attention_entropy(out)
+            names = [f"{name}.entropy"] + [f"{name}.head{h}.entropy" for h in range(ent.shape[0])]
+            self._parts.append((names, torch.cat([ent.mean().reshape(1), ent])))
+        return pattern
+
+    @contextlib.contextmanager
+    def capture(self, active: bool = True):
+        """Within the block, forward passes record metrics (when ``active``); hooks are attached
+        only for the block's duration, so unprobed steps run the bare model."""
+        if not active:
+            yield self
+            return
+        handles = []
+        for p in self.prefixes:
+            block = self.model.get_submodule(p)
+            targets = [(f"{p}.hook_resid_post", p, "resid")]
+            for sub in block.sublayers:
+                targets.append((f"{p}.hook_{sub}_out", f"{p}.{sub}_out", "branch"))
+                if sub != "mlp":
+                    targets.append((f"{p}.{sub}.hook_pattern", f"{p}.{sub}", "pattern"))
+            for hook_name, metric, kind in targets:
+                handles.append(self.model.get_submodule(hook_name).register_forward_hook(self._hook(metric, kind)))
+        try:
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+
+    def pop(self) -> dict[str, float]:
+        """The metrics captured since the last pop, as Python floats (one host transfer)."""
+        if not self._parts:
+            return {}
+        names = [n for ns, _ in self._parts for n in ns]
+        vals = torch.cat([v.float() for _, v in self._parts]).cpu().tolist()
+        self._parts = []
+        return dict(zip(names, vals))
+
+
+class ParamGroups:
+    """Parameters grouped per block (and per sublayer weight set) for gradient/update norms.
+
+    ``blocks.{i}.grad_norm`` covers every parameter of the block (norms and gates included);
+    ``blocks.{i}.attn.grad_norm`` / ``.mlp.grad_norm`` / ``.cross_attn.grad_norm`` cover the
+    sublayer's own weights (W_Q, W_K, W_V, W_O / W_1, W_2 and biases). A group's norm is
+    √(Σ ‖g_p‖²) over its parameters p, computed for all groups at once as a 0/1 matrix product.
+    """
+
+    def __init__(self, model: Transformer):
+        self.block_names = model.block_prefixes()
+        self.params = [q for b in self.block_names for q in model.get_submodule(b).parameters()]
+        pos = {id(q): i for i, q in enumerate(self.params)}
+        groups: dict[str, list[int]] = {}
+        for b in self.block_names:
+            block = model.get_submodule(b)
+            groups[b] = [pos[id(q)] for q in block.parameters()]
+            for sub in block.sublayers:
+                groups[f"{b}.{sub}"] = [pos[id(q)] for q in getattr(block, sub).parameters()]
+        self.names = list(groups)
+        self.membership = torch.zeros(len(groups), len(self.params))
+        for r, idx in enumerate(groups.values()):
+            self.membership[r, idx] = 1.0
+        self._block_rows = [self.names.index(b) for b in self.block_names]
+
+    def _group_norms(self, tensors) -> torch.Tensor:
+        sq = torch.stack(torch._foreach_norm(tensors)).float().square().cpu()
+        return (self.membership @ sq).sqrt()
+
+    @torch.no_grad()
+    def grad_norms(self) -> dict[str, float]:
+        grads = [q.grad if q.grad is not None else torch.zeros_like(q) for q in self.params]
+        if not grads:
+            return {}
+        return {f"{n}.grad_norm": v for n, v in zip(self.names, self._group_norms(grads).tolist())}
+
+    @torch.no_grad()
+    def snapshot(self) -> list[torch.Tensor]:
+        """Copies of the blocks' parameters, to measure the optimizer's update against."""
+        return [q.detach().clone() for q in self.params]
+
+    @torch.no_grad()
+    def update_ratios(self, before: list[torch.Tensor]) -> dict[str, float]:
+        """‖θ_after − θ_before‖ / ‖θ_before‖ per block."""
+        if not before:
+            return {}
+        delta = self._group_norms(torch._foreach_sub([q.detach() for q in self.params], before))
+        base = self._group_norms(before).clamp_min(1e-30)
+        ratio = (delta / base)[self._block_rows].tolist()
+        return {f"{b}.update_ratio": r for b, r in zip(self.block_names, ratio)}
+
+
+@torch.no_grad()
+def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
+    """Attention patterns of one example: {``blocks.3.attn``: array (heads, query, key)}.
+
+    Runs in eval mode (no dropout) and restores the model's mode afterwards.
+    """
+    maps: dict[str, np.ndarray] = {}
+    handles = []
+    for p in model.block_prefixes():
+        block = model.get_submodule(p)
+        for sub in block.sublayers:
+            if sub == "mlp":
+                continue
+
+            def fn(module, a, out, key=f"{p}.{sub}"):
+                maps[key] = out[0].detach().float().cpu().numpy()
+
+            handles.append(model.get_submodule(f"{p}.{sub}.hook_pattern").register_forward_hook(fn))
+    was_training = model.training
+    model.eval()
+    try:
+        model(*args)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return maps
+
+
+def total_grad_norm(params) -> torch.Tensor:
+    """‖∇θ‖₂ over all parameters with a gradient (before clipping)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())

@@ -1,0 +1,340 @@
+"""Tasks, generated locally: symbol tasks (copy, reverse, sort), multi-digit addition, and
+character-level language modelling on Python's own standard-library sources or a user's text.
+
+How each architecture sees a sequence task ``x -> y``:
+
+- ``decoder``: one sequence ``x ⟂ y``, next-token prediction, loss only where the target is part
+  of ``y`` (targets elsewhere are -100, ignored);
+- ``encoder``: ``x`` in, ``y`` out position by position (only for tasks with len(y) == len(x));
+- ``encoder-decoder``: ``x`` into the encoder, ``^ y[:-1]`` into the decoder, targets ``y``.
+
+Text tasks are a causal LM for the decoder and a masked LM (mask tokens, predict them) for the
+encoder. Batches come from a ``torch.Generator``, so a seed fixes the data order.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sysconfig
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from .config import ModelConfig, TaskConfig
+
+BOS, SEP = "^", "⟂"  # never in a symbol alphabet
+MASK, UNK = "[mask]", "[unk]"  # several characters long: cannot collide with a text's characters
+SYMBOLS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+MAX_TEXT_BYTES = 5 * 1024 * 1024  # upload/text-file limit; .streamlit/config.toml maxUploadSize (MiB) agrees
+MAX_TEXT_VOCAB = 256  # most frequent characters kept; the rest map to UNK
+STDLIB_CHARS = 1_500_000
+VAL_FRACTION = 0.1
+
+FITS = {  # task -> {arch: how it is posed}
+    "copy": {"decoder": "x ⟂ x", "encoder": "per position", "encoder-decoder": "seq2seq"},
+    "reverse": {"decoder": "x ⟂ reversed(x)", "encoder": "per position", "encoder-decoder": "seq2seq"},
+    "sort": {"decoder": "x ⟂ sorted(x)", "encoder": "per position", "encoder-decoder": "seq2seq"},
+    "add": {"decoder": "a+b = sum (digits least-significant first)", "encoder-decoder": "seq2seq"},
+    "stdlib-lm": {"decoder": "causal LM", "encoder": "masked LM"},
+    "text-lm": {"decoder": "causal LM", "encoder": "masked LM"},
+}
+
+
+@dataclass
+class Batch:
+    """``inputs`` (B, T) token ids; ``targets`` (B, T') with -100 where no loss is taken;
+    ``dec_inputs`` for the encoder-decoder's decoder."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    dec_inputs: torch.Tensor | None = None
+
+    def to(self, device) -> "Batch":
+        mv = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(mv(self.inputs), mv(self.targets), mv(self.dec_inputs))
+
+    def model_args(self):
+        return (self.inputs,) if self.dec_inputs is None else (self.inputs, self.dec_inputs)
+
+
+class TaskError(ValueError):
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
+class Task:
+    """Common part: a vocabulary and the three ways of posing ``x -> y``."""
+
+    name: str
+
+    def __init__(self, cfg: TaskConfig, arch: str, vocab: list[str]):
+        self.cfg, self.arch = cfg, arch
+        self.vocab = vocab
+        self.index = {t: i for i, t in enumerate(vocab)}
+
+    def tokens(self, ids) -> list[str]:
+        return [self.vocab[int(i)] for i in ids]
+
+    def encode(self, text: str) -> list[int]:
+        unk = self.index.get(UNK)
+        return [self.index.get(c, unk) for c in text]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def probe_example(self) -> Batch:
+        """A fixed validation example (batch of one) for attention maps."""
+        g = torch.Generator().manual_seed(1234567)
+        b = self.sample(1, g, split="val")
+        return b
+
+    def probe_tokens(self, b: Batch) -> tuple[list[str], list[str]]:
+        """(query tokens, key tokens) of the probe example's (decoder) self-attention."""
+        q = self.tokens((b.dec_inputs if b.dec_inputs is not None else b.inputs)[0])
+        return q, q
+
+
+class SequenceTask(Task):
+    """A task ``x -> y`` over a small alphabet, generated on the fly."""
+
+    def __init__(self, cfg: TaskConfig, arch: str):
+        self.n = cfg.seq_len
+        super().__init__(cfg, arch, [BOS, SEP] + list(self.alphabet(cfg)))
+        self.len_x, self.len_y = self.lengths()
+        self.max_len = {"decoder": self.len_x + self.len_y, "encoder": self.len_x,
+                        "encoder-decoder": max(self.len_x, self.len_y)}[arch]
+
+    def alphabet(self, cfg) -> str:
+        return SYMBOLS[: cfg.vocab_size]
+
+    def lengths(self) -> tuple[int, int]:
+        return self.n, self.n
+
+    def pairs(self, batch_size: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample(self, batch_size: int, g: torch.Generator, split: str = "train") -> Batch:
+        x, y = self.pairs(batch_size, g)
+        if self.arch == "encoder":
+            return Batch(x, y)
+        if self.arch == "encoder-decoder":
+            bos = torch.full((batch_size, 1), self.index[BOS], dtype=torch.long)
+            return Batch(x, y, dec_inputs=torch.cat([bos, y[:, :-1]], 1))
+        sep = torch.full((batch_size, 1), self.sep_id, dtype=torch.long)
+        seq = torch.cat([x, sep, y], 1)
+        targets = seq[:, 1:].clone()
+        targets[:, : self.len_x] = -100  # predictions of x itself and of the separator: no loss
+        return Batch(seq[:, :-1], targets)
+
+    @property
+    def sep_id(self) -> int:
+        return self.index[SEP]
+
+    def _random_symbols(self, batch_size, g):
+        first = 2  # after BOS, SEP
+        return torch.randint(first, first + self.cfg.vocab_size, (batch_size, self.n), generator=g)
+
+
+class Copy(SequenceTask):
+    name = "copy"
+
+    def pairs(self, batch_size, g):
+        x = self._random_symbols(batch_size, g)
+        return x, x.clone()
+
+
+class Reverse(SequenceTask):
+    name = "reverse"
+
+    def pairs(self, batch_size, g):
+        x = self._random_symbols(batch_size, g)
+        return x, x.flip(1)
+
+
+class Sort(SequenceTask):
+    """Sorted in alphabet order: a–z, then A–Z, then 0–9 (the order of ``SYMBOLS``)."""
+
+    name = "sort"
+
+    def pairs(self, batch_size, g):
+        x = self._random_symbols(batch_size, g)
+        return x, x.sort(dim=1).values  # ids follow alphabet order, so sorting ids sorts symbols
+
+
+class Add(SequenceTask):
+    """``a+b=`` → digits of a+b, least-significant first (k-digit operands, k+1 answer digits).
+
+    Writing the answer in reverse lets a causal model produce each digit after the carry it needs.
+    """
+
+    name = "add"
+
+    def alphabet(self, cfg) -> str:
+        return "0123456789+="
+
+    def lengths(self):
+        return 2 * self.n + 1, self.n + 1
+
+    @property
+    def sep_id(self) -> int:
+        return self.index["="]
+
+    def pairs(self, batch_size, g):
+        k = self.n
+        hi = 10**k
+        if k <= 18:
+            a = torch.randint(0, hi, (batch_size,), generator=g)
+            b = torch.randint(0, hi, (batch_size,), generator=g)
+            da, db, ds = (self._digits(v, w) for v, w in ((a, k), (b, k), (a + b, k + 1)))
+        else:  # too wide for int64: add digit by digit
+            da = torch.randint(0, 10, (batch_size, k), generator=g)
+            db = torch.randint(0, 10, (batch_size, k), generator=g)
+            ds = self._add_digits(da, db)
+        zero = self.index["0"]
+        plus = torch.full((batch_size, 1), self.index["+"], dtype=torch.long)
+        x = torch.cat([da + zero, plus, db + zero], 1)
+        return x, ds.flip(1) + zero
+
+    @staticmethod
+    def _digits(v: torch.Tensor, width: int) -> torch.Tensor:
+        """Most-significant-first decimal digits, zero-padded to ``width``."""
+        powers = 10 ** torch.arange(width - 1, -1, -1, dtype=torch.long)
+        return (v[:, None] // powers) % 10
+
+    @staticmethod
+    def _add_digits(da, db):
+        carry = torch.zeros(da.shape[0], dtype=torch.long)
+        out = []
+        for j in range(da.shape[1] - 1, -1, -1):
+            s = da[:, j] + db[:, j] + carry
+            out.append(s % 10)
+            carry = s // 10
+        out.append(carry)
+        return torch.stack(out[::-1], 1)
+
+
+class TextTask(Task):
+    """Character-level text: causal LM (decoder) or masked LM (encoder) on random windows.
+
+    The last 10 % of the text is the validation split; windows are drawn with the seed's generator.
+    """
+
+    def __init__(self, cfg: TaskConfig, arch: str, text: str):
+        counts = Counter(text)
+        keep = [c for c, _ in counts.most_common(MAX_TEXT_VOCAB)]
+        specials = [MASK, UNK] if arch == "encoder" else [UNK]
+        super().__init__(cfg, arch, specials + sorted(keep))
+        ids = torch.tensor(self.encode(text), dtype=torch.long)
+        cut = int(len(ids) * (1 - VAL_FRACTION))
+        self.splits = {"train": ids[:cut], "val": ids[cut:]}
+        self.window = cfg.seq_len + (1 if arch == "decoder" else 0)
+        self.max_len = cfg.seq_len
+        for split, data in self.splits.items():
+            if len(data) < self.window:
+                raise TaskError("seq_len", f"the text is too short for a context of {cfg.seq_len} characters: "
+                                f"its {split} split has {len(data)} (need at least {self.window}); "
+                                "use a shorter context or a longer text")
+
+    def sample(self, batch_size: int, g: torch.Generator, split: str = "train") -> Batch:
+        data = self.splits[split]
+        starts = torch.randint(0, len(data) - self.window + 1, (batch_size,), generator=g)
+        win = data[starts[:, None] + torch.arange(self.window)]
+        if self.arch == "decoder":
+            return Batch(win[:, :-1], win[:, 1:].clone())
+        masked = torch.rand(win.shape, generator=g) < self.cfg.mask_prob
+        masked[torch.arange(batch_size), torch.randint(0, self.window, (batch_size,), generator=g)] = True
+        inputs = win.masked_fill(masked, self.index[MASK])
+        return Batch(inputs, win.masked_fill(~masked, -100))
+
+
+@functools.lru_cache(maxsize=1)
+def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:
+    """The running interpreter's own standard-library sources (top-level ``*.py``, sorted by name),
+    concatenated up to ``max_chars`` characters. Present on every machine; nothing is downloaded."""
+    root = sysconfig.get_paths()["stdlib"]
+    parts, total = [], 0
+    for name in sorted(os.listdir(root)):
+        if not name.endswith(".py"):
+            continue
+        try:
+            with open(os.path.join(root, name), encoding="utf-8") as fh:
+                s = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        parts.append(s)
+        total += len(s)
+        if total >= max_chars:
+            break
+    return "".join(parts)[:max_chars]
+
+
+def check_text(data: bytes, source: str = "the text") -> str:
+    """Decode user text, or raise TaskError with a specific reason."""
+    if len(data) > MAX_TEXT_BYTES:
+        raise TaskError("text_file", f"{source} is {len(data):,} bytes; the limit is {MAX_TEXT_BYTES:,}")
+    if b"\x00" in data:
+        raise TaskError("text_file", f"{source} looks binary (it contains NUL bytes); give a UTF-8 text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TaskError("text_file", f"{source} is not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
+    if not text.strip():
+        raise TaskError("text_file", f"{source} is empty or only whitespace")
+    return text
+
+
+def read_text_file(path: str) -> str:
+    """The file's text, checked by ``check_text``; re-read whenever the file changes."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TaskError("text_file", f"no such file: {path}") from None
+    except OSError as e:
+        raise TaskError("text_file", f"cannot read {path}: {e.strerror}") from None
+    return _read_text_file(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_text_file(path: str, mtime_ns: int, size: int) -> str:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_TEXT_BYTES + 1)
+    except FileNotFoundError:
+        raise TaskError("text_file", f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise TaskError("text_file", f"{path} is a directory, not a text file") from None
+    except OSError as e:
+        raise TaskError("text_file", f"cannot read {path}: {e.strerror}") from None
+    return check_text(data, source=os.path.basename(path))
+
+
+TASK_CLASSES = {"copy": Copy, "reverse": Reverse, "sort": Sort, "add": Add}
+MAX_POSITIONS = 1024
+
+
+def make_task(cfg: TaskConfig, arch: str) -> Task:
+    """Build the task for an architecture; raises TaskError if they do not fit."""
+    if arch not in FITS[cfg.task]:
+        fits = ", ".join(FITS[cfg.task])
+        raise TaskError("task", f"{cfg.task} does not fit the {arch} architecture (it fits: {fits})")
+    if cfg.task in TASK_CLASSES:
+        task = TASK_CLASSES[cfg.task](cfg, arch)
+    else:
+        text = stdlib_text() if cfg.task == "stdlib-lm" else read_text_file(cfg.text_file)
+        task = TextTask(cfg, arch, text)
+        task.name = cfg.task
+    if task.max_len > MAX_POSITIONS:
+        raise TaskError("seq_len", f"{cfg.task} with seq_len={cfg.seq_len} needs {task.max_len} positions; "
+                        f"the limit is {MAX_POSITIONS}")
+    return task
+
+
+def task_problems(model: ModelConfig, task: TaskConfig) -> list[tuple[str, str]]:
+    try:
+        make_task(task, model.arch)
+    except TaskError as e:
+        return [(e.field, e.message)]
+    return []

@@ -1,0 +1,262 @@
+"""The trainer: one run of a config, in the caller's thread (``run``) or a background thread
+(``start``), with pause / resume / stop taking effect between steps and every metric written to a
+``MetricStore`` that any thread may snapshot.
+
+Statuses: ``idle`` → ``running`` ⇄ ``paused`` → ``completed`` | ``stopped`` | ``diverged`` | ``failed``.
+A non-finite loss or gradient norm ends the run as ``diverged`` before the optimizer applies it;
+everything recorded up to that step is kept.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .config import ConfigError, RunConfig
+from .model import Transformer, build_model, sequence_loss
+from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
+from .schedules import lr_factor
+from .store import AttentionSnapshot, MetricStore
+from .tasks import Task, make_task
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = ("completed", "stopped", "diverged", "failed")
+VAL_BATCHES = 4
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cuda`` without CUDA is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError([("device", "CUDA was requested but no CUDA device is available; use auto or cpu")])
+    return torch.device(name)
+
+
+def make_optimizer(cfg, params) -> torch.optim.Optimizer:
+    t = cfg.train
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+    if t.optimizer == "adam":
+        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+    return torch.optim.SGD(params, lr=t.lr, momentum=0.9, weight_decay=t.weight_decay)
+
+
+def token_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Fraction of scored positions (target ≠ −100) whose arg-max prediction is the target."""
+    scored = targets != -100
+    return ((logits.argmax(-1) == targets) & scored).sum() / scored.sum().clamp_min(1)
+
+
+@dataclass
+class Summary:
+    status: str
+    steps: int
+    final_loss: float | None
+    reason: str = ""
+    diverged_step: int | None = None
+    elapsed_s: float = 0.0
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = {"status": self.status, "steps": self.steps, "final_loss": self.final_loss,
+             "reason": self.reason, "diverged_step": self.diverged_step,
+             "elapsed_s": round(self.elapsed_s, 3), "device": self.device}
+        d.update(self.extra)
+        return d
+
+
+class Trainer:
+    """``Trainer(cfg).run()`` trains in this thread and returns a ``Summary``;
+    ``start()`` does the same in a daemon thread. ``on_step(step, trainer)`` is called after each
+    step from the training thread (the CLI's progress bar); it must not block."""
+
+    def __init__(self, cfg: RunConfig, on_step: Callable[[int, "Trainer"], None] | None = None):
+        self.cfg = cfg
+        self.on_step = on_step
+        self.store = MetricStore(max_points=cfg.train.max_points)
+        self.status = "idle"
+        self.reason = ""
+        self.step = 0
+        self.diverged_step: int | None = None
+        self.device = resolve_device(cfg.train.device)
+        self.model: Transformer | None = None
+        self.task: Task | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._thread: threading.Thread | None = None
+        self._t0 = self._elapsed = 0.0
+        self.summary: Summary | None = None
+
+    # ---- control (any thread) ------------------------------------------------------------------
+    def start(self) -> "Trainer":
+        if self._thread is not None:
+            raise RuntimeError("this trainer was already started; make a new one")
+        self.status = "running"
+        self._thread = threading.Thread(target=self.run, name="resnorm-trainer", daemon=True)
+        self._thread.start()
+        return self
+
+    def pause(self):
+        if self.status == "running":
+            self._running.clear()
+
+    def resume(self):
+        self._running.set()
+
+    def stop(self):
+        self._stop.set()
+        self._running.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed + (time.perf_counter() - self._t0 if self.status == "running" else 0.0)
+
+    # ---- the run -------------------------------------------------------------------------------
+    def run(self) -> Summary:
+        self.status = "running"
+        self._t0 = time.perf_counter()
+        try:
+            self._train()
+        except Exception as e:  # a run that fails must end with a status, never a dead thread
+            log.exception("training failed")
+            self._finish("failed", f"{type(e).__name__}: {e}")
+        return self.summary
+
+    def _setup(self):
+        cfg = self.cfg
+        torch.manual_seed(cfg.train.seed)
+        self.task = make_task(cfg.task, cfg.model.arch)
+        self.model = build_model(cfg.model, self.task.vocab_size, self.task.max_len, seed=cfg.train.seed)
+        self.model.to(self.device).train()
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(cfg, self.params)
+        self.probe = ActivationProbe(self.model)
+        self.groups = ParamGroups(self.model)
+        self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
+        val_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+        self.val_batches = [self.task.sample(cfg.train.batch_size, val_gen, "val").to(self.device)
+                            for _ in range(VAL_BATCHES)]
+        probe_cpu = self.task.probe_example()
+        self.probe_batch = probe_cpu.to(self.device)
+        self.probe_tokens = self.task.probe_tokens(probe_cpu)
+
+    def _train(self):
+        self._setup()
+        t = self.cfg.train
+        last_loss = None
+        for step in range(1, t.steps + 1):
+            if not self._running.is_set():
+                self._pause_until_resumed()
+            if self._stop.is_set():
+                return self._finish("stopped", f"stopped by the user after step {self.step}", last_loss)
+            loss = self._step(step)
+            if loss is None:  # diverged
+                return
+            self.step = step
+            last_loss = loss
+            if self.on_step is not None:
+                self.on_step(step, self)
+        self._finish("completed", "", last_loss)
+
+    def _pause_until_resumed(self):
+        self.status = "paused"
+        self._elapsed += time.perf_counter() - self._t0
+        self._running.wait()
+        self._t0 = time.perf_counter()
+        self.status = "running"
+
+    def _step(self, step: int):
+        t, model = self.cfg.train, self.model
+        probing = t.probe_every > 0 and (step % t.probe_every == 0 or step == 1)
+        batch = self.task.sample(t.batch_size, self.data_gen, "train").to(self.device)
+        lr = t.lr * lr_factor(t.schedule, step, t.warmup, t.steps)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        with self.probe.capture(active=probing):
+            logits = model(*batch.model_args())
+            loss = sequence_loss(logits, batch.targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        total = total_grad_norm(self.params)
+        record = {"train/loss": loss.detach(), "grad/total_norm": total, "lr": torch.tensor(lr)}
+        if probing:
+            record["train/accuracy"] = token_accuracy(logits.detach(), batch.targets)
+        values = dict(zip(record, torch.stack([v.float().cpu() for v in record.values()]).tolist()))
+        loss_v, total_v = values["train/loss"], values["grad/total_norm"]
+        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
+            what = f"loss = {loss_v}" if not math.isfinite(loss_v) else f"gradient norm = {total_v}"
+            self.store.add(step, values)
+            self.store.mark(step, "diverged", f"non-finite {what}")
+            self.step = self.diverged_step = step
+            self._finish("diverged", f"non-finite {what} at step {step}", None)
+            return None
+        if probing:
+            values.update(self.probe.pop())
+            values.update(self.groups.grad_norms())
+            before = self.groups.snapshot()
+        if t.grad_clip > 0:
+            torch.nn.utils.clip_grads_with_norm_(self.params, t.grad_clip, total)
+        self.optimizer.step()
+        if probing:
+            values.update(self.groups.update_ratios(before))
+        if t.eval_every and (step % t.eval_every == 0 or step == t.steps):
+            values.update(self.evaluate())
+        self.store.add(step, values)
+        if t.attention_every and (step % t.attention_every == 0 or step == 1):
+            self.capture_attention(step)
+        return loss_v
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss and token accuracy on the fixed validation batches (eval mode)."""
+        self.model.eval()
+        try:
+            losses, accs = [], []
+            for b in self.val_batches:
+                logits = self.model(*b.model_args())
+                losses.append(sequence_loss(logits, b.targets))
+                accs.append(token_accuracy(logits, b.targets))
+            loss, acc = torch.stack(losses).mean().item(), torch.stack(accs).float().mean().item()
+        finally:
+            self.model.train()
+        return {"val/loss": loss, "val/accuracy": acc}
+
+    def capture_attention(self, step: int):
+        maps = attention_maps(self.model, self.probe_batch.model_args())
+        q, k = self.probe_tokens
+        self.store.add_attention(AttentionSnapshot(step, maps, q, k))
+
+    def _finish(self, status: str, reason: str, final_loss=None):
+        if self.status == "running":
+            self._elapsed += time.perf_counter() - self._t0
+        self.status, self.reason = status, reason
+        self.summary = Summary(status=status, steps=self.step, final_loss=final_loss, reason=reason,
+                               diverged_step=self.diverged_step, elapsed_s=self._elapsed,
+                               device=str(self.device))
+        log.info("run %s: %s", status, reason)
+
+
+def train(cfg: RunConfig, **kw) -> Trainer:
+    """Train synchronously; returns the finished trainer (its ``store`` and ``summary``)."""
+    tr = Trainer(cfg, **kw)
+    tr.run()
+    return tr

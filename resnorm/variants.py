@@ -1,0 +1,214 @@
+r"""The block, as one table of variants (DESIGN.md §2).
+
+For each sublayer F (self-attention, cross-attention, MLP), with N the chosen norm, r(x) the skip
+path and b the branch scale of the residual mode, a block applies one of these updates:
+
+=========== ======================================= ==========================================
+position    update                                  source
+=========== ======================================= ==========================================
+post        x <- N(r(x) + b F(x))                   Vaswani et al. 2017; BERT
+pre         x <- r(x) + b F(N(x))      (+ final N)  GPT-2; Xiong et al. 2020
+sandwich    x <- r(x) + b N_out(F(N_in(x))) (+ N)   CogView 2021; Peri-LN 2025
+deepnorm    x <- N(alpha x + F(x))                  Wang et al. 2022 (DeepNet)
+lns         x <- r(x) + b F(N(x)/sqrt(l))  (+ N)    Sun et al. 2025 ("Curse of Depth")
+none        x <- r(x) + b F(x)
+=========== ======================================= ==========================================
+
+``update`` below is that table made executable; the model calls it for every sublayer, and the
+UI renders ``block_latex`` / ``block_dot`` from the same records, so the maths shown is the maths run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class NormPosition:
+    name: str
+    latex: Callable[[Callable, str], str]  # (N, branch prefix "r + b") -> the update's right-hand side
+    source: str
+    final_norm: bool  # a last N before the output head
+    branch_ops: tuple[str, ...]  # what the branch applies, in order, for the block diagram
+    after_add: tuple[str, ...] = ()  # what follows the addition
+    skip_op: str = ""  # what the skip path applies before the addition
+
+
+NORM_POSITIONS = {
+    p.name: p
+    for p in [
+        NormPosition("post", lambda N, rb: N(rb + "F(x)"), "Vaswani et al. 2017; BERT", False,
+                     ("F",), after_add=("N",)),
+        NormPosition("pre", lambda N, rb: rb + rf"F\big({N('x')}\big)", "GPT-2; Xiong et al. 2020", True,
+                     ("N", "F")),
+        NormPosition("sandwich", lambda N, rb: rb + N(rf"F\big({N('x', 'in')}\big)", "out"),
+                     "CogView 2021 (Sandwich-LN); Peri-LN 2025", True, ("N_in", "F", "N_out")),
+        NormPosition("deepnorm", lambda N, rb: N(r"\alpha\,x + F(x)"), "Wang et al. 2022 (DeepNet)", False,
+                     ("F",), after_add=("N",), skip_op="× α"),
+        NormPosition("lns", lambda N, rb: rb + rf"F\big({N('x')}/\sqrt{{\ell}}\big)",
+                     'Sun et al. 2025 ("The Curse of Depth")', True, ("N", "÷ √ℓ", "F")),
+        NormPosition("none", lambda N, rb: rb + "F(x)", "—", False, ("F",)),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ResidualMode:
+    name: str
+    skip_latex: str  # the r(x) term as it appears before the branch
+    scale_latex: str  # the branch scale b
+    help: str
+
+
+RESIDUAL_MODES = {
+    m.name: m
+    for m in [
+        ResidualMode("on", "x + ", "", "r(x) = x"),
+        ResidualMode("off", "", "", "no skip path: the update is the branch alone"),
+        ResidualMode("rezero", "x + ", r"\alpha_{\mathrm{rz}}\,",
+                     "x + a*F(x), one learnable a per sublayer, a = 0 at init (Bachlechner et al. 2020)"),
+        ResidualMode("scaled", "x + ", r"\tfrac{1}{\sqrt{2L}}\,", "x + F(x)/sqrt(2L)"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class NormType:
+    name: str
+    symbol: str  # as written in the update formula
+    formula: str  # LaTeX definition
+    help: str
+
+
+NORM_TYPES = {
+    n.name: n
+    for n in [
+        NormType("layernorm", r"\mathrm{LN}", r"\gamma \odot \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}} + \beta",
+                 "LayerNorm (Ba et al. 2016): centre and scale each token"),
+        NormType("rmsnorm", r"\mathrm{RMS}", r"\gamma \odot \frac{x}{\sqrt{\overline{x^2}+\epsilon}}",
+                 "RMSNorm (Zhang & Sennrich 2019): scale each token, no centring"),
+        NormType("dyt", r"\mathrm{DyT}", r"\gamma \odot \tanh(a x) + \beta,\ a_0 = 0.5",
+                 "Dynamic Tanh (Zhu et al. 2025): a learnable squashing instead of statistics"),
+        NormType("batchnorm", r"\mathrm{BN}",
+                 r"\gamma \odot \frac{x-\mu_{\mathrm{batch}}}{\sqrt{\sigma^2_{\mathrm{batch}}+\epsilon}} + \beta",
+                 "BatchNorm over batch and positions: mixes sequences and, in a decoder, leaks the future"),
+        NormType("none", "", r"x", "no normalisation"),
+    ]
+}
+
+INITS = {
+    "xavier": "Xavier-uniform weights, zero biases, embeddings N(0, 1) (the setting of Xiong et al. 2020)",
+    "gpt2": "N(0, 0.02) weights and embeddings; residual output projections x 1/sqrt(2L)",
+    "torch": "PyTorch's own defaults",
+}
+
+
+def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple[str, str] | None:
+    """(field, why) for a combination that cannot be built, else None."""
+    if position == "deepnorm" and residual != "on":
+        return ("residual", f"deepnorm defines its own skip path (alpha*x); residual must be 'on', not {residual!r}")
+    return None
+
+
+def deepnorm_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
+    """(alpha, beta) per stack. Decoder- or encoder-only with N layers: alpha = (2N)^(1/4),
+    beta = (8N)^(-1/4). Encoder-decoder with N encoder and M decoder layers (DeepNet, Table 1):
+    encoder alpha = 0.81 (N^4 M)^(1/16), beta = 0.87 (N^4 M)^(-1/16); decoder alpha = (3M)^(1/4),
+    beta = (12M)^(-1/4)."""
+    if arch != "encoder-decoder":
+        return {"blocks": ((2 * layers) ** 0.25, (8 * layers) ** -0.25)}
+    n = m = layers
+    return {"enc": (0.81 * (n**4 * m) ** (1 / 16), 0.87 * (n**4 * m) ** (-1 / 16)),
+            "dec": ((3 * m) ** 0.25, (12 * m) ** -0.25)}
+
+
+def update(x, F: Callable, N: Callable, N_out: Callable, *, position: str, residual: str,
+           gate=None, layer: int = 1, n_layers: int = 1, deepnorm_alpha: float = 1.0):
+    """One residual/norm update of the stream ``x`` around the sublayer ``F``.
+
+    ``N`` is the sublayer's norm (``N_in`` for sandwich), ``N_out`` the sandwich's second norm,
+    ``gate`` the ReZero scalar, ``layer`` the 1-based block index ℓ and ``n_layers`` L.
+    """
+    if position == "deepnorm":
+        return N(deepnorm_alpha * x + F(x))
+    if position == "post":
+        branch = F(x)
+    elif position == "pre":
+        branch = F(N(x))
+    elif position == "sandwich":
+        branch = N_out(F(N(x)))
+    elif position == "lns":
+        branch = F(N(x) / math.sqrt(layer))
+    elif position == "none":
+        branch = F(x)
+    else:
+        raise ValueError(f"unknown norm position {position!r}")
+    if residual == "rezero":
+        branch = gate * branch
+    elif residual == "scaled":
+        branch = branch / math.sqrt(2 * n_layers)
+    stream = branch if residual == "off" else x + branch
+    return N(stream) if position == "post" else stream
+
+
+def block_latex(position: str, residual: str, norm: str, arch: str = "decoder") -> str:
+    """The update of one sublayer as LaTeX, e.g. ``x \\leftarrow x + F\\big(\\mathrm{LN}(x)\\big)``."""
+    r, n = RESIDUAL_MODES[residual], NORM_TYPES[norm]
+    sym = n.symbol if position != "none" else ""
+
+    def N(arg: str, which: str = "") -> str:
+        if not sym:
+            return arg
+        sub = rf"_{{\mathrm{{{which}}}}}" if which else ""
+        return rf"{sym}{sub}({arg})" if arg == "x" else rf"{sym}{sub}\big({arg}\big)"
+
+    body = NORM_POSITIONS[position].latex(N, r.skip_latex + r.scale_latex).replace(r"F\big(x\big)", "F(x)")
+    if position == "deepnorm":
+        body += (r",\ \alpha_{\mathrm{enc}} = 0.81\,(N^4 M)^{1/16},\ \alpha_{\mathrm{dec}} = (3M)^{1/4}"
+                 if arch == "encoder-decoder" else r",\ \alpha = (2L)^{1/4}")
+    return r"x \leftarrow " + body
+
+
+def block_dot(position: str, residual: str, norm: str) -> str:
+    """Graphviz DOT of one sublayer: the skip path, the branch and where the norm sits."""
+    p, n = NORM_POSITIONS[position], NORM_TYPES[norm]
+    norm_label = n.name if (norm != "none" and position != "none") else None
+    lines = ['digraph block {', 'rankdir=BT; node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
+             'x_in [label="x", shape=plaintext, fillcolor=none];']
+    prev = "x_in"
+    for i, op in enumerate(p.branch_ops):
+        if op.startswith("N"):
+            if not norm_label:
+                continue
+            label = norm_label + (op[1:].replace("_", " ") if len(op) > 1 else "")
+            lines.append(f'b{i} [label="{label}", fillcolor="#dbe9f6"];')
+        elif op == "F":
+            lines.append(f'b{i} [label="F  (attention / MLP)", fillcolor="#fde9c9"];')
+        else:
+            lines.append(f'b{i} [label="{op}"];')
+        lines.append(f"{prev} -> b{i};")
+        prev = f"b{i}"
+    if residual in ("rezero", "scaled"):
+        lines.append('scale [label="{}"];'.format("× α (init 0)" if residual == "rezero" else "× 1/√(2L)"))
+        lines.append(f"{prev} -> scale;")
+        prev = "scale"
+    if residual == "off" and position != "deepnorm":
+        out = prev
+    else:
+        lines.append('add [label="+", shape=circle, fillcolor="#e6f2e6"];')
+        lines.append(f"{prev} -> add;")
+        if p.skip_op:
+            lines.append(f'skip [label="{p.skip_op}"]; x_in -> skip; skip -> add [label="skip"];')
+        else:
+            lines.append('x_in -> add [label="skip", style=bold];')
+        out = "add"
+    for i, op in enumerate(p.after_add):
+        if op == "N" and norm_label:
+            lines.append(f'a{i} [label="{norm_label}", fillcolor="#dbe9f6"];')
+            lines.append(f"{out} -> a{i};")
+            out = f"a{i}"
+    lines.append('x_out [label="x′", shape=plaintext, fillcolor=none];')
+    lines.append(f"{out} -> x_out;")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The command line of DESIGN.md §4, run as a user runs it (a subprocess)."""
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--layers", "2", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--batch-size", "8"]
+
+
+def run(*args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.run([sys.executable, "-m", "resnorm", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_import_does_not_pull_in_streamlit():
+    code = "import resnorm, resnorm.cli, resnorm.trainer, resnorm.analysis, sys; assert 'streamlit' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+    for dirpath, _, files in os.walk(os.path.join(ROOT, "resnorm")):
+        for f in files:
+            if f.endswith(".py"):
+                src = open(os.path.join(dirpath, f), encoding="utf-8").read()
+                assert "import streamlit" not in src and "from streamlit" not in src, f
+
+
+def test_help_explains_every_option():
+    out = run("train", "--help").stdout
+    for opt in ["--arch", "--layers", "--d-model", "--heads", "--d-ff", "--norm-position", "--norm", "--residual",
+                "--mlp", "--no-mlp", "--init", "--task", "--text-file", "--seq-len", "--batch-size", "--lr",
+                "--warmup", "--schedule", "--optimizer", "--weight-decay", "--grad-clip", "--seed", "--device",
+                "--dtype", "--probe-every", "--steps", "--out"]:
+        assert opt in out, opt
+    assert "must divide d_model" in out and "Vaswani" in out
+    assert "--seeds" in run("init-stats", "--help").stdout
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--layers", "0"], "--layers"),
+    (["--layers", "97"], "--layers"),
+    (["--d-model", "30", "--heads", "4"], "--heads"),
+    (["--lr", "0"], "--lr"),
+    (["--lr", "-1"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--lr", "inf"], "--lr"),
+    (["--lr", "fast"], "--lr"),
+    (["--layers", "abc"], "--layers"),
+    (["--norm", "groupnorm"], "--norm"),
+    (["--norm-position", "middle"], "--norm-position"),
+    (["--norm-position", "deepnorm", "--residual", "off"], "--residual"),
+    (["--task", "add", "--arch", "encoder"], "--task"),
+    (["--task", "text-lm"], "--text-file"),
+    (["--task", "text-lm", "--text-file", "/no/such/file.txt"], "--text-file"),
+    (["--seq-len", "0"], "--seq-len"),
+    (["--warmup", "-3"], "--warmup"),
+    (["--schedule", "noam", "--warmup", "0"], "--warmup"),
+    (["--device", "tpu"], "--device"),
+    (["--dropout", "2"], "--dropout"),
+    (["--norm", "batchnorm", "--batch-size", "1"], "--batch-size"),
+    (["--bogus-option", "1"], "--bogus-option"),
+])
+def test_invalid_input_exits_2_with_one_error_line_naming_the_field(args, field, tmp_path):
+    r = run("train", "--out", str(tmp_path / "o"), "--steps", "1", *args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error:") and field in lines[0], lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    r = run("train", "--out", str(tmp_path / "o"), "--device", "cuda", "--steps", "1")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert r.stderr.startswith("error: --device")
+
+
+def test_output_folder_that_is_a_file_is_refused(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run("train", "--out", str(f), "--steps", "1")
+    assert r.returncode == 2 and r.stderr.startswith("error: --out")
+
+
+def test_train_writes_config_metrics_summary(tmp_path):
+    out = tmp_path / "run"
+    r = run("train", "--out", str(out), "--steps", "20", "--norm-position", "post", "--probe-every", "5", *SMALL)
+    assert r.returncode == 0, r.stderr
+    assert "20/20" in r.stderr  # the progress bar reached the end
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["norm_position"] == "post" and cfg["train"]["steps"] == 20
+    m = pd.read_csv(out / "metrics.csv")
+    assert list(m.columns) == ["step", "name", "value"]
+    assert set(m[m.name == "train/loss"].step) == set(range(1, 21))
+    assert "blocks.1.resid_post.rms" in set(m.name)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "completed" and s["steps"] == 20
+    assert s["final_loss"] == pytest.approx(m[m.name == "train/loss"].value.iloc[-1], rel=1e-6)
+    # the written config reproduces the run
+    r2 = run("train", "--out", str(tmp_path / "again"), "--config", str(out / "config.json"), "--quiet")
+    assert r2.returncode == 0
+    assert pd.read_csv(tmp_path / "again" / "metrics.csv").equals(m)
+
+
+def test_diverged_run_is_a_result_not_a_crash(tmp_path):
+    out = tmp_path / "div"
+    r = run("train", "--out", str(out), "--steps", "60", "--lr", "1000", "--optimizer", "sgd", "--grad-clip", "0",
+            "--init", "torch", "--norm-position", "none", "--norm", "none", "--layers", "4", "--quiet")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "diverged" and s["steps"] < 60 and "non-finite" in s["reason"]
+    assert s["final_loss"] is None
+    m = pd.read_csv(out / "metrics.csv")
+    assert m.step.max() == s["steps"]
+
+
+def test_init_stats_csv(tmp_path):
+    out = tmp_path / "init.csv"
+    r = run("init-stats", "--seeds", "2", "--layers", "3", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["seed", "name", "value"]
+    assert set(df.seed) == {0, 1}
+    for i in range(3):
+        assert f"blocks.{i}.resid_post.rms" in set(df.name) and f"blocks.{i}.mlp.grad_norm" in set(df.name)
+    assert "lr" not in set(df.name)  # no optimizer step at initialisation
+
+
+def test_init_stats_bad_seeds():
+    r = run("init-stats", "--seeds", "0")
+    assert r.returncode == 2 and r.stderr.startswith("error: --seeds")

@@ -1,0 +1,232 @@
+"""Trainer behaviour: learning, determinism, control, divergence, schedules and the store."""
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from resnorm.config import RunConfig
+from resnorm.schedules import lr_factor
+from resnorm.store import MetricStore
+from resnorm.trainer import Trainer, train
+
+
+def small(**kw):
+    base = dict(layers=2, d_model=32, heads=4, d_ff=64, steps=30, batch_size=16, probe_every=5,
+                attention_every=10, eval_every=10)
+    base.update(kw)
+    return RunConfig.from_flat(base)
+
+
+@pytest.mark.parametrize("task", ["copy", "reverse"])
+def test_pre_ln_decoder_learns_sequence_task(task):
+    """A 4-layer Pre-LN decoder learns copy / reverse to >95 % validation token accuracy."""
+    cfg = RunConfig.from_flat(dict(task=task, arch="decoder", norm_position="pre", layers=4, d_model=64,
+                                   heads=4, d_ff=256, seq_len=8, steps=700, batch_size=32, lr=1e-3,
+                                   probe_every=0, attention_every=0, eval_every=100, seed=0))
+    tr = train(cfg)
+    assert tr.summary.status == "completed"
+    assert tr.store.latest("val/accuracy") > 0.95
+
+
+def test_same_config_and_seed_give_identical_metrics():
+    cfg = small(steps=20, dropout=0.1)
+    a, b = train(cfg).store.frame(), train(cfg).store.frame()
+    assert len(a) > 100
+    assert a.equals(b)
+    c = train(cfg.replace(seed=1)).store.frame()
+    assert not np.allclose(a[a.name == "train/loss"].value, c[c.name == "train/loss"].value)
+
+
+def test_metric_names_follow_design_section_3():
+    tr = train(small(steps=10, layers=2, probe_every=5))
+    names = set(tr.store.names())
+    for i in range(2):
+        for stat in ("rms", "mean", "std", "absmax"):
+            assert f"blocks.{i}.resid_post.{stat}" in names
+        for n in ("attn_out.rms", "mlp_out.rms", "grad_norm", "attn.grad_norm", "mlp.grad_norm",
+                  "update_ratio", "attn.entropy", "attn.head0.entropy", "attn.head3.entropy", "rank_residual"):
+            assert f"blocks.{i}.{n}" in names, n
+    for n in ("train/loss", "val/loss", "train/accuracy", "val/accuracy", "lr", "grad/total_norm"):
+        assert n in names
+    snaps = tr.store.attention()
+    assert snaps and set(snaps[-1].maps) == {"blocks.0.attn", "blocks.1.attn"}
+    m = snaps[-1].maps["blocks.0.attn"]
+    assert m.shape == (4, len(snaps[-1].query_tokens), len(snaps[-1].key_tokens))
+    np.testing.assert_allclose(m.sum(-1), 1.0, atol=1e-5)  # rows are distributions
+    assert np.allclose(np.triu(m, 1), 0.0)  # causal: no weight on future keys
+
+
+def test_encoder_decoder_metric_names():
+    tr = train(small(arch="encoder-decoder", steps=5, probe_every=5, attention_every=5))
+    names = set(tr.store.names())
+    for stack in ("enc", "dec"):
+        assert f"{stack}.blocks.1.resid_post.rms" in names
+    assert "dec.blocks.0.cross_attn.grad_norm" in names
+    assert "dec.blocks.0.cross_attn.entropy" in names
+    assert "dec.blocks.0.cross_attn_out.rms" in names
+    assert "enc.blocks.0.cross_attn.grad_norm" not in names
+    assert "dec.blocks.0.cross_attn" in tr.store.attention()[-1].maps
+
+
+def test_probe_grad_and_update_norms_match_direct_computation():
+    """The probe's per-block gradient norm and update ratio equal the definitions evaluated by hand."""
+    cfg = small(steps=1, probe_every=1, grad_clip=0.0, optimizer="sgd", lr=0.1)
+    tr = Trainer(cfg)
+    tr._setup()
+    block = tr.model.blocks[1]
+    before = [p.detach().clone() for p in block.parameters()]
+    tr._step(1)
+    grads = torch.cat([p.grad.flatten() for p in block.parameters()])
+    assert tr.store.latest("blocks.1.grad_norm") == pytest.approx(grads.norm().item(), rel=1e-5)
+    attn_grads = torch.cat([p.grad.flatten() for p in block.attn.parameters()])
+    assert tr.store.latest("blocks.1.attn.grad_norm") == pytest.approx(attn_grads.norm().item(), rel=1e-5)
+    after = torch.cat([p.detach().flatten() for p in block.parameters()])
+    old = torch.cat([p.flatten() for p in before])
+    assert tr.store.latest("blocks.1.update_ratio") == pytest.approx(((after - old).norm() / old.norm()).item(), rel=1e-4)
+    # SGD with momentum, first step: Δθ = −lr·g exactly
+    assert ((after - old).norm() / grads.norm()).item() == pytest.approx(0.1, rel=1e-4)
+
+
+def test_probes_do_not_change_the_maths():
+    """Training with every probe on gives the same losses as training with probes off."""
+    on = train(small(steps=12, probe_every=1, attention_every=1)).store
+    off = train(small(steps=12, probe_every=0, attention_every=0)).store
+    np.testing.assert_array_equal(on.series("train/loss")[1], off.series("train/loss")[1])
+
+
+def test_pause_resume_stop_take_effect_within_one_step():
+    cfg = small(steps=100_000, probe_every=0, attention_every=0, eval_every=0)
+    gate = threading.Event()
+    tr = Trainer(cfg, on_step=lambda step, t: gate.set() if step >= 3 else None).start()
+    assert gate.wait(60)
+    tr.pause()
+    deadline = time.time() + 30
+    while tr.status != "paused" and time.time() < deadline:
+        time.sleep(0.01)
+    assert tr.status == "paused"
+    s1 = tr.step
+    time.sleep(0.3)
+    assert tr.step <= s1 + 1  # at most the step in flight completes
+    s2 = tr.step
+    tr.resume()
+    deadline = time.time() + 30
+    while tr.step < s2 + 3 and time.time() < deadline:
+        time.sleep(0.01)
+    assert tr.step >= s2 + 3
+    tr.stop()
+    assert tr.join(30)
+    assert tr.status == "stopped"
+    n = tr.step
+    assert tr.store.series("train/loss")[0][-1] == n  # metrics kept to the last completed step
+
+
+def test_stop_while_paused():
+    tr = Trainer(small(steps=100_000, probe_every=0), on_step=None).start()
+    time.sleep(0.3)
+    tr.pause()
+    tr.stop()
+    assert tr.join(30)
+    assert tr.status == "stopped"
+
+
+def test_non_finite_gradient_ends_run_as_diverged_and_keeps_metrics():
+    """A gradient that becomes inf at step 4 stops the run there; steps 1-3 are kept."""
+    cfg = small(steps=50, probe_every=1)
+    poison = {"on": False}
+
+    def on_step(step, tr):
+        if step == 3 and not poison["on"]:
+            poison["on"] = True
+            p = tr.model.blocks[0].attn.W_Q.weight
+            p.register_hook(lambda g: g * float("inf") if poison["on"] else g)
+
+    tr = train(cfg, on_step=on_step)
+    assert tr.summary.status == "diverged"
+    assert tr.summary.diverged_step == 4
+    assert "gradient norm" in tr.summary.reason and "step 4" in tr.summary.reason
+    steps, losses = tr.store.series("train/loss")
+    assert list(steps) == [1, 2, 3, 4] and np.isfinite(losses).all()
+    assert not math.isfinite(tr.store.latest("grad/total_norm"))
+    assert [m.kind for m in tr.store.markers()] == ["diverged"]
+    # the poisoned step was not applied: weights stay finite
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_non_finite_loss_is_divergence():
+    tr = train(small(steps=50, lr=1e3, optimizer="sgd", grad_clip=0.0, init="torch", norm_position="none",
+                     norm="none", layers=4))
+    assert tr.summary.status == "diverged", tr.summary
+    assert tr.summary.steps == tr.summary.diverged_step < 50
+
+
+def test_failure_in_worker_becomes_status_failed(monkeypatch):
+    tr = Trainer(small(steps=10))
+    monkeypatch.setattr(tr, "_step", lambda step: (_ for _ in ()).throw(RuntimeError("boom")))
+    tr.start()
+    assert tr.join(30)
+    assert tr.status == "failed" and "boom" in tr.reason
+
+
+@pytest.mark.parametrize("opt", ["adamw", "adam", "sgd"])
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine", "noam"])
+def test_optimizers_and_schedules_train(opt, schedule):
+    tr = train(small(steps=8, optimizer=opt, schedule=schedule, warmup=3, probe_every=0))
+    assert tr.summary.status == "completed"
+    steps, lrs = tr.store.series("lr")
+    for s, lr in zip(steps, lrs):
+        assert lr == pytest.approx(1e-3 * lr_factor(schedule, int(s), 3, 8), rel=1e-6)
+
+
+def test_schedules_against_formulas():
+    T, w = 100, 10
+    assert [lr_factor("constant", t, w, T) for t in (1, 5, 10, 50)] == [0.1, 0.5, 1.0, 1.0]
+    assert lr_factor("linear", 55, w, T) == pytest.approx(0.5)
+    assert lr_factor("linear", T, w, T) == pytest.approx(0.0)
+    assert lr_factor("cosine", 55, w, T) == pytest.approx(0.5)
+    assert lr_factor("cosine", w + 1, w, T) == pytest.approx(0.5 * (1 + math.cos(math.pi / 90)))
+    # noam ∝ Vaswani eq. 3: d^-0.5 · min(t^-0.5, t·w^-1.5), scaled so the peak (t = w) is 1
+    d = 512
+    eq3 = lambda t: d**-0.5 * min(t**-0.5, t * w**-1.5)  # noqa: E731
+    ratios = [lr_factor("noam", t, w, T) / eq3(t) for t in (1, 3, 10, 40, 100)]
+    assert max(ratios) == pytest.approx(min(ratios))
+    assert lr_factor("noam", w, w, T) == pytest.approx(1.0)
+
+
+def test_store_is_bounded_keeps_newest_and_markers():
+    st = MetricStore(max_points=100)
+    st.mark(17, "diverged", "x")
+    for s in range(1, 20_001):
+        st.add(s, {"a": s})
+    steps, vals = st.series("a")
+    assert len(steps) <= 100
+    assert list(steps[-50:]) == list(range(19_951, 20_001))  # newest at full resolution
+    assert 17 in steps and 1 in steps  # marked step and the start survive
+    assert np.all(np.diff(steps) > 0)
+    np.testing.assert_array_equal(steps, vals)
+
+
+def test_store_snapshot_while_writing_from_another_thread():
+    st = MetricStore(max_points=500)
+    stop = threading.Event()
+
+    def writer():
+        s = 0
+        while not stop.is_set():
+            s += 1
+            st.add(s, {"x": s, "y": -s})
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for _ in range(50):
+            df = st.frame()
+            for name in ("x", "y"):
+                part = df[df.name == name]
+                assert (part.step.diff().dropna() > 0).all()
+    finally:
+        stop.set()
+        th.join()
+    assert list(st.frame().columns) == ["step", "name", "value"]
