@@ -1,16 +1,11 @@
-"""resnorm app entry point: `streamlit run app.py`."""
+"""resnorm — `streamlit run app.py`. The router and the frame shared by every page."""
 import streamlit as st
 
 import resnorm
-from resnorm.config import ModelConfig
-from resnorm.variants import NORM_POSITIONS, block_latex
 
 st.set_page_config(page_title="resnorm", page_icon="➕", layout="wide")
-st.title("resnorm")
-st.caption(f"Residual connections and normalization in Transformers, live · version {resnorm.__version__}")
 
-cfg = ModelConfig()
-st.markdown(f"The default block (**{cfg.norm_position}**-norm, **{cfg.norm}**, residual **{cfg.residual}**) "
-            f"applies, around each sublayer $F$ (attention, MLP):")
-st.latex(block_latex(cfg.norm_position, cfg.residual, cfg.norm))
-st.caption(f"Source: {NORM_POSITIONS[cfg.norm_position].source}. The live training page comes next.")
+live = st.Page("pages/live.py", title="Live training", icon="📈", default=True)
+page = st.navigation([live])
+st.sidebar.caption(f"resnorm {resnorm.__version__} · residual connections and normalization, live")
+page.run()

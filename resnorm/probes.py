@@ -51,15 +51,23 @@ class ActivationProbe:
         self.model = model
         self.prefixes = model.block_prefixes()
         self._parts: list[tuple[list[str], torch.Tensor]] = []
+        self._stream_rms = torch.ones(())
 
     def _hook(self, name: str, kind: str):
         if kind == "resid":
             names = [f"{name}.rank_residual" if k == "rank_residual" else f"{name}.resid_post.{k}"
                      for k in RESID_STATS]
             return lambda m, a, out: self._parts.append((names, stream_stats(out)))
-        if kind == "branch":
-            return lambda m, a, out: self._parts.append(
-                ([f"{name}.rms"], out.detach().float().square().mean().sqrt().reshape(1)))
+        if kind == "stream_in":  # the stream entering the next sublayer: remember its RMS
+            def stream_in(m, a, out):
+                self._stream_rms = out.detach().float().square().mean().sqrt()
+            return stream_in
+        if kind == "branch":  # ‖F(x)‖ as RMS, and ‖F(x)‖/‖x‖ against the stream it reads
+            def branch(m, a, out):
+                rms = out.detach().float().square().mean().sqrt()
+                self._parts.append(([f"{name}.rms", f"{name}.ratio"],
+                                    torch.stack([rms, rms / self._stream_rms.clamp_min(1e-30)])))
+            return branch
 
         def pattern(m, a, out):
             ent = attention_entropy(out)
@@ -77,9 +85,10 @@ class ActivationProbe:
         handles = []
         for p in self.prefixes:
             block = self.model.get_submodule(p)
-            targets = [(f"{p}.hook_resid_post", p, "resid")]
+            targets = [(f"{p}.hook_resid_post", p, "resid"), (f"{p}.hook_resid_pre", p, "stream_in")]
             for sub in block.sublayers:
                 targets.append((f"{p}.hook_{sub}_out", f"{p}.{sub}_out", "branch"))
+                targets.append((f"{p}.hook_resid_after_{sub}", p, "stream_in"))
                 if sub != "mlp":
                     targets.append((f"{p}.{sub}.hook_pattern", f"{p}.{sub}", "pattern"))
             for hook_name, metric, kind in targets:

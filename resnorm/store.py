@@ -104,6 +104,12 @@ class MetricStore:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
             return np.asarray(s.steps, dtype=np.int64), np.asarray(s.values, dtype=np.float64)
 
+    def all_series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{name: (steps, values)} copies of every series (the input of ``resnorm.figures``)."""
+        with self._lock:
+            return {n: (np.asarray(s.steps, dtype=np.int64), np.asarray(s.values, dtype=np.float64))
+                    for n, s in self._series.items()}
+
     def latest(self, name: str, default=None):
         with self._lock:
             s = self._series.get(name)

@@ -174,7 +174,7 @@ def block_dot(position: str, residual: str, norm: str) -> str:
     """Graphviz DOT of one sublayer: the skip path, the branch and where the norm sits."""
     p, n = NORM_POSITIONS[position], NORM_TYPES[norm]
     norm_label = n.name if (norm != "none" and position != "none") else None
-    lines = ['digraph block {', 'rankdir=BT; node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
+    lines = ['digraph block {', 'rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
              'x_in [label="x", shape=plaintext, fillcolor=none];']
     prev = "x_in"
     for i, op in enumerate(p.branch_ops):

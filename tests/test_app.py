@@ -1,18 +1,106 @@
-"""The Streamlit app, driven headless with AppTest."""
+"""The Streamlit app, driven headless with AppTest: controls, formula, validation, a short run."""
+import json
 import os
+import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 import resnorm
+from resnorm.variants import block_latex
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_app_shows_version_and_default_block_formula():
-    at = AppTest.from_file(os.path.join(ROOT, "app.py")).run(timeout=60)
+def app() -> AppTest:
+    return AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
+
+
+def train_button(at):
+    return at.button(key="btn_train")
+
+
+def test_page_opens_with_version_and_default_formula():
+    at = app()
     assert not at.exception
-    assert any(resnorm.__version__ in c.value for c in at.caption)
+    assert any(resnorm.__version__ in c.value for c in at.sidebar.caption)
     assert any(r"x \leftarrow x + F\big(\mathrm{LN}(x)\big)" in l.body for l in at.latex)
+    assert not train_button(at).disabled
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("cfg_norm_position", "post", r"x \leftarrow \mathrm{LN}\big(x + F(x)\big)"),
+    ("cfg_norm_position", "sandwich", r"\mathrm{LN}_{\mathrm{out}}"),
+    ("cfg_norm", "rmsnorm", r"F\big(\mathrm{RMS}(x)\big)"),
+    ("cfg_residual", "off", r"x \leftarrow F\big(\mathrm{LN}(x)\big)"),
+    ("cfg_residual", "rezero", r"\alpha_{\mathrm{rz}}"),
+])
+def test_toggles_change_the_displayed_formula(key, value, expected):
+    at = app()
+    before = at.latex[0].body
+    at.selectbox(key=key).set_value(value).run()
+    assert not at.exception
+    assert at.latex[0].body != before
+    assert expected in at.latex[0].body
+    # the page shows exactly what the variant table says for the current choice
+    s = at.session_state
+    assert block_latex(s["cfg_norm_position"], s["cfg_residual"], s["cfg_norm"]) in at.latex[0].body
+
+
+@pytest.mark.parametrize("changes,field_text", [
+    ({"cfg_d_model": 30}, "divisible by heads"),
+    ({"cfg_norm_position": "deepnorm", "cfg_residual": "off"}, "deepnorm defines its own skip path"),
+    ({"cfg_arch": "encoder", "cfg_task": "add"}, "does not fit the encoder"),
+])
+def test_invalid_combination_shows_message_and_disables_train(changes, field_text):
+    at = app()
+    for key, value in changes.items():
+        widget = at.number_input(key=key) if isinstance(value, int) else at.selectbox(key=key)
+        widget.set_value(value)
+    at.run()
+    assert not at.exception
+    assert any(field_text in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    assert train_button(at).disabled
+    assert any(field_text in w.value for w in at.warning)
+
+
+def test_text_lm_without_text_explains_itself():
+    at = app()
+    at.selectbox(key="cfg_task").set_value("text-lm").run()
+    assert any("upload a file or paste" in e.value for e in at.sidebar.error)
+    assert train_button(at).disabled
+    at.text_area(key="cfg_text").set_value("   \n  ").run()
+    assert any("empty or only whitespace" in e.value for e in at.sidebar.error)
+    at.text_area(key="cfg_text").set_value("hello world, " * 50).run()
+    assert not at.sidebar.error and not train_button(at).disabled
+
+
+def test_short_run_completes_and_charts_contain_data():
+    at = app()
+    at.number_input(key="cfg_steps").set_value(40)
+    at.number_input(key="cfg_layers").set_value(2)
+    at.run()
+    train_button(at).click().run()
+    assert not at.exception
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        at.run()
+        if any("completed" in str(getattr(p, "proto", "")) for p in at.get("progress")):
+            break
+        time.sleep(0.3)
+    text = " ".join(str(p.proto) for p in at.get("progress"))
+    assert "completed" in text and "step 40/40" in text, text
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    loss = [t for s in specs for t in s["data"] if t.get("name") == "train/loss"]
+    assert loss, "no loss chart"
+    # every chart view renders with data
+    for view in ["Residual stream", "Gradients", "Ratios", "Attention", "Rank"]:
+        at.segmented_control(key="opt_view").set_value(view).run()
+        assert not at.exception
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        assert specs and all(s["data"] for s in specs), view
+    assert not at.button(key="btn_train").disabled  # ready for the next run
+    assert at.button(key="btn_stop").disabled
 
 
 def test_upload_limit_agrees_with_package():

@@ -1,0 +1,288 @@
+"""Plotly figure builders: pure functions from metric series to figures (no Streamlit, no I/O).
+
+Input is ``series``: ``{metric name: (steps, values)}`` as numpy arrays (``MetricStore.all_series``
+or ``series_from_frame`` of a long frame). Conventions shared by every chart:
+
+- one colour per layer everywhere (``layer_colors``), light at the input, dark at the output;
+- at most ``MAX_POINTS`` points per trace (evenly thinned, the newest kept);
+- non-finite values become gaps, never errors;
+- every marker (e.g. divergence) is a dashed vertical line on every step axis;
+- ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+MAX_POINTS = 1000
+COLORSCALE = "Viridis"
+
+Series = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def series_from_frame(df: pd.DataFrame) -> Series:
+    """Long frame (step, name, value) → {name: (steps, values)} sorted by step."""
+    out: Series = {}
+    for name, part in df.groupby("name", sort=False):
+        part = part.sort_values("step")
+        out[str(name)] = (part["step"].to_numpy(np.int64), part["value"].to_numpy(np.float64))
+    return out
+
+
+def block_prefixes(series: Series) -> list[str]:
+    """Block names present in the metrics, in forward order: blocks.0 …, or enc.blocks.0 … dec.blocks.0 …"""
+    found = set()
+    for name in series:
+        m = re.match(r"^((?:enc\.|dec\.)?blocks\.\d+)\.", name)
+        if m:
+            found.add(m.group(1))
+    stack_order = {"enc": 0, "blo": 1, "dec": 2}
+    return sorted(found, key=lambda p: (stack_order[p[:3]], int(p.rsplit(".", 1)[1])))
+
+
+def layer_colors(n: int) -> list[str]:
+    if n <= 1:
+        return sample_colorscale(COLORSCALE, [0.35])
+    return sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)])
+
+
+def short(prefix: str) -> str:
+    """blocks.3 → L3; enc.blocks.1 → enc L1."""
+    stack, _, i = prefix.rpartition(".")
+    stack = stack.replace("blocks", "").rstrip(".")
+    return f"{stack} L{i}".strip()
+
+
+def thin(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS):
+    """At most ``max_points`` evenly spaced points (first and last kept); ±inf → NaN (a gap)."""
+    values = np.where(np.isfinite(values), values, np.nan)
+    if len(steps) > max_points:
+        idx = np.unique(np.linspace(0, len(steps) - 1, max_points).round().astype(int))
+        steps, values = steps[idx], values[idx]
+    return steps, values
+
+
+def _get(series: Series, name: str):
+    return series.get(name, (np.zeros(0, np.int64), np.zeros(0)))
+
+
+def _mark(fig: go.Figure, markers, **where) -> None:
+    for m in markers or ():
+        fig.add_vline(x=m.step, line=dict(color="#d62728", dash="dash", width=1.5), **where)
+        fig.add_annotation(x=m.step, y=1, yref="paper", text=f"{m.kind} @ {m.step}", showarrow=False,
+                           font=dict(color="#d62728", size=11), xanchor="left", yanchor="bottom")
+
+
+def _layout(fig: go.Figure, title: str, uirevision: str, height: int = 320) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
+                      margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=10)),
+                      template="plotly_white", hovermode="x unified")
+    return fig
+
+
+def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=None, showlegend=True,
+           legendgroup_suffix=""):
+    for p, c in zip(prefixes, colors):
+        s, v = thin(*_get(series, f"{p}.{metric}"))
+        if len(s) == 0:
+            continue
+        kw = dict(row=row, col=col) if row is not None else {}
+        fig.add_trace(go.Scatter(x=s, y=v, mode="lines", name=short(p), line=dict(color=c, width=1.6, dash=dash),
+                                 legendgroup=p + legendgroup_suffix, showlegend=showlegend), **kw)
+
+
+# ---- 1. loss, accuracy, learning rate ----------------------------------------------------------
+def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: str = "loss") -> go.Figure:
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06,
+                        specs=[[{"secondary_y": True}], [{}]])
+    styles = {"train/loss": ("#1f77b4", None), "val/loss": ("#ff7f0e", None),
+              "train/accuracy": ("#1f77b4", "dot"), "val/accuracy": ("#ff7f0e", "dot")}
+    for name, (color, dash) in styles.items():
+        s, v = thin(*_get(series, name))
+        if len(s):
+            fig.add_trace(go.Scatter(x=s, y=v, name=name, mode="lines" if len(s) > 1 else "markers",
+                                     line=dict(color=color, dash=dash)),
+                          row=1, col=1, secondary_y="accuracy" in name)
+    s, v = thin(*_get(series, "lr"))
+    if len(s):
+        fig.add_trace(go.Scatter(x=s, y=v, name="learning rate", line=dict(color="#7f7f7f")), row=2, col=1)
+    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
+                     tickformat=".0%", row=1, col=1, secondary_y=True, showgrid=False)
+    lr_max = float(np.nanmax(v)) if len(s) and np.isfinite(v).any() else 1.0
+    fig.update_yaxes(title_text="lr", row=2, col=1, exponentformat="e", range=[0, 1.15 * lr_max or 1.0])
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    _mark(fig, markers)
+    return _layout(fig, "Loss and accuracy (train, validation), learning rate", uirevision, height=420)
+
+
+# ---- 2. residual stream --------------------------------------------------------------------------
+def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid") -> go.Figure:
+    """Layer × step heatmap of a per-layer metric (default: residual-stream RMS), log10 colour scale."""
+    prefixes = block_prefixes(series)
+    rows = [_get(series, f"{p}.{metric}") for p in prefixes]
+    fig = go.Figure()
+    if rows and len(rows[0][0]):
+        steps = rows[0][0]
+        z = np.full((len(prefixes), len(steps)), np.nan)
+        for i, (s, v) in enumerate(rows):
+            n = min(len(s), len(steps))
+            z[i, :n] = v[:n]
+        steps_t, _ = thin(steps, steps.astype(float), 400)
+        keep = np.searchsorted(steps, steps_t)
+        z = z[:, keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
+        fig.add_trace(go.Heatmap(x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
+                                 colorscale=COLORSCALE, colorbar=dict(title="log₁₀"),
+                                 hovertemplate="step %{x}<br>%{y}<br>value %{customdata:.4g}<extra></extra>"))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="layer", autorange="reversed")
+    _mark(fig, markers)
+    fig = _layout(fig, f"Residual stream {metric.split('.')[-1].upper()} per layer over training", uirevision)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "Depth profile",
+                  y_title: str = "", log_y: bool = False, uirevision: str = "depth") -> go.Figure:
+    """Value per layer (x = layer) at the latest recorded step, with the first step in grey."""
+    prefixes = block_prefixes(series)
+    fig = go.Figure()
+    dashes = [None, "dot", "dash"]
+    for k, metric in enumerate(metrics):
+        first, last, step_first, step_last = [], [], None, None
+        for p in prefixes:
+            s, v = _get(series, f"{p}.{metric}")
+            first.append(v[0] if len(v) else np.nan)
+            last.append(v[-1] if len(v) else np.nan)
+            if len(s):
+                step_first, step_last = s[0], s[-1]
+        x = [short(p) for p in prefixes]
+        clean = lambda a: np.where(np.isfinite(a), a, np.nan)  # noqa: E731
+        label = metric if len(metrics) > 1 else ""
+        if step_first is not None and step_first != step_last:
+            fig.add_trace(go.Scatter(x=x, y=clean(np.array(first)), name=f"{label} step {step_first}".strip(),
+                                     mode="lines+markers", line=dict(color="#b0b0b0", dash=dashes[k % 3])))
+        fig.add_trace(go.Scatter(x=x, y=clean(np.array(last)), name=f"{label} step {step_last}".strip(),
+                                 mode="lines+markers", line=dict(color="#1f4e99", dash=dashes[k % 3]),
+                                 marker=dict(color=layer_colors(len(prefixes)), size=9)))
+    fig.update_xaxes(title_text="layer")
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    fig = _layout(fig, title, uirevision)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+# ---- 3. gradient norms ---------------------------------------------------------------------------
+def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, markers=(),
+                uirevision: str = "grad") -> go.Figure:
+    prefixes = block_prefixes(series)
+    colors = layer_colors(len(prefixes))
+    subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}.grad_norm" in series for p in prefixes)]
+    titles = [f"{s} weights ‖∇‖ per layer" for s in subs] + ["global ‖∇‖ (before clipping)"]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
+                        horizontal_spacing=0.06)
+    for j, sub in enumerate(subs):
+        _lines(fig, series, prefixes, f"{sub}.grad_norm", colors, row=1, col=j + 1, showlegend=j == 0)
+    s, v = thin(*_get(series, "grad/total_norm"))
+    col = len(titles)
+    if len(s):
+        fig.add_trace(go.Scatter(x=s, y=v, name="global norm", line=dict(color="#444")), row=1, col=col)
+        if grad_clip > 0:
+            fig.add_trace(go.Scatter(x=[s[0], s[-1]], y=[grad_clip, grad_clip], name=f"clip = {grad_clip:g}",
+                                     mode="lines", line=dict(color="#d62728", dash="dot")), row=1, col=col)
+    fig.update_yaxes(type="log" if log_y else "linear")
+    fig.update_xaxes(title_text="step")
+    _mark(fig, markers)
+    return _layout(fig, "Gradient norm per layer", uirevision, height=340)
+
+
+# ---- 4. branch/stream and update ratios ---------------------------------------------------------
+def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> go.Figure:
+    prefixes = block_prefixes(series)
+    colors = layer_colors(len(prefixes))
+    subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}_out.ratio" in series for p in prefixes)]
+    titles = [f"‖F(x)‖/‖x‖, {s}" for s in subs] + ["update ratio ‖Δθ‖/‖θ‖"]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
+    for j, sub in enumerate(subs):
+        _lines(fig, series, prefixes, f"{sub}_out.ratio", colors, row=1, col=j + 1, showlegend=j == 0)
+    _lines(fig, series, prefixes, "update_ratio", colors, row=1, col=len(titles), showlegend=not subs)
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(title_text="step")
+    _mark(fig, markers)
+    return _layout(fig, "Branch-to-stream ratio and update ratio per layer", uirevision, height=340)
+
+
+# ---- 5. attention ------------------------------------------------------------------------------
+def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevision: str = "attn") -> go.Figure:
+    """One head's map, or all heads of ``layer`` as small multiples; probe tokens on the axes."""
+    maps = snapshot.maps[layer] if snapshot is not None and layer in snapshot.maps else None
+    if maps is None:
+        fig = go.Figure()
+        fig.add_annotation(text="no attention map captured yet", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+        return _layout(fig, "Attention", uirevision)
+    heads = [head] if head is not None else list(range(maps.shape[0]))
+    cols = min(len(heads), 4)
+    rows = math.ceil(len(heads) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in heads],
+                        horizontal_spacing=0.04, vertical_spacing=0.12)
+    q = _unique_labels(snapshot.query_tokens[: maps.shape[1]])
+    k = _unique_labels(snapshot.key_tokens[: maps.shape[2]]) if "cross" not in layer else \
+        [f"{i}" for i in range(maps.shape[2])]
+    for n, h in enumerate(heads):
+        fig.add_trace(go.Heatmap(z=np.nan_to_num(maps[h], nan=0.0), x=k, y=q, zmin=0, zmax=1,
+                                 colorscale="Blues", showscale=n == 0,
+                                 hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"),
+                      row=n // cols + 1, col=n % cols + 1)
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
+    fig.update_xaxes(tickfont=dict(size=9), tickangle=0)
+    fig = _layout(fig, f"Attention of {layer} at step {snapshot.step} (probe example)", uirevision,
+                  height=260 * rows + 60)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def _unique_labels(tokens) -> list[str]:
+    """Plotly merges equal category labels; prefix each token with its position."""
+    return [f"{i}:{'␤' if t == chr(10) else '␠' if t == ' ' else t}" for i, t in enumerate(tokens)]
+
+
+def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy") -> go.Figure:
+    """Attention entropy per head of ``layer`` (e.g. ``blocks.2.attn``) over training, in nats."""
+    pat = re.compile(re.escape(layer) + r"\.head(\d+)\.entropy$")
+    heads = sorted((int(m.group(1)), n) for n in series if (m := pat.match(n)))
+    colors = sample_colorscale("Plasma", [0.85 * i / max(len(heads) - 1, 1) for i in range(len(heads))])
+    fig = go.Figure()
+    for (h, name), c in zip(heads, colors):
+        s, v = thin(*series[name])
+        fig.add_trace(go.Scatter(x=s, y=v, name=f"head {h}", line=dict(color=c)))
+    s, v = thin(*_get(series, f"{layer}.entropy"))
+    if len(s):
+        fig.add_trace(go.Scatter(x=s, y=v, name="mean", line=dict(color="#222", width=2.5, dash="dot")))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="entropy (nats)", rangemode="tozero")
+    _mark(fig, markers)
+    return _layout(fig, f"Attention entropy per head, {layer}", uirevision)
+
+
+# ---- 6. rank residual ----------------------------------------------------------------------------
+def rank_figure(series: Series, *, markers=(), uirevision: str = "rank") -> go.Figure:
+    prefixes = block_prefixes(series)
+    fig = go.Figure()
+    _lines(fig, series, prefixes, "rank_residual", layer_colors(len(prefixes)))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="‖X − 1x̄ᵀ‖/‖X‖", type="log")
+    _mark(fig, markers)
+    return _layout(fig, "Rank residual per layer (→ 0: tokens collapse to one vector)", uirevision)
+
+
+def attention_layers(snapshot) -> list[str]:
+    return list(snapshot.maps) if snapshot is not None else []

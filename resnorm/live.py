@@ -1,0 +1,74 @@
+"""One browser session's live run: a trainer, its training slot, and the controls the page needs.
+
+Kept free of Streamlit so it is tested directly; the UI stores one ``SessionRun`` per session and
+calls ``close`` when the session ends (tab closed, page left), which stops the run and frees its
+slot for someone else.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+
+from .config import ConfigError, RunConfig
+from .slots import TrainingSlots, global_slots
+from .trainer import Trainer
+
+BUSY_MESSAGE = "All training slots are busy — try again in a moment ({busy}/{capacity} trainings running)."
+_ids = itertools.count(1)
+
+
+class SessionRun:
+    def __init__(self, slots: TrainingSlots | None = None):
+        self.slots = slots or global_slots()
+        self.trainer: Trainer | None = None
+        self.run_id = 0
+        self._token = None
+        self._lock = threading.Lock()
+
+    def start(self, cfg: RunConfig) -> str | None:
+        """Start training ``cfg``; returns None, or a message saying why it could not start."""
+        with self._lock:
+            if self.trainer is not None and not self.trainer.done:
+                return "A run is already in progress: stop it first."
+            token = self.slots.acquire()
+            if token is None:
+                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
+            try:
+                trainer = Trainer(cfg, on_finish=lambda tr: self.slots.release(token))
+            except ConfigError as e:
+                self.slots.release(token)
+                return "; ".join(m for _, m in e.problems)
+            self._token, self.trainer, self.run_id = token, trainer, next(_ids)
+            trainer.start()
+            return None
+
+    @property
+    def status(self) -> str:
+        return self.trainer.status if self.trainer is not None else "idle"
+
+    @property
+    def active(self) -> bool:
+        return self.trainer is not None and not self.trainer.done
+
+    def pause(self):
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def resume(self):
+        if self.trainer is not None:
+            self.trainer.resume()
+
+    def stop(self, wait: float = 5.0):
+        tr = self.trainer
+        if tr is not None and not tr.done:
+            tr.stop()
+            tr.join(wait)
+
+    def reset(self):
+        """Stop and forget the run (its metrics go with it)."""
+        self.stop()
+        self.trainer = None
+
+    def close(self):
+        """Session ended: stop the run so its slot is freed."""
+        self.stop(wait=0.0)

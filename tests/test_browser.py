@@ -1,0 +1,135 @@
+"""A real browser against the running app: headless Chromium (Debian's) driven by Playwright.
+
+The test starts `streamlit run app.py` on a free port, presses Train, watches the step counter and
+the charts update, takes screenshots (docs/screenshots/, shown in the README), presses Stop, and
+checks that neither the page nor the server log shows an exception or a ScriptRunContext warning.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = os.environ.get("RESNORM_CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.path.join(ROOT, "docs", "screenshots")
+
+playwright = pytest.importorskip("playwright.sync_api")
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError("streamlit did not start:\n" + log_path.read_text())
+        time.sleep(0.3)
+    yield url, log_path
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def _step(page) -> int:
+    text = page.get_by_text(re.compile(r"step \d+/\d+")).first.inner_text()
+    return int(re.search(r"step (\d+)/", text).group(1))
+
+
+def _loss_points(page) -> int:
+    """Points in the loss chart's first trace, read from Plotly's own data in the page."""
+    return page.evaluate("""() => {
+        const plots = [...document.querySelectorAll('.js-plotly-plot')];
+        for (const p of plots) {
+            const t = (p._fullData || []).find(d => d.name === 'train/loss');
+            if (t && t.x) return t.x.length;  // Plotly's decoded arrays (numpy arrives as typed arrays)
+        }
+        return 0;
+    }""")
+
+
+def test_train_watch_stop_in_a_real_browser(server, browser):
+    url, log_path = server
+    os.makedirs(SHOTS, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})
+    page.goto(url, wait_until="domcontentloaded")
+    train = page.get_by_role("button", name=re.compile("Train"))
+    train.wait_for(timeout=60_000)
+    page.get_by_text("Choose a block design").wait_for(timeout=30_000)
+    page.screenshot(path=os.path.join(SHOTS, "before-training.png"), full_page=True)
+
+    t0 = time.time()
+    train.click()
+    page.get_by_text(re.compile(r"step [1-9]\d*/\d+")).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
+    first_points_s = time.time() - t0
+    print(f"first points {first_points_s:.2f} s after pressing Train")
+
+    # the step counter advances and the loss chart gets new points at least three times
+    steps, points = [_step(page)], [_loss_points(page)]
+    deadline = time.time() + 90
+    while (len(set(points)) < 4 or len(set(steps)) < 4) and time.time() < deadline:
+        page.wait_for_timeout(600)
+        steps.append(_step(page))
+        points.append(_loss_points(page))
+    assert len(set(steps)) >= 4, steps
+    assert len(set(p for p in points if p > 0)) >= 3, points
+    assert steps == sorted(steps)
+    page.screenshot(path=os.path.join(SHOTS, "live-training.png"), full_page=True)
+
+    stop = page.get_by_role("button", name=re.compile("Stop"))
+    if stop.is_enabled():
+        stop.click()
+    page.get_by_text(re.compile(r"\*?\*?(stopped|completed)")).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    stopped_at = _step(page)
+    page.wait_for_timeout(1500)
+    assert _step(page) == stopped_at  # nothing runs after Stop
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=os.path.join(SHOTS, "after-stop.png"), full_page=True)
+    page.close()
+
+    log = log_path.read_text()
+    assert "missing ScriptRunContext" not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]

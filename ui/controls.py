@@ -1,0 +1,129 @@
+"""Sidebar controls generated from the config schema (``resnorm.config``): one widget per field,
+its help text the schema's, its key ``cfg_<field>``; problems are shown under the control they
+concern and returned so the page can disable Train with the reason."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+
+import streamlit as st
+
+from resnorm.config import SECTIONS, ConfigError, RunConfig
+from resnorm.tasks import FITS, MAX_TEXT_BYTES, TaskError, check_text
+
+GROUPS = [
+    ("Model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
+    ("Block: norm and residual", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout"], True),
+    ("Task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
+    ("Training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
+                  "seed"], True),
+    ("Hardware", ["device", "dtype"], False),
+    ("Probes", ["probe_every", "attention_every", "eval_every"], False),
+]
+LABELS = {"d_model": "d_model (width)", "d_ff": "d_ff (MLP width)", "norm_position": "norm position",
+          "norm": "norm type", "residual": "residual", "mlp": "MLP sublayer", "lr": "learning rate",
+          "grad_clip": "gradient clip (0 = off)", "probe_every": "probe every N steps (0 = off)",
+          "attention_every": "attention maps every N steps", "eval_every": "validation every N steps",
+          "vocab_size": "alphabet size", "seq_len": "sequence length", "mask_prob": "mask fraction (masked LM)",
+          "batch_size": "batch size", "weight_decay": "weight decay"}
+FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+
+
+def _widget(container, name: str):
+    f = FIELDS[name]
+    m, key, label = f.metadata, f"cfg_{name}", LABELS.get(name, name.replace("_", " "))
+    if key not in st.session_state:
+        st.session_state[key] = f.default
+    kw = dict(key=key, help=m["help"])
+    t = str(f.type)
+    if name == "device":
+        import torch
+
+        options = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if st.session_state[key] not in options:
+            st.session_state[key] = "auto"
+        return container.selectbox(label, options, **kw)
+    if m.get("choices"):
+        return container.selectbox(label, list(m["choices"]), **kw)
+    if t == "bool":
+        return container.toggle(label, **kw)
+    if t == "int":
+        return container.number_input(label, min_value=m.get("lo"), max_value=m.get("hi"), step=1, **kw)
+    fmt = "%.1e" if name in ("lr", "norm_eps") else "%.3g"
+    step = {"lr": 1e-4, "dropout": 0.05, "mask_prob": 0.05, "weight_decay": 0.01, "grad_clip": 0.5}.get(name, 0.1)
+    return container.number_input(label, min_value=float(m["lo"]) if m.get("lo") is not None else None,
+                                  max_value=float(m["hi"]) if m.get("hi") is not None else None,
+                                  step=step, format=fmt, **kw)
+
+
+def _text_source(container) -> tuple[str | None, str | None]:
+    """The text-lm input: an uploaded file or pasted text, saved to a file named by its hash.
+    Returns (path, problem)."""
+    up = container.file_uploader("Text file (UTF-8)", type=None, key="cfg_upload",
+                                 help=f"Up to {MAX_TEXT_BYTES // (1024 * 1024)} MiB; trained character by character.")
+    pasted = container.text_area("…or paste text", key="cfg_text", height=100)
+    data = up.getvalue() if up is not None else pasted.encode("utf-8") if pasted else None
+    if data is None:
+        return None, "text-lm needs text: upload a file or paste some"
+    try:
+        check_text(data, "the uploaded file" if up is not None else "the pasted text")
+    except TaskError as e:
+        return None, e.message
+    folder = os.path.join(tempfile.gettempdir(), "resnorm-texts")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, hashlib.sha256(data).hexdigest()[:32] + ".txt")
+    if not os.path.exists(path):
+        tmp = path + f".{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    return path, None
+
+
+def sidebar_config() -> tuple[RunConfig | None, dict[str, str]]:
+    """Draw every control; return (config or None, {field: problem})."""
+    values, slots = {}, {}
+    text_problem = None
+    sb = st.sidebar
+    for title, names, expanded in GROUPS:
+        box = sb.expander(title, expanded=expanded)
+        for name in names:
+            if name == "vocab_size" and st.session_state.get("cfg_task", "copy") not in ("copy", "reverse", "sort"):
+                continue
+            if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
+                                            and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
+                continue
+            values[name] = _widget(box, name)
+            slots[name] = box.empty()
+        if title == "Task":
+            fits = FITS[values["task"]]
+            box.caption("Fits: " + "; ".join(f"{a} ({how})" for a, how in fits.items()))
+            if values["task"] == "text-lm":
+                path, text_problem = _text_source(box)
+                slots["text_file"] = box.empty()
+                if path:
+                    values["text_file"] = path
+    problems: dict[str, str] = {}
+    cfg = None
+    try:
+        cfg = RunConfig.from_flat(values)
+    except ConfigError as e:
+        problems = e.by_field()
+    if values.get("task") == "text-lm" and "text_file" not in values:
+        problems["text_file"] = text_problem
+    for name, msg in problems.items():
+        slot = slots.get(name)
+        if slot is not None:
+            slot.error(msg, icon=":material/warning:")
+    if problems:
+        cfg = None
+    return cfg, problems
+
+
+def set_controls(flat: dict) -> None:
+    """Put values into the controls (before they are drawn), e.g. from a lesson or a link."""
+    for k, v in flat.items():
+        if k in FIELDS:
+            st.session_state[f"cfg_{k}"] = v

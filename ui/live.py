@@ -1,0 +1,209 @@
+"""The live-training panels: the block as maths and picture, run controls, progress, charts, export.
+
+Charts redraw inside ``st.fragment(run_every=REFRESH_S)`` from a snapshot of the run's metric store
+while the run is active; when it ends the fragment asks for one full rerun, which draws the page
+without the timer. The training thread never touches Streamlit.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import streamlit as st
+
+from resnorm import figures as F
+from resnorm.config import RunConfig
+from resnorm.live import SessionRun
+from resnorm.variants import NORM_POSITIONS, NORM_TYPES, RESIDUAL_MODES, block_dot, block_latex
+
+REFRESH_S = 0.5
+STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
+               "paused": ":material/pause_circle:", "completed": ":material/check_circle:",
+               "stopped": ":material/stop_circle:", "diverged": ":material/error:", "failed": ":material/cancel:"}
+
+
+@st.cache_resource(scope="session", on_release=lambda run: run.close())
+def session_run() -> SessionRun:
+    """This browser session's run; released (and stopped) when the session ends."""
+    return SessionRun()
+
+
+def block_view(pos: str, res: str, norm: str, arch: str) -> None:
+    """The chosen block as its update formula and a diagram, both from ``resnorm.variants``."""
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown("**Each sublayer F (attention, MLP) updates the residual stream x as**")
+        st.latex(block_latex(pos, res, norm, arch))
+        if norm != "none" and pos != "none":
+            st.latex(NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula)
+        notes = [f"Position **{pos}** — {NORM_POSITIONS[pos].source}.", f"Residual **{res}** — {RESIDUAL_MODES[res].help}."]
+        if NORM_POSITIONS[pos].final_norm and norm != "none":
+            notes.append("A final norm is applied before the output head.")
+        st.caption(" ".join(notes))
+    with right:
+        st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
+
+
+def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:
+    tr = run.trainer
+    cols = st.columns(5)
+    reason = None
+    if cfg is None:
+        reason = "Fix the settings first: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
+    elif run.active:
+        reason = "A run is in progress."
+    if cols[0].button("Train", icon=":material/play_arrow:", type="primary", disabled=reason is not None,
+                      key="btn_train", help=reason or "Train this configuration", width="stretch"):
+        msg = run.start(cfg)
+        if msg:
+            st.session_state["start_error"] = msg
+        st.rerun()
+    paused = tr is not None and tr.status == "paused"
+    if cols[1].button("Resume" if paused else "Pause", icon=":material/resume:" if paused else ":material/pause:",
+                      disabled=not run.active, key="btn_pause", width="stretch"):
+        run.resume() if paused else run.pause()
+        _wait_for(lambda: tr.status != ("paused" if paused else "running") or tr.done)
+        st.rerun()
+    if cols[2].button("Stop", icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
+        run.stop()
+        st.rerun()
+    if cols[3].button("Reset", icon=":material/restart_alt:", disabled=tr is None, key="btn_reset", width="stretch",
+                      help="Stop and clear this run's charts"):
+        run.reset()
+        st.rerun()
+    if reason and cfg is None:
+        st.warning(reason, icon=":material/warning:")
+    err = st.session_state.pop("start_error", None)
+    if err:
+        st.error(err)
+
+
+def _wait_for(cond, timeout: float = 2.0) -> None:
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        time.sleep(0.02)
+
+
+def progress(run: SessionRun) -> None:
+    tr = run.trainer
+    if tr is None:
+        st.info("Choose a block design in the sidebar and press **Train**.")
+        return
+    total = tr.cfg.train.steps
+    elapsed = tr.elapsed
+    rate = tr.step / elapsed if elapsed > 0 else 0.0
+    text = (f"{STATUS_ICON.get(tr.status, '')} **{tr.status}** · step {tr.step}/{total} · "
+            f"{rate:.1f} steps/s · {elapsed:.1f} s")
+    st.progress(min(tr.step / total, 1.0), text=text)
+    if tr.status == "diverged":
+        st.error(f"Diverged at step {tr.diverged_step}: {tr.reason}. Metrics up to that step are kept.",
+                 icon=":material/error:")
+    elif tr.status == "failed":
+        st.error(f"The run failed: {tr.reason}")
+
+
+VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Attention", "Rank"]
+
+
+def charts(run: SessionRun) -> None:
+    """The chosen view's charts. Only the visible view is built: every figure costs the server
+    time that the training thread would otherwise use."""
+    tr = run.trainer
+    if tr is None:
+        return
+    view = st.segmented_control("view", VIEWS, default=VIEWS[0], key="opt_view", label_visibility="collapsed") \
+        or VIEWS[0]
+    series = tr.store.all_series()
+    markers = tr.store.markers()
+    rid = f"run{run.run_id}"
+    cfg = tr.cfg
+    if view == "Loss":
+        log_y = st.toggle("log scale", key="opt_log_loss")
+        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "chart_loss")
+    elif view == "Residual stream":
+        left, right = st.columns([3, 2])
+        with left:
+            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "chart_resid")
+        with right:
+            _chart(F.depth_profile(series, ("resid_post.rms",), title="Residual-stream RMS by layer",
+                                   y_title="RMS", uirevision=rid + "depth"), "chart_depth")
+    elif view == "Gradients":
+        _chart(F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, uirevision=rid + "grad"),
+               "chart_grad")
+    elif view == "Ratios":
+        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "chart_ratio")
+    elif view == "Attention":
+        snaps = tr.store.attention()
+        snap = snaps[-1] if snaps else None
+        layers = F.attention_layers(snap)
+        if not layers:
+            st.caption("Attention maps appear at the first capture (set in Probes).")
+            return
+        c1, c2 = st.columns(2)
+        layer = c1.selectbox("layer", layers, key="opt_attn_layer")
+        head = c2.selectbox("head", ["all"] + list(range(cfg.model.heads)), key="opt_attn_head")
+        left, right = st.columns([3, 2])
+        with left:
+            _chart(F.attention_figure(snap, layer, None if head == "all" else head, uirevision=rid + "attn"),
+                   "chart_attn")
+        with right:
+            _chart(F.entropy_figure(series, layer, markers=markers, uirevision=rid + "ent"), "chart_entropy")
+    else:
+        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "chart_rank")
+
+
+def _chart(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+
+
+def export(run: SessionRun) -> None:
+    """Downloads, generated only when clicked (deferred ``data`` callables)."""
+    tr = run.trainer
+    if tr is None or tr.store.n_points() == 0:
+        return
+    store, cfg = tr.store, tr.cfg
+
+    def parquet() -> bytes:
+        buf = io.BytesIO()
+        store.frame().to_parquet(buf, index=False)
+        return buf.getvalue()
+
+    def figures() -> dict:
+        series, markers = store.all_series(), store.markers()
+        return {"loss": lambda: F.loss_figure(series, markers=markers),
+                "residual": lambda: F.resid_heatmap(series, markers=markers),
+                "depth": lambda: F.depth_profile(series, title="Residual-stream RMS by layer"),
+                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers),
+                "ratios": lambda: F.ratio_figure(series, markers=markers),
+                "rank": lambda: F.rank_figure(series, markers=markers)}
+
+    with st.expander("Export"):
+        c = st.columns(4)
+        kw = dict(on_click="ignore", width="stretch")
+        c[0].download_button("metrics.csv", lambda: store.frame().to_csv(index=False), "metrics.csv", "text/csv",
+                             key="dl_csv", **kw)
+        c[1].download_button("metrics.parquet", parquet, "metrics.parquet", "application/octet-stream",
+                             key="dl_parquet", **kw)
+        c[2].download_button("config.json", cfg.to_json(), "config.json", "application/json", key="dl_cfg", **kw)
+        c[3].download_button("summary.json", lambda: json.dumps(tr.summary.to_dict() if tr.summary else
+                                                                {"status": tr.status, "steps": tr.step}, indent=2),
+                             "summary.json", "application/json", key="dl_summary", **kw)
+        name = st.selectbox("chart as standalone HTML (works offline)", list(figures()), key="opt_export_chart")
+        st.download_button(f"{name}.html", lambda: figures()[name]().to_html(include_plotlyjs=True, full_html=True),
+                           f"{name}.html", "text/html", key="dl_html", **kw)
+        st.caption("PNG: use the camera icon in each chart's toolbar.")
+
+
+def live_panel(run: SessionRun) -> None:
+    """Progress and charts; refreshed every REFRESH_S while the run is active."""
+    active = run.active
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def _panel():
+        progress(run)
+        charts(run)
+        if active and not run.active:  # the run ended since this timer started: one full rerun
+            st.rerun(scope="app")
+
+    _panel()
