@@ -39,7 +39,8 @@ def server(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RESNORM_MAX_TRAININGS": "1"})  # one slot: tests the cap
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:
@@ -133,3 +134,41 @@ def test_train_watch_stop_in_a_real_browser(server, browser):
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
+    """With one training slot: a second session is told the slots are busy; closing the first tab
+    ends its session, which stops its run, and the second session can then train."""
+    url, log_path = server
+    first = browser.new_page(viewport={"width": 1400, "height": 1200})
+    first.goto(url, wait_until="domcontentloaded")
+    steps = first.get_by_label("steps", exact=True)
+    steps.wait_for(timeout=60_000)
+    steps.fill("100000")
+    steps.press("Enter")
+    first.wait_for_timeout(800)
+    first.get_by_role("button", name=re.compile("Train")).click()
+    first.get_by_text(re.compile(r"running")).first.wait_for(timeout=60_000)
+
+    second = browser.new_page(viewport={"width": 1400, "height": 1200})
+    second.goto(url, wait_until="domcontentloaded")
+    train = second.get_by_role("button", name=re.compile("Train"))
+    train.wait_for(timeout=60_000)
+    train.click()
+    second.get_by_text(re.compile("All training slots are busy")).wait_for(timeout=30_000)
+
+    first.close()  # the tab goes away: its session ends and its run must stop
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        second.get_by_role("button", name=re.compile("Train")).click()
+        try:
+            second.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=3_000)
+            break
+        except playwright.Error:
+            continue
+    assert second.get_by_text(re.compile(r"running · step")).count() > 0
+    second.get_by_role("button", name=re.compile("Stop")).click()
+    assert second.locator('[data-testid="stException"]').count() == 0
+    second.close()
+    log = log_path.read_text()
+    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]

@@ -230,3 +230,31 @@ def test_store_snapshot_while_writing_from_another_thread():
         stop.set()
         th.join()
     assert list(st.frame().columns) == ["step", "name", "value"]
+
+
+def test_branch_to_stream_ratio_is_branch_norm_over_input_stream_norm():
+    """‖F(x)‖/‖x‖ with x the stream entering the sublayer, computed by hand with plain hooks."""
+    from resnorm.probes import ActivationProbe
+
+    cfg = small(steps=1)
+    tr = Trainer(cfg)
+    tr._setup()
+    model, seen = tr.model, {}
+    names = ["blocks.1.hook_resid_pre", "blocks.1.hook_attn_out", "blocks.1.hook_resid_after_attn",
+             "blocks.1.hook_mlp_out"]
+    handles = [model.get_submodule(n).register_forward_hook(lambda m, a, o, n=n: seen.__setitem__(n, o.detach()))
+               for n in names]
+    batch = tr.task.sample(4, torch.Generator().manual_seed(0))
+    probe = ActivationProbe(model)
+    with probe.capture():
+        model(*batch.model_args())
+    for h in handles:
+        h.remove()
+    got = probe.pop()
+    attn = seen["blocks.1.hook_attn_out"].norm() / seen["blocks.1.hook_resid_pre"].norm()
+    mlp = seen["blocks.1.hook_mlp_out"].norm() / seen["blocks.1.hook_resid_after_attn"].norm()
+    assert got["blocks.1.attn_out.ratio"] == pytest.approx(attn.item(), rel=1e-5)
+    assert got["blocks.1.mlp_out.ratio"] == pytest.approx(mlp.item(), rel=1e-5)
+    assert not any(isinstance(v, torch.Tensor) for v in got.values())
+    # no hook stays attached after the probed pass
+    assert all(not model.get_submodule(n)._forward_hooks for n in model.hook_names())

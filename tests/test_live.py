@@ -1,0 +1,151 @@
+"""The UI-free parts of the live page: session runs, the training-slot cap, figure builders."""
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from resnorm import figures as F
+from resnorm.config import RunConfig
+from resnorm.live import SessionRun
+from resnorm.slots import TrainingSlots, default_capacity
+from resnorm.store import Marker
+from resnorm.trainer import train
+
+
+def cfg(**kw):
+    base = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=8, steps=100_000, eval_every=0,
+                probe_every=5, attention_every=5)
+    base.update(kw)
+    return RunConfig.from_flat(base)
+
+
+def wait(cond, timeout=30):
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_slot_cap_refuses_then_frees_when_a_run_ends():
+    slots = TrainingSlots(capacity=1)
+    a, b = SessionRun(slots), SessionRun(slots)
+    assert a.start(cfg()) is None
+    msg = b.start(cfg())
+    assert msg and "busy" in msg and "1/1" in msg
+    a.close()  # the session went away
+    assert wait(lambda: a.trainer.done) and a.status == "stopped"
+    assert wait(lambda: slots.busy == 0)
+    assert b.start(cfg(steps=5)) is None
+    assert wait(lambda: b.trainer.done) and b.status == "completed"
+    assert wait(lambda: slots.busy == 0)  # a finished run frees its slot too
+
+
+def test_session_run_refuses_a_second_run_and_resets():
+    slots = TrainingSlots(capacity=4)
+    r = SessionRun(slots)
+    assert r.start(cfg()) is None
+    assert "already in progress" in r.start(cfg())
+    r.pause()
+    assert wait(lambda: r.status == "paused")
+    r.resume()
+    assert wait(lambda: r.status == "running")
+    r.reset()
+    assert r.trainer is None and r.status == "idle"
+    assert wait(lambda: slots.busy == 0)
+
+
+def test_failed_start_releases_its_slot(monkeypatch):
+    slots = TrainingSlots(capacity=1)
+    r = SessionRun(slots)
+    bad = cfg(device="cuda")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    assert "CUDA" in r.start(bad)
+    assert slots.busy == 0
+
+
+def test_capacity_from_environment(monkeypatch):
+    monkeypatch.setenv("RESNORM_MAX_TRAININGS", "3")
+    assert default_capacity() == 3
+    monkeypatch.setenv("RESNORM_MAX_TRAININGS", "zero")
+    with pytest.raises(ValueError, match="whole number"):
+        default_capacity()
+
+
+@pytest.fixture(scope="module")
+def finished():
+    return train(cfg(steps=30, arch="decoder", layers=3))
+
+
+def test_every_figure_builds_with_data(finished):
+    s = finished.store.all_series()
+    snap = finished.store.attention()[-1]
+    figs = [F.loss_figure(s), F.resid_heatmap(s), F.depth_profile(s), F.grad_figure(s, grad_clip=1.0),
+            F.ratio_figure(s), F.attention_figure(snap, "blocks.0.attn"), F.attention_figure(snap, "blocks.2.attn", 1),
+            F.entropy_figure(s, "blocks.1.attn"), F.rank_figure(s)]
+    for f in figs:
+        assert isinstance(f, go.Figure) and f.data
+        f.to_json()  # serialisable as sent to the browser
+
+
+def test_layer_colours_are_consistent_across_charts(finished):
+    s = finished.store.all_series()
+    def colours(fig):
+        return {t.name: t.line.color for t in fig.data if t.name and t.name.startswith("L")}
+    grad, rank, ratio = colours(F.grad_figure(s)), colours(F.rank_figure(s)), colours(F.ratio_figure(s))
+    assert set(rank) == {"L0", "L1", "L2"}
+    assert grad == rank == ratio
+    assert len(set(rank.values())) == 3
+
+
+def test_heatmap_is_layers_by_steps_of_the_recorded_rms(finished):
+    s = finished.store.all_series()
+    fig = F.resid_heatmap(s)
+    hm = fig.data[0]
+    raw = np.asarray(hm.customdata, dtype=float)
+    assert raw.shape == (3, len(s["blocks.0.resid_post.rms"][0]))
+    np.testing.assert_allclose(raw[2], s["blocks.2.resid_post.rms"][1])
+    np.testing.assert_allclose(np.asarray(hm.z, dtype=float), np.log10(raw))
+
+
+def test_attention_small_multiples_and_probe_tokens(finished):
+    snap = finished.store.attention()[-1]
+    fig = F.attention_figure(snap, "blocks.1.attn")
+    assert len(fig.data) == 2  # 2 heads
+    assert list(fig.data[0].y) == [f"{i}:{t}" for i, t in enumerate(snap.query_tokens)]
+    np.testing.assert_allclose(np.asarray(fig.data[1].z), snap.maps["blocks.1.attn"][1])
+
+
+def test_non_finite_values_and_markers_do_not_break_charts():
+    s = {"train/loss": (np.array([1, 2, 3]), np.array([2.0, math.inf, math.nan])),
+         "blocks.0.rank_residual": (np.array([1, 2, 3]), np.array([0.5, math.nan, -math.inf])),
+         "grad/total_norm": (np.array([1, 2, 3]), np.array([1.0, 2.0, math.inf]))}
+    m = [Marker(3, "diverged", "non-finite")]
+    for f in (F.loss_figure(s, markers=m), F.rank_figure(s, markers=m), F.grad_figure(s, markers=m)):
+        f.to_json()
+        assert any(getattr(sh, "x0", None) == 3 for sh in f.layout.shapes)  # the divergence line
+    y = F.loss_figure(s).data[0].y
+    assert y[0] == 2.0 and np.isnan(y[1]) and np.isnan(y[2])
+
+
+def test_long_series_are_thinned_for_the_browser():
+    n = 20_000
+    s = {"train/loss": (np.arange(1, n + 1), np.linspace(3, 0, n))}
+    tr = F.loss_figure(s).data[0]
+    assert len(tr.x) <= F.MAX_POINTS and tr.x[0] == 1 and tr.x[-1] == n
+
+
+def test_series_from_frame_round_trip(finished):
+    df = finished.store.frame()
+    s = F.series_from_frame(df.sample(frac=1.0, random_state=0))
+    for name, (steps, vals) in finished.store.all_series().items():
+        np.testing.assert_array_equal(s[name][0], steps)
+        np.testing.assert_array_equal(s[name][1], vals)
+    assert F.block_prefixes(F.series_from_frame(pd.DataFrame(
+        {"step": [1, 1, 1], "name": ["dec.blocks.0.grad_norm", "enc.blocks.1.grad_norm", "enc.blocks.0.grad_norm"],
+         "value": [1.0, 2.0, 3.0]}))) == ["enc.blocks.0", "enc.blocks.1", "dec.blocks.0"]
