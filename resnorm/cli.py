@@ -38,11 +38,15 @@ def _add_config_options(p: argparse.ArgumentParser, sections) -> None:
     for sec in sections:
         group = p.add_argument_group(f"{sec} options")
         for f in dataclasses.fields(SECTIONS[sec]):
-            if f.name in ("max_points",):
-                continue
             m = f.metadata
             default = f.default
-            help_ = m["help"] + (f" (default: {default})" if default is not None else "")
+            help_ = m["help"] + _choice_help(f.name)
+            if m.get("lo") is not None and not m.get("choices"):
+                help_ += f"; range {'>' if m.get('lo_open') else ''}{m['lo']}" + (f"..{m['hi']}" if m.get("hi") else "")
+            if f.name == "max_points":
+                help_ += " (default: every step, up to 1,000,000)"
+            elif default is not None:
+                help_ += f" (default: {default})"
             kw = dict(dest=f.name, default=None, help=help_)
             t = str(f.type)
             if t == "bool":
@@ -58,6 +62,19 @@ def _add_config_options(p: argparse.ArgumentParser, sections) -> None:
             else:
                 kw["metavar"] = "PATH" if f.name.endswith("file") else "S"
             group.add_argument(_option(f.name), **kw)
+
+
+def _choice_help(name: str) -> str:
+    """What each choice means, from the variant table (one source for CLI, UI and docs)."""
+    from . import variants
+
+    table = {"norm_position": {k: f"{v.plain} ({v.source})" for k, v in variants.NORM_POSITIONS.items()},
+             "norm": {k: v.help for k, v in variants.NORM_TYPES.items()},
+             "residual": {k: v.help for k, v in variants.RESIDUAL_MODES.items()},
+             "init": variants.INITS}.get(name)
+    if not table:
+        return ""
+    return ". " + "; ".join(f"{k}: {v}" for k, v in table.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,8 +113,12 @@ def _config_from_args(args) -> RunConfig:
             base = RunConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
         except OSError as e:
             raise ConfigError([("config", f"cannot read {args.config}: {e.strerror}")]) from None
+        except UnicodeDecodeError:
+            raise ConfigError([("config", f"{args.config} is not a UTF-8 JSON file")]) from None
     names = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
+        given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
     return RunConfig.from_flat(given, base=base)
 
 
@@ -156,7 +177,7 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.close()
     _atomic_write(out / "config.json", cfg.to_json() + "\n")
-    tr.store.frame().to_csv(out / "metrics.csv", index=False)
+    _atomic_write(out / "metrics.csv", tr.store.frame().to_csv(index=False))
     _atomic_write(out / "summary.json", json.dumps({k: _json_safe(v) for k, v in summary.to_dict().items()},
                                                    indent=2) + "\n")
     msg = f"{summary.status}: {summary.steps} steps"
@@ -164,18 +185,28 @@ def cmd_train(args) -> int:
         msg += f", final loss {summary.final_loss:.4f}"
     if summary.reason:
         msg += f" ({summary.reason})"
-    print(f"{msg}; wrote {out}/config.json, metrics.csv, summary.json", file=sys.stderr)
+    if summary.status != "failed":
+        print(f"{msg}; wrote {out}/config.json, metrics.csv, summary.json", file=sys.stderr)
     if summary.status == "failed":
+        print(f"error: the run failed at step {summary.steps + 1}: {summary.reason}", file=sys.stderr)
         return 1
     return 130 if interrupted else 0
 
 
 def cmd_init_stats(args) -> int:
     from .analysis import init_stats
+    from .trainer import resolve_device
 
     cfg = _config_from_args(args)
     if args.seeds < 1 or args.seeds > 1000:
         raise ConfigError([("seeds", f"must be between 1 and 1000 (got {args.seeds})")])
+    resolve_device(cfg.train.device)
+    if args.out:
+        folder = Path(args.out).parent
+        if not folder.is_dir():
+            raise ConfigError([("out", f"folder {folder} does not exist")])
+        if not os.access(folder, os.W_OK):
+            raise ConfigError([("out", f"cannot write to folder {folder}")])
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -183,15 +214,19 @@ def cmd_init_stats(args) -> int:
         bar = tqdm(total=args.seeds, desc="init-stats", unit="seed", file=sys.stderr)
     try:
         df = init_stats(cfg, seeds=range(args.seeds), on_seed=(lambda i: bar.update(1)) if bar else None)
+    except (RuntimeError, MemoryError) as e:  # e.g. out of memory for a huge model
+        if bar is not None:
+            bar.close()
+            bar = None
+        print(f"error: init-stats failed: {type(e).__name__}: {str(e).splitlines()[0][:300]}", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.close()
     if args.out:
         path = Path(args.out)
-        if path.parent and not path.parent.exists():
-            raise ConfigError([("out", f"folder {path.parent} does not exist")])
         try:
-            df.to_csv(path, index=False)
+            _atomic_write(path, df.to_csv(index=False))
         except OSError as e:
             raise ConfigError([("out", f"cannot write {args.out}: {e.strerror}")]) from None
     else:

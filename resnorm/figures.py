@@ -234,9 +234,8 @@ def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevisio
     rows = math.ceil(len(heads) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in heads],
                         horizontal_spacing=0.04, vertical_spacing=0.12)
-    q = _unique_labels(snapshot.query_tokens[: maps.shape[1]])
-    k = _unique_labels(snapshot.key_tokens[: maps.shape[2]]) if "cross" not in layer else \
-        [f"{i}" for i in range(maps.shape[2])]
+    q_tokens, k_tokens = snapshot.labels[layer]
+    q, k = _unique_labels(q_tokens), _unique_labels(k_tokens)
     for n, h in enumerate(heads):
         fig.add_trace(go.Heatmap(z=np.nan_to_num(maps[h], nan=0.0), x=k, y=q, zmin=0, zmax=1,
                                  colorscale="Blues", showscale=n == 0,

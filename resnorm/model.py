@@ -9,6 +9,7 @@ so probes attach with ordinary forward hooks by name and never edit the model.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 import torch.nn.functional as Fn
@@ -19,6 +20,22 @@ from .config import ModelConfig
 from .norms import make_norm
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, x ⊙ m / (1 − p) with m ~ Bernoulli(1 − p), drawing from ``self.generator``
+    when one is set (the trainer gives each run its own), so concurrent runs stay reproducible."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p)
 
 
 class HookPoint(nn.Identity):
@@ -40,7 +57,7 @@ class Attention(nn.Module):
         self.W_K = nn.Linear(d_model, d_model)
         self.W_V = nn.Linear(d_model, d_model)
         self.W_O = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.hook_pattern = HookPoint()
 
     def forward(self, x, context=None, causal: bool = False):
@@ -100,7 +117,7 @@ class Block(nn.Module):
             self.add_module(f"hook_{sub}_out", HookPoint())
             self.add_module(f"hook_resid_after_{sub}", HookPoint())
         self.hook_resid_post = HookPoint()
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def _update(self, x, sub: str, F):
         return variants.update(
@@ -213,13 +230,28 @@ def init_weights(model: Transformer, cfg: ModelConfig, deepnorm: dict) -> None:
                     m.weight.mul_(deepnorm[stack][1])
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seed: int | None = None) -> Transformer:
-    """Build with a seeded init (the global RNG is left as it was)."""
+    """Build with a seeded init. The global RNG is forked and restored, under a lock so that
+    models built at the same time in several threads each get exactly their seed's weights;
+    dropout then draws from a generator of the same seed (``seed_dropout``)."""
     if seed is None:
         return Transformer(cfg, vocab_size, max_len)
-    with torch.random.fork_rng(devices=[]):
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Transformer(cfg, vocab_size, max_len)
+        model = Transformer(cfg, vocab_size, max_len)
+    seed_dropout(model, seed)
+    return model
+
+
+def seed_dropout(model: nn.Module, seed: int, device="cpu") -> None:
+    """Give every dropout of the model one generator seeded with ``seed``."""
+    g = torch.Generator(device=device).manual_seed(seed + 7919)
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.generator = g
 
 
 def sequence_loss(logits, targets):

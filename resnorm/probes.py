@@ -18,6 +18,12 @@ from .model import Transformer
 RESID_STATS = ("rms", "mean", "std", "absmax", "rank_residual")
 
 
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """Detached, in at least float32 (float64 stays float64, so a collapse to 1e-16 stays visible)."""
+    x = x.detach()
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 @torch.no_grad()
 def stream_stats(x: torch.Tensor) -> torch.Tensor:
     """Residual-stream statistics of ``x`` (batch, tokens, d_model), in the order of RESID_STATS.
@@ -26,7 +32,7 @@ def stream_stats(x: torch.Tensor) -> torch.Tensor:
     of ‖X − 1·x̄ᵀ‖_F / ‖X‖_F, with x̄ the token mean of the sequence's tokens × d_model matrix X
     (Dong et al. 2021): 0 when every token carries the same vector.
     """
-    x = x.detach().float()
+    x = _wide(x)
     centred = x - x.mean(dim=1, keepdim=True)
     rank = (torch.linalg.vector_norm(centred, dim=(1, 2))
             / torch.linalg.vector_norm(x, dim=(1, 2)).clamp_min(1e-30)).mean()
@@ -37,7 +43,7 @@ def stream_stats(x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def attention_entropy(pattern: torch.Tensor) -> torch.Tensor:
     """Per-head entropy (nats) of attention rows, −Σ_k p log p, mean over batch and queries → (heads,)."""
-    return torch.special.entr(pattern.detach().float()).sum(-1).mean(dim=(0, 2))
+    return torch.special.entr(_wide(pattern)).sum(-1).mean(dim=(0, 2))
 
 
 class ActivationProbe:
@@ -60,11 +66,11 @@ class ActivationProbe:
             return lambda m, a, out: self._parts.append((names, stream_stats(out)))
         if kind == "stream_in":  # the stream entering the next sublayer: remember its RMS
             def stream_in(m, a, out):
-                self._stream_rms = out.detach().float().square().mean().sqrt()
+                self._stream_rms = _wide(out).square().mean().sqrt()
             return stream_in
         if kind == "branch":  # ‖F(x)‖ as RMS, and ‖F(x)‖/‖x‖ against the stream it reads
             def branch(m, a, out):
-                rms = out.detach().float().square().mean().sqrt()
+                rms = _wide(out).square().mean().sqrt()
                 self._parts.append(([f"{name}.rms", f"{name}.ratio"],
                                     torch.stack([rms, rms / self._stream_rms.clamp_min(1e-30)])))
             return branch
@@ -104,7 +110,7 @@ class ActivationProbe:
         if not self._parts:
             return {}
         names = [n for ns, _ in self._parts for n in ns]
-        vals = torch.cat([v.float() for _, v in self._parts]).cpu().tolist()
+        vals = torch.cat([v.double() for _, v in self._parts]).cpu().tolist()
         self._parts = []
         return dict(zip(names, vals))
 
@@ -135,8 +141,9 @@ class ParamGroups:
         self._block_rows = [self.names.index(b) for b in self.block_names]
 
     def _group_norms(self, tensors) -> torch.Tensor:
-        sq = torch.stack(torch._foreach_norm(tensors)).float().square().cpu()
-        return (self.membership @ sq).sqrt()
+        tensors = [t if t.dtype in (torch.float32, torch.float64) else t.float() for t in tensors]
+        sq = torch.stack(torch._foreach_norm(tensors)).double().square().cpu()
+        return (self.membership.double() @ sq).sqrt()
 
     @torch.no_grad()
     def grad_norms(self) -> dict[str, float]:

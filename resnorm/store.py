@@ -1,9 +1,11 @@
 """A thread-safe, bounded metric store: the trainer writes, the UI snapshots at any time.
 
-Memory stays bounded on long runs: when a series exceeds ``max_points`` its older half is thinned
-(every other point dropped) while the newest half and every marked step (divergence, markers) are
-kept, so a 20 000-step run holds at most ~``max_points`` points per metric and the recent past at
-full resolution. Attention snapshots are thinned the same way.
+Memory stays bounded on long runs: each series keeps its newest ``max_points/2`` points at full
+resolution and, before them, an evenly spaced sample of the whole history — the n-th point ever
+recorded is kept while n is a multiple of the series' stride, and the stride doubles whenever the
+series outgrows ``max_points``. Marked steps (divergence, markers) are always kept. A 20 000-step
+run therefore holds at most ~``max_points`` points per metric, spread over all of its steps.
+Attention snapshots are thinned the same way.
 """
 from __future__ import annotations
 
@@ -18,8 +20,7 @@ import pandas as pd
 class AttentionSnapshot:
     step: int
     maps: dict  # "blocks.3.attn" -> array (heads, query, key)
-    query_tokens: list
-    key_tokens: list
+    labels: dict  # "blocks.3.attn" -> (query tokens, key tokens)
 
 
 @dataclass
@@ -29,26 +30,39 @@ class Marker:
     text: str
 
 
-def _thin(items: list, keep_newest: int, protected) -> list:
-    """Drop every other item among the older ones (those before the newest ``keep_newest``),
-    never dropping an item for which ``protected(item)`` is true."""
-    cut = len(items) - keep_newest
-    old, new = items[:cut], items[cut:]
-    return [it for i, it in enumerate(old) if i % 2 == 0 or protected(it)] + new
-
-
 @dataclass
-class _Series:
-    steps: list = field(default_factory=list)
-    values: list = field(default_factory=list)
+class _Thinned:
+    """Items with their arrival number n; thinning keeps the newest ``recent`` items and, before
+    them, the items with n % stride == 0 (or protected)."""
+
+    items: list = field(default_factory=list)  # (n, item)
+    count: int = 0
+    stride: int = 1
+
+    def append(self, item, cap: int, protected) -> None:
+        self.items.append((self.count, item))
+        self.count += 1
+        if len(self.items) <= cap:
+            return
+        recent = max(cap // 2, 1)
+        while True:  # sample the older part at the current stride; coarsen only if still too long
+            cut = len(self.items) - recent
+            self.items = [(n, it) for n, it in self.items[:cut] if n % self.stride == 0 or protected(it)] \
+                + self.items[cut:]
+            if len(self.items) <= cap - cap // 4 or self.stride > 2**40:
+                break
+            self.stride *= 2
+
+    def values(self) -> list:
+        return [it for _, it in self.items]
 
 
 class MetricStore:
     def __init__(self, max_points: int = 2000, max_attention: int = 64):
         self.max_points, self.max_attention = max_points, max_attention
         self._lock = threading.Lock()
-        self._series: dict[str, _Series] = {}
-        self._attention: list[AttentionSnapshot] = []
+        self._series: dict[str, _Thinned] = {}
+        self._attention = _Thinned()
         self._markers: list[Marker] = []
         self._protected: set[int] = set()
         self.version = 0  # increases with every write; cheap change detection for the UI
@@ -56,24 +70,17 @@ class MetricStore:
     # ---- writing (trainer thread) --------------------------------------------------------------
     def add(self, step: int, values: dict[str, float]) -> None:
         with self._lock:
+            keep = lambda it: it[0] in self._protected  # noqa: E731
             for name, v in values.items():
                 s = self._series.get(name)
                 if s is None:
-                    s = self._series[name] = _Series()
-                s.steps.append(step)
-                s.values.append(float(v))
-                if len(s.steps) > self.max_points:
-                    pairs = _thin(list(zip(s.steps, s.values)), self.max_points // 2,
-                                  lambda it: it[0] in self._protected)
-                    s.steps, s.values = [p[0] for p in pairs], [p[1] for p in pairs]
+                    s = self._series[name] = _Thinned()
+                s.append((step, float(v)), self.max_points, keep)
             self.version += 1
 
     def add_attention(self, snap: AttentionSnapshot) -> None:
         with self._lock:
-            self._attention.append(snap)
-            if len(self._attention) > self.max_attention:
-                self._attention = _thin(self._attention, self.max_attention // 2,
-                                        lambda it: it.step in self._protected)
+            self._attention.append(snap, self.max_attention, lambda it: it.step in self._protected)
             self.version += 1
 
     def mark(self, step: int, kind: str, text: str) -> None:
@@ -87,7 +94,8 @@ class MetricStore:
         """Long-format copy: columns step, name, value (DESIGN.md §3)."""
         with self._lock:
             chosen = [n for n in (names or self._series) if n in self._series]
-            parts = [(np.asarray(self._series[n].steps), n, np.asarray(self._series[n].values)) for n in chosen]
+            parts = [(*self._arrays(n), n) for n in chosen]
+            parts = [(st, n, v) for st, v, n in parts]
         if not parts:
             return pd.DataFrame({"step": pd.Series([], dtype="int64"), "name": pd.Series([], dtype="object"),
                                  "value": pd.Series([], dtype="float64")})
@@ -97,23 +105,26 @@ class MetricStore:
             "value": np.concatenate([p[2] for p in parts]).astype("float64"),
         })
 
+    def _arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        pairs = self._series[name].values()
+        return (np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs)),
+                np.fromiter((p[1] for p in pairs), dtype=np.float64, count=len(pairs)))
+
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            s = self._series.get(name)
-            if s is None:
+            if name not in self._series:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
-            return np.asarray(s.steps, dtype=np.int64), np.asarray(s.values, dtype=np.float64)
+            return self._arrays(name)
 
     def all_series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """{name: (steps, values)} copies of every series (the input of ``resnorm.figures``)."""
         with self._lock:
-            return {n: (np.asarray(s.steps, dtype=np.int64), np.asarray(s.values, dtype=np.float64))
-                    for n, s in self._series.items()}
+            return {n: self._arrays(n) for n in self._series}
 
     def latest(self, name: str, default=None):
         with self._lock:
             s = self._series.get(name)
-            return s.values[-1] if s and s.values else default
+            return s.items[-1][1][1] if s and s.items else default
 
     def names(self) -> list[str]:
         with self._lock:
@@ -121,7 +132,7 @@ class MetricStore:
 
     def attention(self) -> list[AttentionSnapshot]:
         with self._lock:
-            return list(self._attention)
+            return self._attention.values()
 
     def markers(self) -> list[Marker]:
         with self._lock:
@@ -129,4 +140,4 @@ class MetricStore:
 
     def n_points(self) -> int:
         with self._lock:
-            return sum(len(s.steps) for s in self._series.values())
+            return sum(len(s.items) for s in self._series.values())

@@ -91,10 +91,15 @@ class Task:
         b = self.sample(1, g, split="val")
         return b
 
-    def probe_tokens(self, b: Batch) -> tuple[list[str], list[str]]:
-        """(query tokens, key tokens) of the probe example's (decoder) self-attention."""
-        q = self.tokens((b.dec_inputs if b.dec_inputs is not None else b.inputs)[0])
-        return q, q
+    def attention_labels(self, b: Batch, layer: str) -> tuple[list[str], list[str]]:
+        """(query tokens, key tokens) of the probe example for an attention layer such as
+        ``blocks.0.attn``, ``enc.blocks.0.attn``, ``dec.blocks.0.attn`` or ``dec.blocks.0.cross_attn``:
+        the encoder reads the source, the decoder its own input, cross-attention both."""
+        src = self.tokens(b.inputs[0])
+        tgt = self.tokens(b.dec_inputs[0]) if b.dec_inputs is not None else src
+        if layer.startswith("dec."):
+            return (tgt, src) if layer.endswith("cross_attn") else (tgt, tgt)
+        return src, src
 
 
 class SequenceTask(Task):
@@ -274,7 +279,7 @@ def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:
 def check_text(data: bytes, source: str = "the text") -> str:
     """Decode user text, or raise TaskError with a specific reason."""
     if len(data) > MAX_TEXT_BYTES:
-        raise TaskError("text_file", f"{source} is {len(data):,} bytes; the limit is {MAX_TEXT_BYTES:,}")
+        raise TaskError("text_file", f"{source} is larger than the limit of {MAX_TEXT_BYTES // (1024 * 1024)} MiB")
     if b"\x00" in data:
         raise TaskError("text_file", f"{source} looks binary (it contains NUL bytes); give a UTF-8 text file")
     try:

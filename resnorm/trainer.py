@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from .config import ConfigError, RunConfig
-from .model import Transformer, build_model, sequence_loss
+from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
 from .schedules import lr_factor
 from .store import AttentionSnapshot, MetricStore
@@ -124,7 +124,7 @@ class Trainer:
         return self
 
     def pause(self):
-        if self.status == "running":
+        if not self.done:
             self._running.clear()
 
     def resume(self):
@@ -150,26 +150,56 @@ class Trainer:
 
     # ---- the run -------------------------------------------------------------------------------
     def run(self) -> Summary:
+        """Prepare, then advance until the run ends; returns its summary."""
+        try:
+            self.prepare()
+            while self.advance():
+                pass
+        except Exception as e:  # a run that fails must end with a status, never a dead thread
+            self.fail(e)
+        return self.summary
+
+    def prepare(self) -> None:
+        """Build task, model, optimizer and probes (seeded); the run is then ``running``."""
         self.status = "running"
         self._t0 = time.perf_counter()
-        try:
-            self._train()
-        except Exception as e:  # a run that fails must end with a status, never a dead thread
-            log.exception("training failed")
-            self._finish("failed", f"{type(e).__name__}: {e}")
-        finally:
-            if self.on_finish is not None:
-                self.on_finish(self)
-        return self.summary
+        self._last_loss = None
+        self._setup()
+
+    def advance(self) -> bool:
+        """Take one step (honouring pause and stop first); False once the run has ended."""
+        if self.done:
+            return False
+        if not self._running.is_set():
+            self._pause_until_resumed()
+        if self._stop.is_set():
+            self._finish("stopped", f"stopped by the user after step {self.step}", self._last_loss)
+            return False
+        step = self.step + 1
+        loss = self._step(step)
+        if loss is None:  # diverged: _step has finished the run
+            return False
+        self.step, self._last_loss = step, loss
+        if self.on_step is not None:
+            self.on_step(step, self)
+        if step >= self.cfg.train.steps:
+            self._finish("completed", "", loss)
+            return False
+        return True
+
+    def fail(self, e: BaseException) -> None:
+        log.error("training failed", exc_info=e)
+        first_line = (str(e).splitlines() or [""])[0][:300]
+        self._finish("failed", f"{type(e).__name__}: {first_line}", getattr(self, "_last_loss", None))
 
     def _setup(self):
         cfg = self.cfg
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())  # process-wide; see cpu_threads
-        torch.manual_seed(cfg.train.seed)
         self.task = make_task(cfg.task, cfg.model.arch)
         self.model = build_model(cfg.model, self.task.vocab_size, self.task.max_len, seed=cfg.train.seed)
         self.model.to(self.device).train()
+        seed_dropout(self.model, cfg.train.seed, self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(cfg, self.params)
         self.probe = ActivationProbe(self.model)
@@ -178,27 +208,8 @@ class Trainer:
         val_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
         self.val_batches = [self.task.sample(cfg.train.batch_size, val_gen, "val").to(self.device)
                             for _ in range(VAL_BATCHES)]
-        probe_cpu = self.task.probe_example()
-        self.probe_batch = probe_cpu.to(self.device)
-        self.probe_tokens = self.task.probe_tokens(probe_cpu)
-
-    def _train(self):
-        self._setup()
-        t = self.cfg.train
-        last_loss = None
-        for step in range(1, t.steps + 1):
-            if not self._running.is_set():
-                self._pause_until_resumed()
-            if self._stop.is_set():
-                return self._finish("stopped", f"stopped by the user after step {self.step}", last_loss)
-            loss = self._step(step)
-            if loss is None:  # diverged
-                return
-            self.step = step
-            last_loss = loss
-            if self.on_step is not None:
-                self.on_step(step, self)
-        self._finish("completed", "", last_loss)
+        self.probe_cpu = self.task.probe_example()
+        self.probe_batch = self.probe_cpu.to(self.device)
 
     def _pause_until_resumed(self):
         self.status = "paused"
@@ -220,10 +231,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         total = total_grad_norm(self.params)
-        record = {"train/loss": loss.detach(), "grad/total_norm": total, "lr": torch.tensor(lr)}
-        if probing:
-            record["train/accuracy"] = token_accuracy(logits.detach(), batch.targets)
-        values = dict(zip(record, torch.stack([v.float().cpu() for v in record.values()]).tolist()))
+        record = {"train/loss": loss.detach(), "grad/total_norm": total, "lr": torch.tensor(lr),
+                  "train/accuracy": token_accuracy(logits.detach(), batch.targets)}
+        values = dict(zip(record, torch.stack([v.double().cpu() for v in record.values()]).tolist()))
         loss_v, total_v = values["train/loss"], values["grad/total_norm"]
         if not (math.isfinite(loss_v) and math.isfinite(total_v)):
             what = f"loss = {loss_v}" if not math.isfinite(loss_v) else f"gradient norm = {total_v}"
@@ -265,8 +275,8 @@ class Trainer:
 
     def capture_attention(self, step: int):
         maps = attention_maps(self.model, self.probe_batch.model_args())
-        q, k = self.probe_tokens
-        self.store.add_attention(AttentionSnapshot(step, maps, q, k))
+        labels = {layer: self.task.attention_labels(self.probe_cpu, layer) for layer in maps}
+        self.store.add_attention(AttentionSnapshot(step, maps, labels))
 
     def _finish(self, status: str, reason: str, final_loss=None):
         if self.status == "running":
@@ -276,6 +286,11 @@ class Trainer:
                                diverged_step=self.diverged_step, elapsed_s=self._elapsed,
                                device=str(self.device))
         log.info("run %s: %s", status, reason)
+        if self.on_finish is not None:
+            try:
+                self.on_finish(self)
+            except Exception:  # a failing callback (e.g. saving) must not lose the run
+                log.exception("on_finish callback failed")
 
 
 def train(cfg: RunConfig, **kw) -> Trainer:

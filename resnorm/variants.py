@@ -33,22 +33,24 @@ class NormPosition:
     branch_ops: tuple[str, ...]  # what the branch applies, in order, for the block diagram
     after_add: tuple[str, ...] = ()  # what follows the addition
     skip_op: str = ""  # what the skip path applies before the addition
+    plain: str = ""  # the update in plain text, for --help and tables
 
 
 NORM_POSITIONS = {
     p.name: p
     for p in [
         NormPosition("post", lambda N, rb: N(rb + "F(x)"), "Vaswani et al. 2017; BERT", False,
-                     ("F",), after_add=("N",)),
+                     ("F",), after_add=("N",), plain="x <- N(x + F(x))"),
         NormPosition("pre", lambda N, rb: rb + rf"F\big({N('x')}\big)", "GPT-2; Xiong et al. 2020", True,
-                     ("N", "F")),
+                     ("N", "F"), plain="x <- x + F(N(x)), final N"),
         NormPosition("sandwich", lambda N, rb: rb + N(rf"F\big({N('x', 'in')}\big)", "out"),
-                     "CogView 2021 (Sandwich-LN); Peri-LN 2025", True, ("N_in", "F", "N_out")),
+                     "CogView 2021 (Sandwich-LN); Peri-LN 2025", True, ("N_in", "F", "N_out"),
+                     plain="x <- x + N_out(F(N_in(x))), final N"),
         NormPosition("deepnorm", lambda N, rb: N(r"\alpha\,x + F(x)"), "Wang et al. 2022 (DeepNet)", False,
-                     ("F",), after_add=("N",), skip_op="× α"),
+                     ("F",), after_add=("N",), skip_op="× α", plain="x <- N(alpha*x + F(x)), alpha=(2L)^(1/4)"),
         NormPosition("lns", lambda N, rb: rb + rf"F\big({N('x')}/\sqrt{{\ell}}\big)",
-                     'Sun et al. 2025 ("The Curse of Depth")', True, ("N", "÷ √ℓ", "F")),
-        NormPosition("none", lambda N, rb: rb + "F(x)", "—", False, ("F",)),
+                     'Sun et al. 2025 ("The Curse of Depth")', True, ("N", "÷ √ℓ", "F"), plain="x <- x + F(N(x)/sqrt(l)), final N"),
+        NormPosition("none", lambda N, rb: rb + "F(x)", "—", False, ("F",), plain="x <- x + F(x)"),
     ]
 }
 

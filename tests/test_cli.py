@@ -81,6 +81,22 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
     assert r.stderr.startswith("error: --device")
 
 
+def test_config_file_that_is_not_utf8_json(tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_bytes(b"\xff\xfe\x00binary")
+    r = run("train", "--out", str(tmp_path / "o"), "--config", str(bad))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert r.stderr.startswith("error: --config") and "UTF-8" in r.stderr
+    bad.write_text('{"model": {"layers": 0}, "extra": 1}')
+    r = run("train", "--out", str(tmp_path / "o"), "--config", str(bad))
+    assert r.returncode == 2 and "extra" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_init_stats_checks_output_before_computing(tmp_path):
+    r = run("init-stats", "--seeds", "2", "--out", str(tmp_path / "missing" / "x.csv"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == ["error: --out: folder " + str(tmp_path / "missing") + " does not exist"]
+
+
 def test_output_folder_that_is_a_file_is_refused(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

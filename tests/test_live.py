@@ -117,7 +117,7 @@ def test_attention_small_multiples_and_probe_tokens(finished):
     snap = finished.store.attention()[-1]
     fig = F.attention_figure(snap, "blocks.1.attn")
     assert len(fig.data) == 2  # 2 heads
-    assert list(fig.data[0].y) == [f"{i}:{t}" for i, t in enumerate(snap.query_tokens)]
+    assert list(fig.data[0].y) == [f"{i}:{t}" for i, t in enumerate(snap.labels["blocks.1.attn"][0])]
     np.testing.assert_allclose(np.asarray(fig.data[1].z), snap.maps["blocks.1.attn"][1])
 
 

@@ -54,13 +54,14 @@ def test_metric_names_follow_design_section_3():
     snaps = tr.store.attention()
     assert snaps and set(snaps[-1].maps) == {"blocks.0.attn", "blocks.1.attn"}
     m = snaps[-1].maps["blocks.0.attn"]
-    assert m.shape == (4, len(snaps[-1].query_tokens), len(snaps[-1].key_tokens))
+    q, k = snaps[-1].labels["blocks.0.attn"]
+    assert m.shape == (4, len(q), len(k)) and q == k
     np.testing.assert_allclose(m.sum(-1), 1.0, atol=1e-5)  # rows are distributions
     assert np.allclose(np.triu(m, 1), 0.0)  # causal: no weight on future keys
 
 
 def test_encoder_decoder_metric_names():
-    tr = train(small(arch="encoder-decoder", steps=5, probe_every=5, attention_every=5))
+    tr = train(small(arch="encoder-decoder", task="add", seq_len=3, steps=5, probe_every=5, attention_every=5))
     names = set(tr.store.names())
     for stack in ("enc", "dec"):
         assert f"{stack}.blocks.1.resid_post.rms" in names
@@ -68,7 +69,13 @@ def test_encoder_decoder_metric_names():
     assert "dec.blocks.0.cross_attn.entropy" in names
     assert "dec.blocks.0.cross_attn_out.rms" in names
     assert "enc.blocks.0.cross_attn.grad_norm" not in names
-    assert "dec.blocks.0.cross_attn" in tr.store.attention()[-1].maps
+    snap = tr.store.attention()[-1]
+    batch = tr.probe_cpu
+    for layer, m in snap.maps.items():  # every map's axes carry the tokens it attends between
+        q, k = snap.labels[layer]
+        assert m.shape[1:] == (len(q), len(k)), layer
+    assert snap.labels["dec.blocks.0.cross_attn"] == (tr.task.tokens(batch.dec_inputs[0]), tr.task.tokens(batch.inputs[0]))
+    assert snap.labels["enc.blocks.1.attn"][1] == tr.task.tokens(batch.inputs[0])
 
 
 def test_probe_grad_and_update_norms_match_direct_computation():
@@ -206,6 +213,10 @@ def test_store_is_bounded_keeps_newest_and_markers():
     assert 17 in steps and 1 in steps  # marked step and the start survive
     assert np.all(np.diff(steps) > 0)
     np.testing.assert_array_equal(steps, vals)
+    # before the newest points: an even sample of the whole history, not just of its start
+    # (the last fifth may be denser: points that left the newest half since the last thinning)
+    counts = np.histogram(steps[:-50], bins=5, range=(1, 19_950))[0]
+    assert counts[:4].min() >= 0.5 * counts[:4].max() and counts.min() >= 3, counts
 
 
 def test_store_snapshot_while_writing_from_another_thread():
@@ -258,3 +269,62 @@ def test_branch_to_stream_ratio_is_branch_norm_over_input_stream_norm():
     assert not any(isinstance(v, torch.Tensor) for v in got.values())
     # no hook stays attached after the probed pass
     assert all(not model.get_submodule(n)._forward_hooks for n in model.hook_names())
+
+
+def test_concurrent_runs_with_dropout_match_a_run_alone():
+    """Each run draws its weights and dropout masks from its own seed, whatever else is running."""
+    cfg = small(steps=25, dropout=0.2, probe_every=0, attention_every=0, eval_every=0)
+    alone = train(cfg).store.series("train/loss")[1]
+    a, b = Trainer(cfg), Trainer(cfg.replace(seed=5))
+    a.start(), b.start()
+    assert a.join(60) and b.join(60)
+    np.testing.assert_array_equal(a.store.series("train/loss")[1], alone)
+    assert not np.array_equal(b.store.series("train/loss")[1], alone)
+
+
+def test_probe_statistics_match_their_definitions_in_float64():
+    """resid_post stats, rank residual and attention entropy from the probe equal the §3 formulas
+    evaluated by hand on the hooked tensors (float64: a rank collapse to 1e-16 stays visible)."""
+    from resnorm.analysis import init_metrics
+
+    cfg = RunConfig.from_flat(dict(arch="encoder", mlp=False, residual="off", norm_position="none", norm="none",
+                                   dtype="float64", layers=6, task="copy", seq_len=16, batch_size=8))
+    m = init_metrics(cfg, seed=0)
+    assert m["blocks.5.rank_residual"] < 1e-12  # Dong et al. 2021: attention alone collapses to rank one
+    tr = Trainer(small(steps=1))
+    tr._setup()
+    model, seen = tr.model, {}
+    for n in ("blocks.1.hook_resid_post", "blocks.1.attn.hook_pattern"):
+        model.get_submodule(n).register_forward_hook(lambda mod, a, o, n=n: seen.__setitem__(n, o.detach().double()))
+    from resnorm.probes import ActivationProbe
+
+    probe = ActivationProbe(model)
+    with probe.capture():
+        model(*tr.task.sample(6, torch.Generator().manual_seed(3)).model_args())
+    got = probe.pop()
+    x = seen["blocks.1.hook_resid_post"]
+    assert got["blocks.1.resid_post.rms"] == pytest.approx(x.pow(2).mean().sqrt().item(), rel=1e-6)
+    assert got["blocks.1.resid_post.mean"] == pytest.approx(x.mean().item(), rel=1e-5, abs=1e-7)
+    assert got["blocks.1.resid_post.std"] == pytest.approx(x.std().item(), rel=1e-6)
+    assert got["blocks.1.resid_post.absmax"] == pytest.approx(x.abs().max().item(), rel=1e-6)
+    ratio = [(X - X.mean(0)).norm() / X.norm() for X in x]
+    assert got["blocks.1.rank_residual"] == pytest.approx(torch.stack(ratio).mean().item(), rel=1e-6)
+    p = seen["blocks.1.attn.hook_pattern"]  # (batch, head, query, key)
+    for h in range(p.shape[1]):
+        rows = p[:, h]
+        ent = -(rows * torch.where(rows > 0, rows.log(), torch.zeros_like(rows))).sum(-1).mean()
+        assert got[f"blocks.1.attn.head{h}.entropy"] == pytest.approx(ent.item(), rel=1e-5)
+    causal_max = torch.log(torch.arange(1, p.shape[-1] + 1, dtype=torch.float64)).mean()
+    assert 0 < got["blocks.1.attn.entropy"] <= causal_max.item() + 1e-9  # at most uniform over visible keys
+
+
+def test_cli_reports_a_failed_run_in_one_line(monkeypatch, tmp_path, capsys):
+    from resnorm import cli
+
+    monkeypatch.setattr(Trainer, "_step", lambda self, step: (_ for _ in ()).throw(RuntimeError("out of memory\nmore")))
+    rc = cli.main(["train", "--out", str(tmp_path / "f"), "--steps", "3", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and err == ["error: the run failed at step 1: RuntimeError: out of memory"]
+    import json
+
+    assert json.loads((tmp_path / "f" / "summary.json").read_text())["status"] == "failed"
