@@ -1,13 +1,19 @@
 """Live training: choose a block, press Train, watch it learn."""
 import streamlit as st
 
-from ui import controls, live
+from resnorm.config import non_default
+from ui import controls, live, share
 
 st.title("Live training")
 st.caption("Flip the residual path or move the norm, press Train, and watch what changes inside.")
+share.restore_live()
 cfg, problems = controls.sidebar_config()
+share.show_ignored()
+if cfg is not None:
+    share.write_query(non_default(cfg))
 run = live.session_run()
 live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
 live.run_controls(run, cfg, problems)
 live.live_panel(run)
 live.export(run)
+share.share_panel(cfg)

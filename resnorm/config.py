@@ -276,3 +276,76 @@ class RunConfig:
     def replace(self, **flat) -> "RunConfig":
         """A copy with some fields changed by name, e.g. ``cfg.replace(layers=12)``."""
         return RunConfig.from_flat(flat, base=self)
+
+
+# ---- text forms: URL query values, the equivalent command line and Python ---------------------------
+def parse_value(name: str, text: str):
+    """Parse one field's value from text (a URL query value) by the field's schema; raises
+    ConfigError naming the field when the text is not a valid value for it."""
+    index = field_index()
+    if name not in index:
+        raise ConfigError([(name, f"unknown option {name!r}")])
+    f = index[name][1]
+    t = _TYPES[str(f.type)]
+    text = text.strip()
+    try:
+        if t is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
+                raise ValueError
+            value = lowered in ("true", "1", "on", "yes")
+        elif t is int:
+            value = int(text)
+        elif t is float:
+            value = float(text)
+        else:
+            value = text
+    except ValueError:
+        raise ConfigError([(name, f"{text!r} is not {'a whole number' if t is int else 'a number' if t is float else 'true/false'}")]) from None
+    msg = _check_field(f, value)
+    if msg:
+        raise ConfigError([(name, msg)])
+    return value
+
+
+def parse_query(params: dict[str, str]) -> tuple[dict, list[str]]:
+    """Query parameters → (valid field values, notes on what was ignored and why)."""
+    values, ignored = {}, []
+    for k, text in params.items():
+        try:
+            values[k] = parse_value(k, text)
+        except ConfigError as e:
+            ignored.append(f"{k}={text!r} ({e.problems[0][1]})")
+    return values, ignored
+
+
+def non_default(cfg: RunConfig) -> dict:
+    """The fields of ``cfg`` that differ from the defaults (what a link or a command must say)."""
+    default = {k: f.default for k, (_, f) in field_index().items()}
+    return {k: v for k, v in cfg.to_flat().items() if v != default[k]}
+
+
+def to_cli(cfg: RunConfig, out: str = "runs/my-run") -> str:
+    """The equivalent ``python -m resnorm train`` command."""
+    import shlex
+
+    parts = ["python -m resnorm train"]
+    for k, v in non_default(cfg).items():
+        opt = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            parts.append(opt if v else "--no-" + k.replace("_", "-"))
+        elif k != "max_points":
+            parts.append(f"{opt} {shlex.quote(str(v))}")
+    parts.append(f"--out {shlex.quote(out)}")
+    return " ".join(parts)
+
+
+def to_python(cfg: RunConfig) -> str:
+    """An equivalent Python snippet."""
+    args = ", ".join(f"{k!r}: {v!r}" for k, v in non_default(cfg).items())
+    return ("from resnorm.config import RunConfig\n"
+            "from resnorm.trainer import Trainer\n\n"
+            f"cfg = RunConfig.from_flat({{{args}}})\n"
+            "trainer = Trainer(cfg)\n"
+            "summary = trainer.run()          # or trainer.start() to train in the background\n"
+            "metrics = trainer.store.frame()  # columns step, name, value\n")

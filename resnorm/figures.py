@@ -285,3 +285,73 @@ def rank_figure(series: Series, *, markers=(), uirevision: str = "rank") -> go.F
 
 def attention_layers(snapshot) -> list[str]:
     return list(snapshot.maps) if snapshot is not None else []
+
+
+# ---- comparisons ---------------------------------------------------------------------------------
+CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+
+
+def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay") -> go.Figure:
+    """One curve per config (``runs``: list of (label, series, markers)), one colour per config;
+    each config's events are dashed lines in its colour."""
+    fig = go.Figure()
+    for k, (label, series, markers) in enumerate(runs):
+        color = CONFIG_COLORS[k % len(CONFIG_COLORS)]
+        s, v = thin(*_get(series, name))
+        if len(s):
+            fig.add_trace(go.Scatter(x=s, y=v, name=label, mode="lines" if len(s) > 1 else "markers",
+                                     line=dict(color=color, width=2)))
+        for m in markers or ():
+            fig.add_vline(x=m.step, line=dict(color=color, dash="dash", width=1.2))
+            fig.add_annotation(x=m.step, y=1, yref="paper", text=m.kind, showarrow=False, textangle=-90,
+                               font=dict(color=color, size=10), xanchor="right", yanchor="top")
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(type="log" if log_y else "linear")
+    return _layout(fig, title, uirevision)
+
+
+def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
+                          uirevision: str = "profiles") -> go.Figure:
+    """Per-layer ``metric`` at the latest step (and the first, in grey), one panel per config."""
+    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[label for label, _, _ in runs], shared_yaxes=True,
+                        horizontal_spacing=0.03)
+    for k, (label, series, _) in enumerate(runs):
+        prefixes = block_prefixes(series)
+        x = [short(p) for p in prefixes]
+        for which, color, width in ((0, "#b0b0b0", 1.5), (-1, CONFIG_COLORS[k % len(CONFIG_COLORS)], 2.5)):
+            y = []
+            step = None
+            for p in prefixes:
+                s, v = _get(series, f"{p}.{metric}")
+                y.append(v[which] if len(v) else np.nan)
+                step = s[which] if len(s) else step
+            y = np.where(np.isfinite(y), y, np.nan)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=color, width=width),
+                                     name=f"{label} step {step}", showlegend=True), row=1, col=k + 1)
+    fig.update_yaxes(type="log" if log_y else "linear")
+    fig = _layout(fig, title, uirevision, height=300)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevision: str = "diff") -> go.Figure:
+    """Left: loss of B minus loss of A over steps. Right: per-layer gradient norm, B − A, latest step."""
+    from .compare import difference, layer_profile
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[
+        f"train loss, {label_b} − {label_a}", f"gradient norm per layer, {label_b} − {label_a} (latest)"])
+    s, d = difference(series_a, series_b, "train/loss")
+    s, d = thin(s, d)
+    fig.add_trace(go.Scatter(x=s, y=d, name="Δ loss", line=dict(color="#444")), row=1, col=1)
+    fig.add_hline(y=0, line=dict(color="#999", width=1), row=1, col=1)
+    pa, va = layer_profile(series_a, "grad_norm")
+    pb, vb = layer_profile(series_b, "grad_norm")
+    if pa == pb and len(pa):
+        delta = np.where(np.isfinite(vb - va), vb - va, np.nan)
+        fig.add_trace(go.Bar(x=[short(p) for p in pa], y=delta, name="Δ ‖∇‖",
+                             marker_color=["#2ca02c" if v >= 0 else "#d62728" for v in np.nan_to_num(delta)]),
+                      row=1, col=2)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig = _layout(fig, f"Difference view ({label_b} − {label_a})", uirevision, height=300)
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 
+from .compare import Comparison
 from .config import ConfigError, RunConfig
 from .slots import TrainingSlots, global_slots
 from .trainer import Trainer
@@ -71,4 +72,55 @@ class SessionRun:
 
     def close(self):
         """Session ended: stop the run so its slot is freed."""
+        self.stop(wait=0.0)
+
+
+class SessionCompare:
+    """A session's comparison: one training slot for the lockstep thread of all its configs."""
+
+    def __init__(self, slots: TrainingSlots | None = None):
+        self.slots = slots or global_slots()
+        self.comparison: Comparison | None = None
+        self.run_id = 0
+        self._lock = threading.Lock()
+
+    def start(self, configs: list[RunConfig], labels: list[str] | None = None) -> str | None:
+        with self._lock:
+            if self.active:
+                return "A comparison is already running: stop it first."
+            token = self.slots.acquire()
+            if token is None:
+                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
+            try:
+                comp = Comparison(configs, labels, on_finish=lambda c: self.slots.release(token))
+            except (ConfigError, ValueError) as e:
+                self.slots.release(token)
+                return str(e)
+            self.comparison, self.run_id = comp, next(_ids)
+            comp.start()
+            return None
+
+    @property
+    def active(self) -> bool:
+        return self.comparison is not None and not self.comparison.done
+
+    def pause(self):
+        if self.comparison is not None:
+            self.comparison.pause()
+
+    def resume(self):
+        if self.comparison is not None:
+            self.comparison.resume()
+
+    def stop(self, wait: float = 5.0):
+        c = self.comparison
+        if c is not None and not c.done:
+            c.stop()
+            c.join(wait)
+
+    def reset(self):
+        self.stop()
+        self.comparison = None
+
+    def close(self):
         self.stop(wait=0.0)

@@ -31,7 +31,28 @@ LABELS = {"d_model": "d_model (width)", "d_ff": "d_ff (MLP width)", "norm_positi
 FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
 
 
+STORE = "_widget_values"  # {widget key: value}, kept outside widget state to survive page switches
+
+
+def remember(key: str, value):
+    st.session_state.setdefault(STORE, {})[key] = value
+    return value
+
+
 def _widget(container, name: str):
+    return remember(f"cfg_{name}", _draw(container, name))
+
+
+def reseed_on_page_change(page: str) -> None:
+    """Streamlit drops a page's widget state when another page runs; put the remembered settings
+    back into the widgets when this session arrives on ``page`` from elsewhere."""
+    if st.session_state.get("_cfg_page") != page:
+        for key, value in st.session_state.get(STORE, {}).items():
+            st.session_state[key] = value
+        st.session_state["_cfg_page"] = page
+
+
+def _draw(container, name: str):
     f = FIELDS[name]
     m, key, label = f.metadata, f"cfg_{name}", LABELS.get(name, name.replace("_", " "))
     if key not in st.session_state:
@@ -82,8 +103,9 @@ def _text_source(container) -> tuple[str | None, str | None]:
     return path, None
 
 
-def sidebar_config() -> tuple[RunConfig | None, dict[str, str]]:
+def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]]:
     """Draw every control; return (config or None, {field: problem})."""
+    reseed_on_page_change(page)
     values, slots = {}, {}
     text_problem = None
     sb = st.sidebar
@@ -126,4 +148,4 @@ def set_controls(flat: dict) -> None:
     """Put values into the controls (before they are drawn), e.g. from a lesson or a link."""
     for k, v in flat.items():
         if k in FIELDS:
-            st.session_state[f"cfg_{k}"] = v
+            st.session_state[f"cfg_{k}"] = remember(f"cfg_{k}", v)

@@ -1,0 +1,144 @@
+"""Comparisons: lockstep training, automatic events, verdicts, the Compare page."""
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnorm.compare import Comparison, detect_events, difference, verdict
+from resnorm.config import RunConfig, parse_query, to_cli, to_python
+from resnorm.store import Marker
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cfg(**kw):
+    base = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=8, steps=15, probe_every=5, eval_every=5,
+                attention_every=0)
+    base.update(kw)
+    return RunConfig.from_flat(base)
+
+
+def test_identical_configs_in_a_comparison_give_identical_metrics():
+    c = Comparison([cfg(dropout=0.1), cfg(dropout=0.1)])
+    c.run()
+    a, b = (tr.store.frame() for tr in c.trainers)
+    assert c.status == "completed" and len(a) > 50
+    assert a.equals(b)
+
+
+def test_lockstep_same_clock_and_stop_for_all():
+    c = Comparison([cfg(steps=100_000), cfg(steps=100_000, norm_position="post"), cfg(steps=100_000, lr=3e-3)])
+    c.start()
+    end = time.time() + 60
+    while c.step < 5 and time.time() < end:
+        time.sleep(0.01)
+    c.pause()
+    end = time.time() + 30
+    while c.status != "paused" and time.time() < end:
+        time.sleep(0.01)
+    steps = [tr.step for tr in c.trainers]
+    assert len(set(steps)) == 1  # the same step clock
+    c.stop()
+    assert c.join(30) and c.status == "stopped"
+    assert {tr.status for tr in c.trainers} == {"stopped"}
+    assert len({tr.step for tr in c.trainers}) == 1
+
+
+def test_one_diverging_config_does_not_stop_the_others():
+    bad = cfg(lr=1e3, optimizer="sgd", grad_clip=0.0, init="torch", norm_position="none", norm="none", layers=4,
+              steps=40)
+    c = Comparison([cfg(steps=40), bad])
+    c.run()
+    good, div = c.trainers
+    assert div.status == "diverged" and good.status == "completed" and good.step == 40
+    events = detect_events(div.store.all_series(), div.store.markers())
+    assert events[-1].kind in ("diverged", "grad jump") and any(e.kind == "diverged" for e in events)
+    v = verdict("B", div, 1.0)
+    assert v.status == "diverged" and "diverged at step" in v.line(1.0)
+
+
+def test_post_vs_pre_gradient_profiles_differ_as_xiong_et_al_report():
+    """At 12 layers, Pre-LN's per-layer gradient norm falls with depth; Post-LN's does not
+    (relative to Pre-LN it is larger near the output): Xiong et al. 2020, Fig. 3."""
+    slopes = {"post": [], "pre": []}
+    for seed in range(2):
+        c = Comparison([cfg(layers=12, d_model=32, heads=4, d_ff=64, steps=1, probe_every=1, seed=seed,
+                            norm_position=p, batch_size=16) for p in ("post", "pre")])
+        c.run()
+        for p, tr in zip(("post", "pre"), c.trainers):
+            s = tr.store.all_series()
+            g = np.array([s[f"blocks.{i}.mlp.grad_norm"][1][0] for i in range(12)])
+            slopes[p].append(np.polyfit(np.arange(12), np.log(g), 1)[0])
+    assert np.mean(slopes["pre"]) < 0  # Pre-LN: smaller gradients in later layers
+    assert np.mean(slopes["post"]) > np.mean(slopes["pre"]) + 0.01, slopes
+
+
+def test_events_grad_jump_and_entropy_collapse():
+    steps = np.arange(1, 31)
+    g = np.ones(30)
+    g[20] = 50.0
+    ent = np.linspace(2.0, 0.05, 30)
+    s = {"grad/total_norm": (steps, g), "blocks.0.attn.entropy": (steps, ent),
+         "blocks.0.attn.head0.entropy": (steps, ent)}
+    ev = detect_events(s, [Marker(25, "diverged", "x")])
+    kinds = {e.kind: e.step for e in ev}
+    assert kinds["grad jump"] == 21 and kinds["diverged"] == 25
+    assert kinds["entropy collapse"] == int(steps[np.nonzero(ent < 0.2)[0][0]])
+    assert [e.step for e in ev] == sorted(e.step for e in ev)
+
+
+def test_difference_is_b_minus_a_on_common_steps():
+    a = {"train/loss": (np.array([1, 2, 3]), np.array([3.0, 2.0, 1.0]))}
+    b = {"train/loss": (np.array([2, 3, 4]), np.array([2.5, 0.5, 0.1]))}
+    s, d = difference(a, b, "train/loss")
+    assert list(s) == [2, 3] and list(d) == [0.5, -0.5]
+
+
+def test_link_cli_and_python_round_trip():
+    c = cfg(norm_position="post", mlp=False, lr=3e-4, layers=12)
+    values, ignored = parse_query({k: str(v).lower() if isinstance(v, bool) else str(v)
+                                   for k, v in c.to_flat().items() if k != "text_file"})
+    assert not ignored and RunConfig.from_flat(values) == c
+    from resnorm.cli import _config_from_args, build_parser
+    import shlex
+
+    argv = shlex.split(to_cli(c, out="/tmp/x"))[4:]  # after "python -m resnorm train"
+    assert _config_from_args(build_parser().parse_args(["train"] + argv)).model == c.model
+    ns = {}
+    exec(to_python(c).split("trainer = ")[0], ns)
+    assert ns["cfg"] == c
+
+
+def test_compare_page_from_a_shared_link_runs_to_a_verdict():
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at.query_params.update({"norm_position": "post,pre", "layers": "3", "steps": "20", "lr": "bogus"})
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.session_state["cmp_0_norm_position"] == "post" and at.session_state["cmp_1_norm_position"] == "pre"
+    assert at.session_state["cfg_layers"] == 3
+    assert any("lr='bogus'" in i.value for i in at.info)  # ignored values are listed
+    at.button(key="cmp_train").click().run()
+    end = time.time() + 90
+    while time.time() < end and not any("Verdict" in m.value for m in at.markdown):
+        time.sleep(0.3)
+        at.run()
+    assert any("Verdict" in m.value for m in at.markdown)
+    lines = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert len(lines) == 2 and lines[0].startswith("- A: final loss") and lines[1].startswith("- B:")
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    loss = next(s for s in specs if "Training loss" in json.dumps(s["layout"].get("title", "")))
+    assert {t["name"] for t in loss["data"]} == {"A", "B"}
+    assert at.query_params["norm_position"] == ["post,pre"] or at.query_params["norm_position"] == "post,pre"
+
+
+def test_invalid_variant_is_explained_and_blocks_training():
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py").run()
+    at.selectbox(key="cmp_1_norm_position").set_value("deepnorm")
+    at.selectbox(key="cmp_1_residual").set_value("off")
+    at.run()
+    assert any("deepnorm defines its own skip path" in e.value for e in at.error)
+    assert at.button(key="cmp_train").disabled

@@ -1,0 +1,164 @@
+"""The Compare page: 2–4 variants of the sidebar's base config, trained in lockstep."""
+from __future__ import annotations
+
+import streamlit as st
+
+from resnorm import figures as F
+from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, verdict
+from resnorm.config import ConfigError, RunConfig, non_default
+from resnorm.live import SessionCompare
+from ui import share
+from ui.controls import FIELDS, LABELS, remember
+
+VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
+DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
+            {"norm_position": "pre", "norm": "rmsnorm"}, {"norm_position": "deepnorm"}]
+REFRESH_S = 1.0  # six charts per refresh: leave the lockstep thread most of the CPU
+
+
+@st.cache_resource(scope="session", on_release=lambda c: c.close())
+def session_compare() -> SessionCompare:
+    return SessionCompare()
+
+
+def restore_from_link() -> None:
+    """Base fields set the sidebar; comma lists in VARY fields set the configs (``norm_position=post,pre``)."""
+    singles, lists, ignored = share.read_query("compare", multi=set(VARY))
+    base = {k: v for k, v in singles.items() if k not in VARY}
+    share.set_controls(base)
+    if lists:
+        n = max(2, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
+        st.session_state["cmp_n"] = n
+        for field, vals in lists.items():
+            for i in range(n):
+                st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", vals[i] if i < len(vals) else vals[-1])
+    for k, v in singles.items():  # a single value of a VARY field applies to every config
+        if k in VARY:
+            for i in range(MAX_CONFIGS):
+                st.session_state[f"cmp_{i}_{k}"] = remember(f"cmp_{i}_{k}", v)
+    if ignored:
+        st.session_state["_url_ignored"] = ignored
+
+
+def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
+    """Columns of per-config overrides; returns (configs or None, problems)."""
+    n = st.segmented_control("configs", [2, 3, 4], default=st.session_state.get("cmp_n", 2),
+                             help="How many variants to train side by side") or 2
+    st.session_state["cmp_n"] = n
+    cols = st.columns(n)
+    configs, problems = [], []
+    for i, col in enumerate(cols):
+        with col:
+            st.markdown(f"**Config {LETTERS[i]}**")
+            values = {}
+            for field in VARY:
+                key = f"cmp_{i}_{field}"
+                if key not in st.session_state:
+                    st.session_state[key] = DEFAULTS[i].get(field, st.session_state.get(f"cfg_{field}",
+                                                                                       FIELDS[field].default))
+                values[field] = remember(key, _vary_widget(field, key))
+            if base is not None:
+                try:
+                    configs.append(base.replace(**values))
+                except ConfigError as e:
+                    msg = "; ".join(f"{f}: {m}" for f, m in e.problems)
+                    st.error(msg, icon=":material/warning:")
+                    problems.append(f"{LETTERS[i]}: {msg}")
+    return (configs if base is not None and not problems else None), problems
+
+
+def _vary_widget(field: str, key: str):
+    f = FIELDS[field]
+    label = LABELS.get(field, field.replace("_", " "))
+    if f.metadata.get("choices"):
+        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=f.metadata["help"])
+    if str(f.type) == "int":
+        return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=f.metadata["help"])
+    return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=f.metadata["help"])
+
+
+def link_params(configs: list[RunConfig]) -> dict:
+    """Shared fields as single values, per-config fields as comma lists."""
+    params = {k: v for k, v in non_default(configs[0]).items() if k not in VARY}
+    for field in VARY:
+        vals = [c.to_flat()[field] for c in configs]
+        if any(v != FIELDS[field].default for v in vals) or len(set(vals)) > 1:
+            params[field] = ",".join(str(v) for v in vals)
+    return params
+
+
+def buttons(sc: SessionCompare, configs, problems) -> None:
+    c = sc.comparison
+    cols = st.columns(4)
+    reason = ("Fix the settings first: " + "; ".join(problems)) if configs is None else \
+        ("A comparison is running." if sc.active else None)
+    if cols[0].button("Train all", icon=":material/play_arrow:", type="primary", disabled=reason is not None,
+                      key="cmp_train", help=reason or "Start every config together", width="stretch"):
+        msg = sc.start(configs, [LETTERS[i] for i in range(len(configs))])
+        if msg:
+            st.session_state["cmp_error"] = msg
+        st.rerun()
+    paused = c is not None and c.status == "paused"
+    if cols[1].button("Resume" if paused else "Pause", icon=":material/resume:" if paused else ":material/pause:",
+                      disabled=not sc.active, key="cmp_pause", width="stretch"):
+        sc.resume() if paused else sc.pause()
+        st.rerun()
+    if cols[2].button("Stop all", icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
+        sc.stop()
+        st.rerun()
+    if cols[3].button("Reset", icon=":material/restart_alt:", disabled=c is None, key="cmp_reset", width="stretch"):
+        sc.reset()
+        st.rerun()
+    err = st.session_state.pop("cmp_error", None)
+    if err:
+        st.error(err)
+
+
+def results(sc: SessionCompare) -> None:
+    c = sc.comparison
+    if c is None:
+        st.info("Choose the variants above and press **Train all**: they train in lockstep, same data, same seed.")
+        return
+    st.progress(min(c.step / c.total_steps, 1.0),
+                text=f"**{c.status}** · step {c.step}/{c.total_steps} · {c.elapsed:.1f} s")
+    rid = f"cmp{sc.run_id}"
+    runs = []
+    for label, tr in zip(c.labels, c.trainers):
+        series = tr.store.all_series()
+        runs.append((label, series, detect_events(series, tr.store.markers())))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(F.overlay_figure(runs, "train/loss", title="Training loss", log_y=True,
+                                         uirevision=rid + "loss"), key="cmp_loss")
+        st.plotly_chart(F.overlay_figure(runs, "grad/total_norm", title="Global gradient norm", log_y=True,
+                                         uirevision=rid + "gnorm"), key="cmp_gnorm")
+    with right:
+        st.plotly_chart(F.overlay_figure(runs, "val/loss", title="Validation loss", log_y=True,
+                                         uirevision=rid + "val"), key="cmp_val")
+        other = st.selectbox("difference view against A", c.labels[1:], key="cmp_diff_with")
+        j = c.labels.index(other)
+        st.plotly_chart(F.difference_figure("A", runs[0][1], other, runs[j][1], uirevision=rid + "diff"),
+                        key="cmp_diff")
+    st.plotly_chart(F.profiles_side_by_side(runs, "grad_norm", title="Gradient norm per layer (first step in grey)",
+                                            uirevision=rid + "pg"), key="cmp_prof_grad")
+    st.plotly_chart(F.profiles_side_by_side(runs, "resid_post.rms", title="Residual-stream RMS per layer",
+                                            uirevision=rid + "pr"), key="cmp_prof_resid")
+    target = st.number_input("target loss (for “steps to reach”)", min_value=0.0, value=0.5, step=0.1,
+                             key="cmp_target")
+    st.markdown("**Verdict**" if c.done else "**So far**")
+    for (label, _, events), tr in zip(runs, c.trainers):
+        line = verdict(label, tr, target).line(target)
+        notes = "; ".join(f"{e.kind} at step {e.step}" for e in events)
+        st.markdown(f"- {line}" + (f" — events: {notes}" if notes else ""))
+
+
+def live_results(sc: SessionCompare) -> None:
+    active = sc.active
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def _panel():
+        results(sc)
+        if active and not sc.active:
+            st.rerun(scope="app")
+
+    _panel()

@@ -1,0 +1,79 @@
+"""Shareable state: the page's config lives in the URL (query keys = config field names), a link
+restores it, and the same config is shown as a command line and as Python."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from resnorm.config import RunConfig, non_default, parse_query, to_cli, to_python
+from ui.controls import set_controls
+
+NOT_FROM_LINKS = {"text_file": "a server path cannot be set from a link; upload or paste the text"}
+
+
+def read_query(page: str, multi: set[str] = frozenset()) -> tuple[dict, dict, list[str]]:
+    """Once per session and page: (single values, per-config lists for ``multi`` fields, ignored notes).
+    List values are comma-separated (``norm_position=post,pre``)."""
+    flag = f"_url_read_{page}"
+    if st.session_state.get(flag):
+        return {}, {}, []
+    st.session_state[flag] = True
+    raw = {k: st.query_params[k] for k in st.query_params}
+    ignored = [f"{k} ({why})" for k, why in NOT_FROM_LINKS.items() if raw.pop(k, None) is not None]
+    singles, lists = {}, {}
+    for k, text in raw.items():
+        if k in multi and "," in text:
+            parsed, notes = zip(*(parse_query({k: part}) for part in text.split(",")))
+            if any(notes):
+                ignored.extend(n for ns in notes for n in ns)
+            else:
+                lists[k] = [p[k] for p in parsed]
+            continue
+        values, notes = parse_query({k: text})
+        singles.update(values)
+        ignored.extend(notes)
+    return singles, lists, ignored
+
+
+def restore_live() -> None:
+    """Apply a link's config to the Live page's controls (before they are drawn)."""
+    values, _, ignored = read_query("live")
+    set_controls(values)
+    if ignored:
+        st.session_state["_url_ignored"] = ignored
+
+
+def show_ignored() -> None:
+    ignored = st.session_state.get("_url_ignored")
+    if ignored:
+        st.info("Ignored from the link: " + "; ".join(ignored), icon=":material/link_off:")
+
+
+def write_query(params: dict) -> None:
+    """Make the URL carry exactly ``params`` (no rerun happens)."""
+    current = {k: st.query_params[k] for k in st.query_params}
+    wanted = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def link_for(params: dict) -> str:
+    base = (st.context.url or "").split("?")[0]
+    return base + ("?" + urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()})
+                   if params else "")
+
+
+def share_panel(cfg: RunConfig | None, params: dict | None = None) -> None:
+    """Copy link + the equivalent CLI command and Python snippet."""
+    if cfg is None:
+        return
+    params = non_default(cfg) if params is None else params
+    params = {k: v for k, v in params.items() if k not in NOT_FROM_LINKS}
+    with st.expander("Share: link and code", icon=":material/share:"):
+        st.caption("Link to exactly this setup (copy with the icon at the right):")
+        st.code(link_for(params), language=None, wrap_lines=True)
+        st.caption("The same run from the command line:")
+        st.code(to_cli(cfg), language="bash", wrap_lines=True)
+        st.caption("…and from Python:")
+        st.code(to_python(cfg), language="python")
