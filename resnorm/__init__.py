@@ -5,7 +5,7 @@
     >>> cfg = RunConfig.from_flat({"norm_position": "post", "layers": 6})
     >>> summary = Trainer(cfg).run()          # or .start() in the background
 
-The package never imports streamlit; the UI lives in app.py and pages/.
+The package never imports streamlit; the UI lives in app.py, app_pages/ and ui/.
 """
 import logging
 

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_options(t, ("model", "task", "train"))
 
+    sub.add_parser("bench", help="steps/s of the trainer against a bare PyTorch loop (see: bench --help)",
+                   add_help=False)
     s = sub.add_parser("init-stats", help="per-layer metrics at initialisation over several seeds",
                        description="One forward/backward at initialisation per seed (no optimizer step); "
                        "writes columns seed,name,value with the metric names of DESIGN.md §3.")
@@ -178,6 +180,16 @@ def cmd_train(args) -> int:
             bar.close()
     _atomic_write(out / "config.json", cfg.to_json() + "\n")
     _atomic_write(out / "metrics.csv", tr.store.frame().to_csv(index=False))
+    if tr.model is not None and summary.status != "failed":  # reload with torch.load(weights_only=True)
+        import io
+
+        import torch
+
+        from .runs import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in tr.model.state_dict().items()}, buf)
+        atomic_write_bytes(out / "weights.pt", buf.getvalue())
     _atomic_write(out / "summary.json", json.dumps({k: _json_safe(v) for k, v in summary.to_dict().items()},
                                                    indent=2) + "\n")
     msg = f"{summary.status}: {summary.steps} steps"
@@ -186,7 +198,7 @@ def cmd_train(args) -> int:
     if summary.reason:
         msg += f" ({summary.reason})"
     if summary.status != "failed":
-        print(f"{msg}; wrote {out}/config.json, metrics.csv, summary.json", file=sys.stderr)
+        print(f"{msg}; wrote {out}/config.json, metrics.csv, summary.json, weights.pt", file=sys.stderr)
     if summary.status == "failed":
         print(f"error: the run failed at step {summary.steps + 1}: {summary.reason}", file=sys.stderr)
         return 1
@@ -241,6 +253,11 @@ def _field_option(field: str) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from . import bench
+
+        return bench.main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

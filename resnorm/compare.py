@@ -14,8 +14,6 @@ Events marked automatically (``detect_events``):
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +21,7 @@ import numpy as np
 from .config import RunConfig
 from .store import Marker
 from .trainer import Trainer
+from .worker import Worker
 
 MAX_CONFIGS = 4
 LETTERS = "ABCD"
@@ -31,8 +30,11 @@ GRAD_WINDOW = 10
 ENTROPY_FRACTION = 0.1
 
 
-class Comparison:
+class Comparison(Worker):
+    thread_name = "resnorm-compare"
+
     def __init__(self, configs: list[RunConfig], labels: list[str] | None = None, on_finish=None):
+        super().__init__()
         if not 2 <= len(configs) <= MAX_CONFIGS:
             raise ValueError(f"a comparison needs 2 to {MAX_CONFIGS} configs, got {len(configs)}")
         self.configs = list(configs)
@@ -40,58 +42,14 @@ class Comparison:
         self.trainers = [Trainer(c) for c in configs]
         self.on_finish = on_finish
         self.step = 0
-        self.status = "idle"
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._thread: threading.Thread | None = None
-        self._t0 = time.perf_counter()
-        self._elapsed = 0.0
-
-    # ---- control -------------------------------------------------------------------------------
-    def start(self) -> "Comparison":
-        self.status = "running"
-        self._thread = threading.Thread(target=self.run, name="resnorm-compare", daemon=True)
-        self._thread.start()
-        return self
-
-    def pause(self):
-        if not self.done:
-            self._running.clear()
-
-    def resume(self):
-        self._running.set()
-
-    def stop(self):
-        self._stop.set()
-        self._running.set()
-
-    def join(self, timeout=None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("completed", "stopped")
-
-    @property
-    def active(self) -> bool:
-        return self.status in ("running", "paused")
 
     @property
     def total_steps(self) -> int:
         return max(c.train.steps for c in self.configs)
 
-    @property
-    def elapsed(self) -> float:
-        return self._elapsed + (time.perf_counter() - self._t0 if self.status == "running" else 0.0)
-
     # ---- the lockstep loop ---------------------------------------------------------------------
     def run(self) -> None:
-        self.status = "running"
-        self._t0 = time.perf_counter()
+        self._begin()
         try:
             for tr in self.trainers:
                 try:
@@ -99,12 +57,7 @@ class Comparison:
                 except Exception as e:  # one config failing must not take the others down
                     tr.fail(e)
             while any(not tr.done for tr in self.trainers):
-                if not self._running.is_set():
-                    self.status = "paused"
-                    self._elapsed += time.perf_counter() - self._t0
-                    self._running.wait()
-                    self._t0 = time.perf_counter()
-                    self.status = "running"
+                self._wait_if_paused()
                 if self._stop.is_set():
                     for tr in self.trainers:
                         if not tr.done:
@@ -119,8 +72,7 @@ class Comparison:
                             tr.fail(e)
                 self.step += 1
         finally:
-            self._elapsed += time.perf_counter() - self._t0
-            self.status = "stopped" if self._stop.is_set() else "completed"
+            self._end("stopped" if self._stop.is_set() else "completed")
             if self.on_finish is not None:
                 self.on_finish(self)
 

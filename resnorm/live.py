@@ -14,13 +14,30 @@ from .config import ConfigError, RunConfig
 from .slots import TrainingSlots, global_slots
 from .trainer import Trainer
 
+def save_finished(trainer: Trainer, source: str, label: str | None = None):
+    """Save a finished run to the runs folder: (path, None) or (None, why it could not be saved).
+    A failed save loses nothing: the metrics stay in memory for the page's downloads."""
+    from .runs import RunSaveError, save_run
+
+    if trainer.status == "failed" or trainer.step == 0:
+        return None, None
+    try:
+        return save_run(trainer, source=source, label=label), None
+    except (RunSaveError, OSError, ValueError) as e:
+        return None, str(e)
+
+
 BUSY_MESSAGE = "All training slots are busy — try again in a moment ({busy}/{capacity} trainings running)."
 _ids = itertools.count(1)
 
 
 class SessionRun:
-    def __init__(self, slots: TrainingSlots | None = None):
+    source = "live"
+
+    def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
         self.slots = slots or global_slots()
+        self.save = save
+        self.saved_to = self.save_error = None
         self.trainer: Trainer | None = None
         self.run_id = 0
         self._token = None
@@ -35,13 +52,21 @@ class SessionRun:
             if token is None:
                 return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
             try:
-                trainer = Trainer(cfg, on_finish=lambda tr: self.slots.release(token))
+                trainer = Trainer(cfg, on_finish=lambda tr: self._finished(tr, token))
             except ConfigError as e:
                 self.slots.release(token)
                 return "; ".join(m for _, m in e.problems)
             self._token, self.trainer, self.run_id = token, trainer, next(_ids)
+            self.saved_to = self.save_error = None
+            if not self.save:
+                trainer.on_finish = lambda tr: self.slots.release(token)
             trainer.start()
             return None
+
+    def _finished(self, trainer: Trainer, token) -> None:
+        """In the training thread, once: free the slot, then save the run to the runs folder."""
+        self.slots.release(token)
+        self.saved_to, self.save_error = save_finished(trainer, self.source)
 
     @property
     def status(self) -> str:
@@ -78,8 +103,10 @@ class SessionRun:
 class SessionCompare:
     """A session's comparison: one training slot for the lockstep thread of all its configs."""
 
-    def __init__(self, slots: TrainingSlots | None = None):
+    def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
         self.slots = slots or global_slots()
+        self.save = save
+        self.saved, self.save_errors = [], []
         self.comparison: Comparison | None = None
         self.run_id = 0
         self._lock = threading.Lock()
@@ -92,13 +119,25 @@ class SessionCompare:
             if token is None:
                 return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
             try:
-                comp = Comparison(configs, labels, on_finish=lambda c: self.slots.release(token))
+                comp = Comparison(configs, labels, on_finish=lambda c: self._finished(c, token))
             except (ConfigError, ValueError) as e:
                 self.slots.release(token)
                 return str(e)
             self.comparison, self.run_id = comp, next(_ids)
             comp.start()
             return None
+
+    def _finished(self, comp: Comparison, token) -> None:
+        self.slots.release(token)
+        self.saved, self.save_errors = [], []
+        if not self.save:
+            return
+        for label, tr in zip(comp.labels, comp.trainers):
+            path, err = save_finished(tr, "compare", label=f"compare {label}")
+            if path:
+                self.saved.append(path)
+            if err:
+                self.save_errors.append(err)
 
     @property
     def active(self) -> bool:

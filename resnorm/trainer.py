@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,10 +22,10 @@ from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_nor
 from .schedules import lr_factor
 from .store import AttentionSnapshot, MetricStore
 from .tasks import Task, make_task
+from .worker import FINAL_STATUSES, Worker  # noqa: F401  (FINAL_STATUSES re-exported)
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = ("completed", "stopped", "diverged", "failed")
 VAL_BATCHES = 4
 
 
@@ -89,64 +87,27 @@ class Summary:
         return d
 
 
-class Trainer:
+class Trainer(Worker):
     """``Trainer(cfg).run()`` trains in this thread and returns a ``Summary``;
     ``start()`` does the same in a daemon thread. ``on_step(step, trainer)`` is called after each
     step from the training thread (the CLI's progress bar) and must not block; ``on_finish(trainer)``
     once the run has ended, whatever its status (the UI releases its training slot there)."""
 
+    thread_name = "resnorm-trainer"
+
     def __init__(self, cfg: RunConfig, on_step: Callable[[int, "Trainer"], None] | None = None,
                  on_finish: Callable[["Trainer"], None] | None = None):
+        super().__init__()
         self.cfg = cfg
         self.on_step, self.on_finish = on_step, on_finish
         self.store = MetricStore(max_points=cfg.train.max_points)
-        self.status = "idle"
         self.reason = ""
         self.step = 0
         self.diverged_step: int | None = None
         self.device = resolve_device(cfg.train.device)
         self.model: Transformer | None = None
         self.task: Task | None = None
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._thread: threading.Thread | None = None
-        self._t0 = self._elapsed = 0.0
         self.summary: Summary | None = None
-
-    # ---- control (any thread) ------------------------------------------------------------------
-    def start(self) -> "Trainer":
-        if self._thread is not None:
-            raise RuntimeError("this trainer was already started; make a new one")
-        self.status = "running"
-        self._thread = threading.Thread(target=self.run, name="resnorm-trainer", daemon=True)
-        self._thread.start()
-        return self
-
-    def pause(self):
-        if not self.done:
-            self._running.clear()
-
-    def resume(self):
-        self._running.set()
-
-    def stop(self):
-        self._stop.set()
-        self._running.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    @property
-    def done(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    @property
-    def elapsed(self) -> float:
-        return self._elapsed + (time.perf_counter() - self._t0 if self.status == "running" else 0.0)
 
     # ---- the run -------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -161,8 +122,7 @@ class Trainer:
 
     def prepare(self) -> None:
         """Build task, model, optimizer and probes (seeded); the run is then ``running``."""
-        self.status = "running"
-        self._t0 = time.perf_counter()
+        self._begin()
         self._last_loss = None
         self._setup()
 
@@ -170,8 +130,7 @@ class Trainer:
         """Take one step (honouring pause and stop first); False once the run has ended."""
         if self.done:
             return False
-        if not self._running.is_set():
-            self._pause_until_resumed()
+        self._wait_if_paused()
         if self._stop.is_set():
             self._finish("stopped", f"stopped by the user after step {self.step}", self._last_loss)
             return False
@@ -210,13 +169,6 @@ class Trainer:
                             for _ in range(VAL_BATCHES)]
         self.probe_cpu = self.task.probe_example()
         self.probe_batch = self.probe_cpu.to(self.device)
-
-    def _pause_until_resumed(self):
-        self.status = "paused"
-        self._elapsed += time.perf_counter() - self._t0
-        self._running.wait()
-        self._t0 = time.perf_counter()
-        self.status = "running"
 
     def _step(self, step: int):
         t, model = self.cfg.train, self.model
@@ -279,9 +231,8 @@ class Trainer:
         self.store.add_attention(AttentionSnapshot(step, maps, labels))
 
     def _finish(self, status: str, reason: str, final_loss=None):
-        if self.status == "running":
-            self._elapsed += time.perf_counter() - self._t0
-        self.status, self.reason = status, reason
+        self._end(status)
+        self.reason = reason
         self.summary = Summary(status=status, steps=self.step, final_loss=final_loss, reason=reason,
                                diverged_step=self.diverged_step, elapsed_s=self._elapsed,
                                device=str(self.device))

@@ -172,3 +172,35 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
     second.close()
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, browser):
+    url, log_path = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url + "/compare?norm_position=post,pre&layers=3&steps=60&seed=7", wait_until="domcontentloaded")
+    page.get_by_text("Config A").wait_for(timeout=60_000)
+    # a direct link goes through the app's router (its navigation and its sidebar caption)
+    page.get_by_text(re.compile(r"resnorm \d+\.\d+")).first.wait_for(timeout=20_000)
+    assert "At initialisation" in page.locator('[data-testid="stSidebarNav"]').inner_text()
+    expect = playwright.expect  # waits until the page settles (the first paint may show a default)
+    expect(page.get_by_label("layers", exact=True)).to_have_value("3", timeout=20_000)
+    expect(page.get_by_label("seed", exact=True)).to_have_value("7", timeout=20_000)
+    combos = page.get_by_role("combobox", name="norm position", exact=True)
+    expect(combos.nth(-2)).to_have_value("post", timeout=20_000)  # config A (the sidebar's base control is first)
+    expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
+    page.get_by_role("button", name=re.compile("Train all")).click()
+    page.get_by_text("Verdict").wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)  # let the final render paint
+    names = page.evaluate("""() => {
+        for (const p of document.querySelectorAll('.js-plotly-plot')) {
+            const title = (p._fullLayout && p._fullLayout.title && p._fullLayout.title.text) || '';
+            if (title.includes('Training loss')) return (p._fullData || []).filter(d => d.x && d.x.length > 1).map(d => d.name);
+        }
+        return [];
+    }""")
+    assert sorted(names) == ["A", "B"], names
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=os.path.join(SHOTS, "compare.png"), full_page=True)
+    page.close()
+    log = log_path.read_text()
+    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]

@@ -117,6 +117,10 @@ def test_train_writes_config_metrics_summary(tmp_path):
     assert "blocks.1.resid_post.rms" in set(m.name)
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "completed" and s["steps"] == 20
+    import torch
+
+    weights = torch.load(out / "weights.pt", weights_only=True)  # plain tensors, no pickled code
+    assert "blocks.1.mlp.W_2.weight" in weights and weights["embed.weight"].shape[1] == 16
     assert s["final_loss"] == pytest.approx(m[m.name == "train/loss"].value.iloc[-1], rel=1e-6)
     # the written config reproduces the run
     r2 = run("train", "--out", str(tmp_path / "again"), "--config", str(out / "config.json"), "--quiet")

@@ -4,7 +4,6 @@ import os
 import time
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnorm.compare import Comparison, detect_events, difference, verdict
@@ -115,7 +114,7 @@ def test_link_cli_and_python_round_trip():
 def test_compare_page_from_a_shared_link_runs_to_a_verdict():
     at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
     at.query_params.update({"norm_position": "post,pre", "layers": "3", "steps": "20", "lr": "bogus"})
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert at.session_state["cmp_0_norm_position"] == "post" and at.session_state["cmp_1_norm_position"] == "pre"
     assert at.session_state["cfg_layers"] == 3
@@ -136,7 +135,7 @@ def test_compare_page_from_a_shared_link_runs_to_a_verdict():
 
 def test_invalid_variant_is_explained_and_blocks_training():
     at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     at.selectbox(key="cmp_1_norm_position").set_value("deepnorm")
     at.selectbox(key="cmp_1_residual").set_value("off")
     at.run()

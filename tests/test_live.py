@@ -149,3 +149,24 @@ def test_series_from_frame_round_trip(finished):
     assert F.block_prefixes(F.series_from_frame(pd.DataFrame(
         {"step": [1, 1, 1], "name": ["dec.blocks.0.grad_norm", "enc.blocks.1.grad_norm", "enc.blocks.0.grad_norm"],
          "value": [1.0, 2.0, 3.0]}))) == ["enc.blocks.0", "enc.blocks.1", "dec.blocks.0"]
+
+
+def test_finished_run_is_saved_and_an_unwritable_folder_loses_nothing(tmp_path, monkeypatch):
+    from resnorm.runs import list_runs
+
+    monkeypatch.setenv("RESNORM_RUNS_DIR", str(tmp_path / "runs"))
+    r = SessionRun(TrainingSlots(capacity=1))
+    assert r.start(cfg(steps=6)) is None
+    assert wait(lambda: r.trainer.done) and wait(lambda: r.saved_to is not None or r.save_error is not None)
+    assert r.save_error is None and r.saved_to.parent == tmp_path / "runs"
+    entries, notes = list_runs()
+    assert [e.name for e in entries] == [r.saved_to.name] and not notes
+    assert entries[0].status == "completed" and entries[0].steps == 6
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("RESNORM_RUNS_DIR", str(blocker / "runs"))
+    assert r.start(cfg(steps=6)) is None
+    assert wait(lambda: r.trainer.done) and wait(lambda: r.save_error is not None)
+    assert r.saved_to is None and "cannot save" in r.save_error
+    assert len(r.trainer.store.series("train/loss")[0]) == 6  # still downloadable from the page

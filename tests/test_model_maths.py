@@ -12,14 +12,6 @@ from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import make_task
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and immune to a busy machine's thread contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _cfg(**kw):
     base = dict(arch="decoder", layers=6, d_model=32, heads=4, d_ff=128, dtype="float64", dropout=0.0)

@@ -11,14 +11,6 @@ D = 16
 EPS = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster and immune to a busy machine's thread contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _x(seed=0, shape=(3, 5, D), scale=2.0, shift=0.7):
     g = torch.Generator().manual_seed(seed)

@@ -12,14 +12,6 @@ from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import BOS, MASK, SEP, SYMBOLS, TaskError, make_task
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and immune to a busy machine's thread contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _gen(seed=0):
     return torch.Generator().manual_seed(seed)

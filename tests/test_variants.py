@@ -25,14 +25,6 @@ FINAL_NORM = {"pre", "sandwich", "lns"}  # positions with a last N before the he
 D, H, DFF, L, V, T, B = 16, 2, 32, 3, 11, 6, 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster and immune to a busy machine's thread contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _cfg(**kw):
     base = dict(arch="decoder", layers=L, d_model=D, heads=H, d_ff=DFF, dtype="float64", dropout=0.0)

@@ -145,6 +145,10 @@ def results(sc: SessionCompare) -> None:
                                             uirevision=rid + "pr"), key="cmp_prof_resid")
     target = st.number_input("target loss (for “steps to reach”)", min_value=0.0, value=0.5, step=0.1,
                              key="cmp_target")
+    if sc.saved:
+        st.caption("Saved to " + ", ".join(f"`{p.name}`" for p in sc.saved) + " — see the Runs page.")
+    for err in sc.save_errors:
+        st.warning(f"Not saved: {err}", icon=":material/save:")
     st.markdown("**Verdict**" if c.done else "**So far**")
     for (label, _, events), tr in zip(runs, c.trainers):
         line = verdict(label, tr, target).line(target)

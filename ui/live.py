@@ -101,6 +101,11 @@ def progress(run: SessionRun) -> None:
                  icon=":material/error:")
     elif tr.status == "failed":
         st.error(f"The run failed: {tr.reason}")
+    if run.saved_to:
+        st.caption(f"Saved to `{run.saved_to}` — see the Runs page.")
+    elif run.save_error:
+        st.warning(f"Not saved: {run.save_error}. The metrics can still be downloaded under Export.",
+                   icon=":material/save:")
 
 
 VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Attention", "Rank"]

@@ -1,0 +1,15 @@
+"""Saved runs: list and filter them, reopen one's charts, overlay several, export, delete."""
+import streamlit as st
+
+from ui import runs_view as rv
+
+st.title("Saved runs")
+root, entries, notes = rv.listing()
+rv.header(root, entries, notes)
+shown = rv.filters(entries)
+rv.table(shown)
+chosen = rv.choose(shown)
+if len(chosen) == 1:
+    rv.single(root, chosen[0])
+elif chosen:
+    rv.overlay(root, chosen)

@@ -1,0 +1,174 @@
+"""``python -m resnorm bench``: what the instrumentation costs, measured against a bare loop.
+
+In one process, on the same model, data and seed, steps/s of:
+
+(a) ``bare``      a plain PyTorch loop written here, independently of the trainer: sample a batch,
+                  forward, loss, backward, clip, AdamW step — no probes, no store, no thread;
+(b) ``probes off`` the trainer (background thread, metric store) with ``probe_every=0``;
+(c) ``probes``    the trainer with all probes at the default cadence;
+(d) ``probes+attn`` (c) with attention maps captured at the default cadence too.
+
+Each is timed over the same steps after a warm-up, ``repeats`` times in interleaved order; the
+table gives medians and ratios to (a). ``--memory`` adds the RSS growth of a 20 000-step run
+between steps 1 000 and 20 000 (small model, all probes on).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+
+import torch
+
+from .config import RunConfig
+from .model import build_model, sequence_loss
+from .tasks import make_task
+from .trainer import Trainer, cpu_threads, resolve_device
+
+CASES = {
+    "bare": None,
+    "probes off": dict(probe_every=0, attention_every=0, eval_every=0),
+    "probes": dict(attention_every=0, eval_every=0),
+    "probes+attn": dict(eval_every=0),
+}
+CONFIGS = {"default": {}, "deep (24 layers)": {"layers": 24}}
+
+
+def bare_loop(cfg: RunConfig, warmup: int, steps: int) -> float:
+    """Steps/s of a plain training loop on the same model, data and seed as the trainer."""
+    device = resolve_device(cfg.train.device)
+    task = make_task(cfg.task, cfg.model.arch)
+    model = build_model(cfg.model, task.vocab_size, task.max_len, seed=cfg.train.seed).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.train.seed)
+    t0 = None
+    for i in range(warmup + steps):
+        if i == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+        batch = task.sample(cfg.train.batch_size, gen, "train").to(device)
+        loss = sequence_loss(model(*batch.model_args()), batch.targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        loss.item()  # the trainer reads the loss every step too
+    _sync(device)
+    return steps / (time.perf_counter() - t0)
+
+
+def trainer_rate(cfg: RunConfig, warmup: int, steps: int) -> float:
+    """Steps/s of the trainer in its background thread, timed between two steps via ``on_step``."""
+    marks = {}
+
+    def on_step(step, tr):
+        if step in (warmup, warmup + steps):
+            _sync(tr.device)
+            marks[step] = time.perf_counter()
+
+    tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step)
+    tr.start()
+    tr.join()
+    if tr.status != "completed":
+        raise RuntimeError(f"benchmark run ended {tr.status}: {tr.reason}")
+    return steps / (marks[warmup + steps] - marks[warmup])
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(base: dict, warmup: int, steps: int, repeats: int) -> dict[str, dict[str, float]]:
+    """{config: {case: median steps/s}} with the cases interleaved in each repeat."""
+    out = {}
+    for cname, extra in CONFIGS.items():
+        rates = {case: [] for case in CASES}
+        for _ in range(repeats):
+            for case, overrides in CASES.items():
+                cfg = RunConfig.from_flat({**base, **extra, **(overrides or {})})
+                rates[case].append(bare_loop(cfg, warmup, steps) if overrides is None
+                                   else trainer_rate(cfg, warmup, steps))
+        out[cname] = {case: statistics.median(v) for case, v in rates.items()}
+    return out
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_growth(steps: int = 20_000, first: int = 1_000) -> dict:
+    """RSS at step ``first`` and at the end of a ``steps``-step run with every probe on."""
+    cfg = RunConfig.from_flat(dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=8, steps=steps,
+                                   probe_every=10, attention_every=50, eval_every=500))
+    marks = {}
+    done = threading.Event()
+
+    def on_step(step, tr):
+        if step in (first, steps):
+            marks[step] = rss_mb()
+
+    tr = Trainer(cfg, on_step=on_step)
+    tr.run()
+    done.set()
+    return {"rss_mb_at_%d" % first: round(marks[first], 1), "rss_mb_at_%d" % steps: round(marks[steps], 1),
+            "growth_mb": round(marks[steps] - marks[first], 1), "points_kept": tr.store.n_points(),
+            "attention_snapshots": len(tr.store.attention())}
+
+
+def machine() -> str:
+    dev = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return (f"{platform.node() or 'machine'}: {os.cpu_count()} cores, {platform.machine()}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}, device {dev}, "
+            f"training threads {cpu_threads()}")
+
+
+def table(results: dict) -> str:
+    lines = ["| config | case | steps/s (median) | ratio to bare loop |", "|---|---|---:|---:|"]
+    for cname, rates in results.items():
+        bare = rates["bare"]
+        for case, r in rates.items():
+            lines.append(f"| {cname} | {case} | {r:.1f} | {r / bare:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m resnorm bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--steps", type=int, default=150, help="timed steps per measurement (default 150)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed steps first (default 20)")
+    p.add_argument("--repeats", type=int, default=5, help="repeats; medians are reported (default 5)")
+    p.add_argument("--memory", action="store_true", help="also measure RSS growth over a 20 000-step run")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = p.parse_args(argv)
+    if min(args.steps, args.repeats) < 1 or args.warmup < 1:
+        print("error: --steps, --repeats and --warmup must be at least 1", file=sys.stderr)
+        return 2
+    base = {"device": args.device, "seed": 0}
+    torch.set_num_threads(cpu_threads())
+    results = {"machine": machine(), "steps": args.steps, "repeats": args.repeats,
+               "rates": measure(base, args.warmup, args.steps, args.repeats)}
+    if args.memory:
+        results["memory"] = memory_growth()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(results["machine"])
+        print(table(results["rates"]))
+        if args.memory:
+            print("memory:", json.dumps(results["memory"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

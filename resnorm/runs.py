@@ -1,0 +1,701 @@
+"""Saved runs: one folder per finished run under a runs folder, readable by the app and by hand.
+
+Layout of a run folder (the CLI's ``train --out DIR`` layout, plus weights and a small meta file)::
+
+    runs/20261125-173012-post-layernorm-on-L6/
+        config.json    RunConfig.to_json()
+        metrics.csv    step,name,value (long format, DESIGN.md §3)
+        summary.json   Summary.to_dict(): status, steps, final_loss, reason, ...
+        weights.pt     the model's state_dict (torch.save); optional (older CLI runs lack it)
+        meta.json      {"created", "source", "label"}; optional
+
+The runs folder is ``./runs`` unless ``RESNORM_RUNS_DIR`` or a ``root`` argument says otherwise.
+It is the one thing sessions share, and its content is **not trusted**:
+
+- a run appears whole or not at all: every file is written to a temporary file and renamed, inside
+  a hidden temporary folder that is renamed to the run's name only once complete;
+- run names are checked (no ``..``, separators, NUL, absolute paths, leading dot) before any path
+  is built from them, and symbolic links are never followed;
+- weights load only with ``torch.load(..., weights_only=True)`` (tensors and plain containers;
+  never arbitrary pickled objects);
+- a folder with a missing or malformed file, and any foreign file or folder, is skipped with a
+  note saying which and why; listing never raises.
+"""
+from __future__ import annotations
+
+import dataclasses
+import errno
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .config import SECTIONS, ConfigError, RunConfig
+
+ENV_VAR = "RESNORM_RUNS_DIR"
+DEFAULT_ROOT = "runs"
+
+CONFIG, METRICS, SUMMARY, WEIGHTS, META = "config.json", "metrics.csv", "summary.json", "weights.pt", "meta.json"
+REQUIRED_FILES = (CONFIG, METRICS, SUMMARY)
+RUN_FILES = (CONFIG, METRICS, SUMMARY, WEIGHTS, META)
+METRICS_HEADER = "step,name,value"
+STATUSES = ("completed", "stopped", "diverged", "failed")
+
+MAX_JSON_BYTES = 1 << 20          # config/summary/meta are a few hundred bytes
+MAX_NAME_LEN = 120
+TMP_PREFIX = ".tmp-run-"
+TRASH_PREFIX = ".trash-"
+
+
+class RunSaveError(OSError):
+    """The runs folder cannot be written (read-only, full, not a folder, ...). The message says
+    where and why; the caller still holds the run in memory."""
+
+
+class RunLoadError(ValueError):
+    """A run is missing, malformed or unsafe to load; the message names the file and the reason."""
+
+
+# ---- where --------------------------------------------------------------------------------------
+def runs_root(root: str | os.PathLike | None = None) -> Path:
+    """The runs folder: ``root`` if given, else ``$RESNORM_RUNS_DIR``, else ``./runs``."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_ROOT)
+
+
+def validate_name(name: Any) -> str:
+    """Return ``name`` if it is a plain run-folder name; raise ValueError saying why not.
+
+    Refused: empty, too long, ``.``/``..`` or a leading dot (hidden/temporary folders), any path
+    separator (``/``, ``\\``), NUL or other control characters, and anything absolute."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"invalid run name {name!r}: must be a non-empty string")
+    why = None
+    if len(name) > MAX_NAME_LEN:
+        why = f"longer than {MAX_NAME_LEN} characters"
+    elif name in (".", ".."):
+        why = "'.' and '..' are not run names"
+    elif "/" in name or "\\" in name:
+        why = "it contains a path separator ('/' or '\\')"
+    elif "\x00" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        why = "it contains NUL or a control character"
+    elif os.path.isabs(name) or re.match(r"^[A-Za-z]:", name):
+        why = "it is an absolute path"
+    elif name.startswith("."):
+        why = "a leading dot is reserved for hidden and temporary folders"
+    elif name != name.strip():
+        why = "it starts or ends with whitespace"
+    if why:
+        raise ValueError(f"invalid run name {name!r}: {why}")
+    return name
+
+
+def run_path(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder of run ``name`` (validated; the result is always directly inside the root)."""
+    return runs_root(root) / validate_name(name)
+
+
+# ---- records ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunEntry:
+    """One listed run: enough to show it in a table and filter it, without loading its metrics."""
+    name: str
+    created: datetime
+    source: str
+    label: str
+    arch: str
+    layers: int
+    norm_position: str
+    norm: str
+    residual: str
+    task: str
+    status: str
+    steps: int
+    final_loss: float | None
+    has_weights: bool
+
+    def row(self) -> dict:
+        """The table row of the Runs page."""
+        return {"name": self.name, "date": self.created.astimezone().replace(tzinfo=None),
+                "norm position": self.norm_position, "norm": self.norm, "residual": self.residual,
+                "layers": self.layers, "arch": self.arch, "status": self.status, "steps": self.steps,
+                "final loss": self.final_loss, "label": self.label, "task": self.task, "source": self.source}
+
+
+@dataclass
+class RunRecord:
+    """A loaded run."""
+    name: str
+    config: RunConfig
+    frame: pd.DataFrame          # step, name, value
+    summary: dict
+    meta: dict
+    notes: list[str] = field(default_factory=list)   # e.g. "text file no longer readable"
+
+    def series(self) -> dict:
+        from .figures import series_from_frame
+
+        return series_from_frame(self.frame)
+
+    def markers(self) -> list:
+        """The divergence marker (as the live store has it), rebuilt from the summary."""
+        from .store import Marker
+
+        step = self.summary.get("diverged_step")
+        if self.summary.get("status") == "diverged" and isinstance(step, int):
+            return [Marker(step, "diverged", str(self.summary.get("reason") or "diverged"))]
+        return []
+
+    @property
+    def label(self) -> str:
+        return self.meta.get("label") or self.name
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``:
+    readers see the old file or the new one, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; saved runs are readable like any file
+                os.fchmod(fh.fileno(), 0o644)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def json_safe(x):
+    """NaN/inf → None (JSON has no such numbers), recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-")[:40]
+
+
+def default_name(cfg: RunConfig, when: datetime | None = None) -> str:
+    """``20261125-173012-post-layernorm-on-L6``: local time, then the block design and depth."""
+    when = (when or datetime.now()).astimezone()
+    m = cfg.model
+    parts = [when.strftime("%Y%m%d-%H%M%S"), m.norm_position, m.norm, m.residual, f"L{m.layers}"]
+    if m.arch != "decoder":
+        parts.insert(1, m.arch)
+    return "-".join(_slug(p) for p in parts if _slug(p))
+
+
+def _why(e: OSError) -> str:
+    msg = e.strerror or str(e) or type(e).__name__
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _os_error(cls, message: str, cause: OSError | None = None):
+    """``cls(message)`` whose ``str`` is just the message, with the cause's errno kept."""
+    err = cls(message)
+    err.errno = getattr(cause, "errno", None)
+    return err
+
+
+def _save_error(root: Path, e: OSError) -> RunSaveError:
+    return _os_error(RunSaveError, f"cannot save the run to {root}/: {_why(e)}", e)
+
+
+def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: dict | None = None, *,
+              root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
+              name: str | None = None) -> Path:
+    """Save a run from its parts (``save_run`` takes them from a trainer). Returns its folder.
+
+    The run is written into a hidden temporary folder inside the root, each file atomically, and
+    that folder is renamed to the run's name at the end; on any failure it is removed, so a
+    half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
+    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written."""
+    base = validate_name(name) if name is not None else default_name(cfg)
+    root = runs_root(root)
+    if not isinstance(summary, dict):
+        raise TypeError("summary must be a dict (Summary.to_dict())")
+    missing = {"step", "name", "value"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"metrics frame lacks column(s) {sorted(missing)}")
+    created = datetime.now(timezone.utc).astimezone()
+    meta = {"created": created.isoformat(timespec="seconds"), "source": str(source),
+            "label": str(label) if label else None}
+    tmp = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
+        atomic_write_bytes(tmp / CONFIG, (cfg.to_json() + "\n").encode("utf-8"))
+        csv = frame[["step", "name", "value"]].to_csv(index=False)
+        atomic_write_bytes(tmp / METRICS, csv.encode("utf-8"))
+        atomic_write_bytes(tmp / SUMMARY, _json_bytes(summary))
+        if state_dict is not None:
+            import torch
+
+            buf = io.BytesIO()
+            torch.save({k: v.detach().to("cpu").clone() for k, v in state_dict.items()}, buf)
+            atomic_write_bytes(tmp / WEIGHTS, buf.getvalue())
+        atomic_write_bytes(tmp / META, _json_bytes(meta))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a saved run is readable like any folder
+        _fsync_dir(tmp)
+        final = _publish(tmp, root, base)
+        tmp = None
+        _fsync_dir(root)
+        return final
+    except OSError as e:
+        raise _save_error(root, e) from e
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, root: Path, base: str) -> Path:
+    """Rename the finished temporary folder to the first free name ``base``, ``base-2``, ..."""
+    for i in range(1, 1000):
+        name = base if i == 1 else f"{base}-{i}"
+        final = root / name
+        if os.path.lexists(final):
+            continue
+        try:
+            os.rename(tmp, final)
+        except OSError as e:  # taken meanwhile by another session
+            if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR) or isinstance(e, FileExistsError):
+                continue
+            raise
+        return final
+    raise OSError(errno.EEXIST, f"no free run name starting with {base}")
+
+
+def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live",
+             label: str | None = None) -> Path:
+    """Save a finished (or stopped, diverged, failed) trainer's run; returns its folder.
+
+    Raises ``ValueError`` while the run has not ended and ``RunSaveError`` when the runs folder
+    cannot be written; in both cases the trainer and its metrics are untouched."""
+    summary = getattr(trainer, "summary", None)
+    if summary is None:
+        raise ValueError(f"the run has not ended yet (status {getattr(trainer, 'status', '?')}); "
+                         "save it once it has finished or been stopped")
+    model = getattr(trainer, "model", None)
+    state = model.state_dict() if model is not None else None
+    return write_run(trainer.cfg, trainer.store.frame(), summary.to_dict(), state, root=root,
+                     source=source, label=label)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def _regular_file(folder: Path, fname: str) -> Path | None:
+    """The file if it exists as a regular file (not a link); None if absent. Raises RunLoadError
+    for a link or anything else that is not a plain file."""
+    p = folder / fname
+    if not os.path.lexists(p):
+        return None
+    if p.is_symlink():
+        raise RunLoadError(f"{fname} is a symbolic link (not followed)")
+    if not p.is_file():
+        raise RunLoadError(f"{fname} is not a regular file")
+    return p
+
+
+def _read_json(folder: Path, fname: str, required: bool = True):
+    p = _regular_file(folder, fname)
+    if p is None:
+        if required:
+            raise RunLoadError(f"{fname} is missing")
+        return None
+    try:
+        if p.stat().st_size > MAX_JSON_BYTES:
+            raise RunLoadError(f"{fname} is larger than {MAX_JSON_BYTES // 1024} KiB")
+        with open(p, "rb") as fh:
+            data = json.loads(fh.read(MAX_JSON_BYTES + 1).decode("utf-8"))
+    except RunLoadError:
+        raise
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise RunLoadError(f"{fname} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    except OSError as e:
+        raise RunLoadError(f"{fname} cannot be read: {_why(e)}") from None
+    if not isinstance(data, dict):
+        raise RunLoadError(f"{fname} must hold a JSON object")
+    return data
+
+
+def _config_sections(d: dict) -> dict:
+    """Field-level validation of a config dict, section by section (cheap: no task data is read).
+    Returns ``{"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}``."""
+    problems = [(k, f"unknown section {k!r}") for k in d if k not in SECTIONS]
+    out = {}
+    for s, cls in SECTIONS.items():
+        sec = d.get(s, {})
+        if not isinstance(sec, dict):
+            problems.append((s, "must be an object"))
+            continue
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = [k for k in sec if k not in names]
+        problems += [(f"{s}.{k}", "unknown option") for k in unknown]
+        try:
+            out[s] = cls(**{k: v for k, v in sec.items() if k in names})
+        except ConfigError as e:
+            problems += e.problems
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _read_config_sections(folder: Path) -> dict:
+    d = _read_json(folder, CONFIG)
+    try:
+        return _config_sections(d)
+    except ConfigError as e:
+        raise RunLoadError(f"{CONFIG} is not a valid config ({e})") from None
+
+
+def _read_summary(folder: Path) -> dict:
+    s = _read_json(folder, SUMMARY)
+    status, steps, loss = s.get("status"), s.get("steps"), s.get("final_loss", None)
+    if status not in STATUSES:
+        raise RunLoadError(f"{SUMMARY}: status {status!r} is not one of {', '.join(STATUSES)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise RunLoadError(f"{SUMMARY}: steps must be a whole number >= 0 (got {steps!r})")
+    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, (int, float))):
+        raise RunLoadError(f"{SUMMARY}: final_loss must be a number or null (got {loss!r})")
+    return s
+
+
+def _read_meta(folder: Path) -> dict:
+    m = _read_json(folder, META, required=False)
+    if m is None:
+        return {}
+    for key in ("created", "source", "label"):
+        v = m.get(key)
+        if v is not None and (not isinstance(v, str) or len(v) > 200):
+            raise RunLoadError(f"{META}: {key} must be a short string (got {str(v)[:40]!r})")
+    if m.get("created"):
+        try:
+            datetime.fromisoformat(m["created"])
+        except ValueError:
+            raise RunLoadError(f"{META}: created {m['created'][:40]!r} is not an ISO date") from None
+    return m
+
+
+def _check_metrics_header(folder: Path) -> Path:
+    p = _regular_file(folder, METRICS)
+    if p is None:
+        raise RunLoadError(f"{METRICS} is missing")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.readline(200).decode("utf-8-sig", errors="replace").strip()
+    except OSError as e:
+        raise RunLoadError(f"{METRICS} cannot be read: {_why(e)}") from None
+    if head != METRICS_HEADER:
+        raise RunLoadError(f"{METRICS} does not start with the header {METRICS_HEADER!r}")
+    return p
+
+
+def _created(meta: dict, folder: Path) -> datetime:
+    if meta.get("created"):
+        t = datetime.fromisoformat(meta["created"])
+        return t if t.tzinfo else t.astimezone()
+    try:
+        ts = (folder / SUMMARY).stat().st_mtime
+    except OSError:
+        ts = time.time()
+    return datetime.fromtimestamp(ts, timezone.utc).astimezone()
+
+
+def _entry(folder: Path) -> RunEntry:
+    secs = _read_config_sections(folder)
+    summary = _read_summary(folder)
+    _check_metrics_header(folder)
+    meta = _read_meta(folder)
+    has_weights = _regular_file(folder, WEIGHTS) is not None
+    m, loss = secs["model"], summary.get("final_loss")
+    return RunEntry(name=folder.name, created=_created(meta, folder), source=meta.get("source") or "cli",
+                    label=meta.get("label") or "", arch=m.arch, layers=m.layers, norm_position=m.norm_position,
+                    norm=m.norm, residual=m.residual, task=secs["task"].task, status=summary["status"],
+                    steps=summary["steps"], final_loss=None if loss is None else float(loss),
+                    has_weights=has_weights)
+
+
+def list_runs(root: str | os.PathLike | None = None) -> tuple[list[RunEntry], list[str]]:
+    """Every readable run in the runs folder, newest first, and a note for each thing skipped.
+
+    Never raises: a missing folder is an empty list; an unreadable one, a foreign file or folder, a
+    run folder with a missing or malformed file, a symbolic link: each is skipped with a note that
+    names it and says why. Hidden entries (temporary folders of saves in progress) are ignored."""
+    root = runs_root(root)
+    entries: list[RunEntry] = []
+    notes: list[str] = []
+    try:
+        if not os.path.lexists(root):
+            return [], []
+        if not root.is_dir():
+            return [], [f"the runs folder {root} is not a folder"]
+        names = sorted(os.listdir(root))
+    except OSError as e:
+        return [], [f"the runs folder {root} cannot be read: {_why(e)}"]
+    for name in names:
+        if name.startswith("."):
+            continue
+        p = root / name
+        try:
+            validate_name(name)
+            if p.is_symlink():
+                raise RunLoadError("it is a symbolic link (not followed)")
+            if not p.is_dir():
+                raise RunLoadError("it is a file, not a run folder")
+            try:
+                inside = os.listdir(p)
+            except OSError as e:
+                raise RunLoadError(f"it cannot be read: {_why(e)}") from None
+            if not inside:
+                raise RunLoadError("the folder is empty")
+            if not any(f in inside for f in REQUIRED_FILES):
+                raise RunLoadError(f"not a run folder (no {', '.join(REQUIRED_FILES)})")
+            entry = _entry(p)
+        except (RunLoadError, ValueError) as e:
+            notes.append(f"{name}: {e}")
+            continue
+        except Exception as e:  # never let one odd folder break the page
+            notes.append(f"{name}: unreadable ({type(e).__name__}: {str(e)[:120]})")
+            continue
+        extra = sorted(set(inside) - set(RUN_FILES))
+        extra = [f for f in extra if not f.startswith(".")]
+        if extra:
+            notes.append(f"{name}: ignored unexpected file(s) {', '.join(extra[:5])}"
+                         + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""))
+        entries.append(entry)
+    entries.sort(key=lambda e: (e.created, e.name), reverse=True)
+    return entries, notes
+
+
+def _as_set(v) -> set | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return {v}
+    s = set(v)
+    return s or None
+
+
+def filter_runs(entries: Iterable[RunEntry], norm_position=None, norm=None, residual=None,
+                status=None) -> list[RunEntry]:
+    """Entries matching every given criterion. Each criterion is one value or a collection of
+    accepted values; None or an empty collection means "any"."""
+    crit = {"norm_position": _as_set(norm_position), "norm": _as_set(norm), "residual": _as_set(residual),
+            "status": _as_set(status)}
+    return [e for e in entries if all(v is None or getattr(e, k) in v for k, v in crit.items())]
+
+
+def _existing_run(name: str, root) -> Path:
+    p = run_path(name, root)
+    if p.is_symlink():
+        raise RunLoadError(f"run {name!r} is a symbolic link (not followed)")
+    if not p.is_dir():
+        raise RunLoadError(f"no run named {name!r} in {runs_root(root)}/")
+    return p
+
+
+def read_metrics(path: Path) -> pd.DataFrame:
+    """``metrics.csv`` → frame with dtypes step int64, name object, value float64 (empty cells and
+    nan → NaN; inf kept); RunLoadError if the file does not have that shape."""
+    try:
+        df = pd.read_csv(path, dtype={"name": "object"}, keep_default_na=False,
+                         na_values={"value": ["", "nan", "NaN", "-nan"]})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise RunLoadError(f"{METRICS} is malformed ({str(e)[:120]})") from None
+    except OSError as e:
+        raise RunLoadError(f"{METRICS} cannot be read: {_why(e)}") from None
+    if list(df.columns) != ["step", "name", "value"]:
+        raise RunLoadError(f"{METRICS} must have the columns step,name,value (has {','.join(map(str, df.columns))[:80]})")
+    try:
+        step = pd.to_numeric(df["step"], errors="raise")
+        value = pd.to_numeric(df["value"], errors="raise").astype("float64")
+    except (ValueError, TypeError):
+        raise RunLoadError(f"{METRICS}: step and value must be numbers") from None
+    if len(step) and (step.isna().any() or (step != step.round()).any()):
+        raise RunLoadError(f"{METRICS}: step must be whole numbers")
+    # built like MetricStore.frame, so a loaded frame has the dtypes of a live one
+    return pd.DataFrame({"step": step.to_numpy("int64"), "name": df["name"].to_numpy(dtype=object),
+                         "value": value.to_numpy("float64")})
+
+
+def _unchecked_config(sections: dict) -> RunConfig:
+    """A RunConfig from already-validated sections without re-checking the task's data (a text-lm
+    run's text file may be gone; the saved run still is a record of what was trained)."""
+    cfg = object.__new__(RunConfig)
+    for k, v in sections.items():
+        object.__setattr__(cfg, k, v)
+    return cfg
+
+
+def load_run(name: str, root: str | os.PathLike | None = None) -> RunRecord:
+    """Load one run's config, metrics, summary and meta (not the weights: ``load_weights``).
+    Raises ValueError for an invalid name, RunLoadError for a missing or malformed run."""
+    p = _existing_run(name, root)
+    notes = []
+    try:
+        sections = _read_config_sections(p)
+        summary = _read_summary(p)
+        meta = _read_meta(p)
+        frame = read_metrics(_check_metrics_header(p))
+    except RunLoadError as e:
+        raise RunLoadError(f"run {name!r}: {e}") from None
+    try:
+        cfg = RunConfig(**sections)
+    except ConfigError as e:
+        if any(f != "text_file" for f, _ in e.problems):
+            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
+        cfg = _unchecked_config(sections)
+        notes.append(f"the run's text file is no longer readable ({e.problems[0][1]}); "
+                     "its saved metrics are shown, but it cannot be retrained as is")
+    return RunRecord(name=name, config=cfg, frame=frame, summary=summary, meta=meta, notes=notes)
+
+
+def load_weights(name: str, root: str | os.PathLike | None = None) -> dict:
+    """The run's ``state_dict`` (CPU tensors), loaded with ``torch.load(weights_only=True)``:
+    a file holding anything but tensors and plain containers is refused, never executed."""
+    import pickle
+
+    import torch
+
+    p = _existing_run(name, root)
+    try:
+        f = _regular_file(p, WEIGHTS)
+    except RunLoadError as e:
+        raise RunLoadError(f"run {name!r}: {e}") from None
+    if f is None:
+        raise RunLoadError(f"run {name!r} has no saved weights ({WEIGHTS})")
+    try:
+        state = torch.load(f, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, AttributeError, TypeError,
+            ImportError, KeyError, IndexError) as e:
+        raise RunLoadError(f"run {name!r}: {WEIGHTS} was refused: it is not a plain tensor file "
+                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    except OSError as e:
+        raise RunLoadError(f"run {name!r}: {WEIGHTS} cannot be read: {_why(e)}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise RunLoadError(f"run {name!r}: {WEIGHTS} is not a state_dict (a mapping of names to tensors)")
+    return state
+
+
+def read_file(name: str, fname: str, root: str | os.PathLike | None = None) -> bytes:
+    """The raw bytes of one of the run's files (for downloads); only the run file names are allowed."""
+    if fname not in RUN_FILES:
+        raise ValueError(f"{fname!r} is not a run file ({', '.join(RUN_FILES)})")
+    p = _existing_run(name, root)
+    f = _regular_file(p, fname)
+    if f is None:
+        raise RunLoadError(f"run {name!r} has no {fname}")
+    return f.read_bytes()
+
+
+def export_zip(name: str, root: str | os.PathLike | None = None) -> bytes:
+    """A zip of the run's files (only the known run files, regular files only) under ``name/``."""
+    p = _existing_run(name, root)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for fname in RUN_FILES:
+            try:
+                f = _regular_file(p, fname)
+            except RunLoadError:
+                continue
+            if f is not None:
+                zf.write(f, arcname=f"{name}/{fname}")
+    return buf.getvalue()
+
+
+def delete_run(name: str, root: str | os.PathLike | None = None) -> None:
+    """Delete a run folder. It is first renamed to a hidden name (so it leaves the listing at once,
+    whole), then removed. Only a real folder holding run files is deleted, never a link."""
+    p = _existing_run(name, root)
+    try:
+        inside = os.listdir(p)
+    except OSError as e:
+        raise _os_error(RunSaveError, f"cannot delete run {name!r}: {_why(e)}", e) from e
+    if inside and not any(f in inside for f in RUN_FILES):
+        raise RunLoadError(f"{name!r} is not a run folder; not deleting it")
+    trash = p.parent / f"{TRASH_PREFIX}{name}-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        os.rename(p, trash)
+    except FileNotFoundError:
+        raise RunLoadError(f"no run named {name!r} in {runs_root(root)}/") from None
+    except OSError as e:
+        raise _os_error(RunSaveError, f"cannot delete run {name!r}: {_why(e)}", e) from e
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# ---- figures ------------------------------------------------------------------------------------
+def run_colors(n: int) -> list[str]:
+    from plotly.colors import qualitative
+
+    palette = qualitative.D3 + qualitative.Dark2
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None = "val/loss",
+                   log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay"):
+    """Overlay one metric of several runs, one colour per run.
+
+    ``runs``: ``{label: series}`` with ``series`` as in ``resnorm.figures`` ({name: (steps, values)}).
+    ``dashed``: a second metric drawn dashed in the same colour (None for none). ``markers``:
+    ``{label: [Marker]}``; a divergence is a dotted vertical line in the run's colour."""
+    import plotly.graph_objects as go
+
+    from .figures import _get, _layout, thin
+
+    fig = go.Figure()
+    for (label, series), color in zip(runs.items(), run_colors(len(runs))):
+        for name, dash in ((metric, None), (dashed, "dash")):
+            if not name:
+                continue
+            s, v = thin(*_get(series, name))
+            if len(s):
+                fig.add_trace(go.Scatter(x=s, y=v, name=f"{label} · {name}" if dashed else str(label),
+                                         mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
+                                         line=dict(color=color, dash=dash, width=1.8)))
+        for m in (markers or {}).get(label, ()):
+            fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    title = f"{metric} of {len(runs)} run{'s' if len(runs) != 1 else ''}" + (f" ({dashed} dashed)" if dashed else "")
+    return _layout(fig, title, uirevision, height=420)

@@ -1,0 +1,284 @@
+"""Signal propagation at initialisation, along depth and across depths.
+
+Each unit of work is ``init_metrics`` (one forward/backward of a fresh model, no optimizer step)
+for one config and one seed; its per-block metrics are reshaped into a tidy frame::
+
+    seed  layer  stack   metric          value
+    0     0      blocks  resid_ms        2.59
+    0     0      blocks  grad_norm       2.22
+    ...
+
+``layer`` is the 0-based block index within its ``stack`` (``blocks`` for decoder/encoder, ``enc``
+and ``dec`` for encoder-decoder). ``METRICS`` lists the metrics kept and what they mean.
+
+``depth_profile(cfg, seeds)`` is that frame for one depth; ``depth_sweep(cfg, depths, seeds)``
+stacks profiles of ``cfg.replace(layers=d)`` with a ``depth`` column, and ``depth_summary`` reduces a
+sweep to the numbers plotted against depth (first/last block gradient norm, the last block's
+residual mean square).
+
+Results are cached in-process: each (config, seed) unit, keyed by the config's JSON with the fields
+that cannot change an initialisation (learning rate, steps, ...) reset, and each assembled frame,
+keyed by (config JSON, seeds). A page that re-renders, adds a seed or widens the depth range only
+computes what is new. On the CPU, computing follows the trainer's thread convention: torch's
+(process-wide) intra-op threads are set to ``resnorm.trainer.cpu_threads()`` (``RESNORM_CPU_THREADS``,
+default 1), as a training would; with two OpenMP threads on a busy 2-core machine a profile was ~8×
+slower.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .analysis import init_metrics
+from .config import RunConfig, TaskConfig, TrainConfig
+from .tasks import make_task
+from .trainer import cpu_threads, resolve_device
+
+#: metric (column ``metric``) → (source name suffix in DESIGN §3, meaning)
+METRICS: dict[str, tuple[str, str]] = {
+    "resid_ms": ("resid_post.rms", "residual-stream mean square E[x²] after the block (= rms²)"),
+    "grad_norm": ("grad_norm", "L2 norm of the gradient of all the block's parameters"),
+    "attn.grad_norm": ("attn.grad_norm", "gradient norm of the self-attention weights"),
+    "cross_attn.grad_norm": ("cross_attn.grad_norm", "gradient norm of the cross-attention weights"),
+    "mlp.grad_norm": ("mlp.grad_norm", "gradient norm of the MLP weights"),
+    "attn_out.ratio": ("attn_out.ratio", "‖F(x)‖/‖x‖ of the self-attention branch against the stream it reads"),
+    "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F(x)‖/‖x‖ of the cross-attention branch"),
+    "mlp_out.ratio": ("mlp_out.ratio", "‖F(x)‖/‖x‖ of the MLP branch against the stream it reads"),
+    "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖/‖X‖ of the stream after the block (0 = rank collapse)"),
+    "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
+}
+_BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}
+_NAME = re.compile(r"^(?:(enc|dec)\.)?blocks\.(\d+)\.(.+)$")
+STACK_ORDER = {"enc": 0, "blocks": 1, "dec": 2}
+
+COLUMNS = ["seed", "layer", "stack", "metric", "value"]
+SWEEP_COLUMNS = ["depth"] + COLUMNS
+SUMMARY_COLUMNS = ["depth", "seed", "stack", "metric", "value"]
+
+# train fields that an initialisation depends on; the rest are reset in cache keys
+_INIT_TRAIN_FIELDS = ("batch_size", "device")
+MAX_UNITS = 1024   # cached (config, seed) units, each a few hundred floats
+MAX_FRAMES = 128   # cached assembled frames
+
+Progress = Callable[[float], None]
+
+
+# ---- cache keys and the unit of work ------------------------------------------------------------
+def cache_key(cfg: RunConfig) -> str:
+    """The config as JSON, with training fields that cannot affect an initialisation at their defaults
+    (so a changed learning rate still hits the cache)."""
+    d = cfg.to_dict()
+    defaults = TrainConfig().to_dict()
+    d["train"] = {k: (v if k in _INIT_TRAIN_FIELDS else defaults[k]) for k, v in d["train"].items()}
+    return RunConfig.from_dict(d).to_json()
+
+
+@lru_cache(maxsize=16)
+def _task(task_json: str, arch: str):
+    return make_task(TaskConfig(**json.loads(task_json)), arch)
+
+
+def _reshape(metrics: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """§3 metric dict → parallel arrays (layer, stack, metric, value) of the kept per-block metrics."""
+    layer, stack, metric, value = [], [], [], []
+    for name, v in metrics.items():
+        m = _NAME.match(name)
+        if not m or m.group(3) not in _BY_SOURCE:
+            continue
+        key = _BY_SOURCE[m.group(3)]
+        layer.append(int(m.group(2)))
+        stack.append(m.group(1) or "blocks")
+        metric.append(key)
+        value.append(v * v if key == "resid_ms" else v)
+    return (np.asarray(layer, np.int64), np.asarray(stack, object), np.asarray(metric, object),
+            np.asarray(value, np.float64))
+
+
+class _Stats:
+    def __init__(self):
+        self.unit_hits = self.unit_misses = self.frame_hits = self.frame_misses = 0
+
+
+_stats = _Stats()
+_lock = threading.Lock()
+_units: OrderedDict[tuple[str, int], tuple] = OrderedDict()
+_frames: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+
+
+def _lru_get(store: OrderedDict, key):
+    with _lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    return None
+
+
+def _lru_put(store: OrderedDict, key, value, limit: int) -> None:
+    with _lock:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > limit:
+            store.popitem(last=False)
+
+
+def _unit(key: str, seed: int) -> tuple:
+    """Per-block metrics of one (config, seed), computed once per process."""
+    hit = _lru_get(_units, (key, seed))
+    if hit is not None:
+        _stats.unit_hits += 1
+        return hit
+    _stats.unit_misses += 1
+    cfg = RunConfig.from_json(key)
+    if resolve_device(cfg.train.device).type == "cpu" and torch.get_num_threads() != cpu_threads():
+        torch.set_num_threads(cpu_threads())  # the trainer's convention (process-wide): see cpu_threads
+    task = _task(json.dumps(cfg.task.to_dict(), sort_keys=True), cfg.model.arch)
+    arrays = _reshape(init_metrics(cfg, seed, task))
+    _lru_put(_units, (key, seed), arrays, MAX_UNITS)
+    return arrays
+
+
+def cache_info() -> dict[str, int]:
+    """Hits and misses of the unit and frame caches, and their current sizes."""
+    return dict(unit_hits=_stats.unit_hits, unit_misses=_stats.unit_misses, units=len(_units),
+                frame_hits=_stats.frame_hits, frame_misses=_stats.frame_misses, frames=len(_frames))
+
+
+def cache_clear() -> None:
+    with _lock:
+        _units.clear()
+        _frames.clear()
+        _task.cache_clear()
+        _stats.__init__()
+
+
+def _seeds(seeds: Iterable[int]) -> tuple[int, ...]:
+    out = tuple(int(s) for s in seeds)
+    if not out:
+        raise ValueError("seeds: give at least one seed")
+    return out
+
+
+# ---- public API -----------------------------------------------------------------------------------
+def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: Progress | None = None
+                  ) -> pd.DataFrame:
+    """Per-block metrics at initialisation of ``cfg``, one forward/backward per seed.
+
+    Columns ``seed, layer, stack, metric, value`` (see the module docstring); ``on_progress(f)`` is
+    called with the fraction done after each seed. Cached; the caller gets its own copy.
+    """
+    key, seeds = cache_key(cfg), _seeds(seeds)
+    frame = _lru_get(_frames, ("profile", key, seeds))
+    if frame is not None:
+        _stats.frame_hits += 1
+        if on_progress is not None:
+            on_progress(1.0)
+        return frame.copy()
+    _stats.frame_misses += 1
+    parts = []
+    for i, seed in enumerate(seeds):
+        layer, stack, metric, value = _unit(key, seed)
+        parts.append(pd.DataFrame({"seed": np.full(len(layer), seed, np.int64), "layer": layer,
+                                   "stack": stack, "metric": metric, "value": value}))
+        if on_progress is not None:
+            on_progress((i + 1) / len(seeds))
+    frame = pd.concat(parts, ignore_index=True)[COLUMNS]
+    _lru_put(_frames, ("profile", key, seeds), frame, MAX_FRAMES)
+    return frame.copy()
+
+
+def depth_grid(lo: int, hi: int, points: int = 8, spacing: str = "geometric") -> list[int]:
+    """At most ``points`` integer depths from ``lo`` to ``hi``, both included: ``geometric`` spacing
+    (even on a log axis, and cheap: the sweep's cost is the sum of its depths) or ``linear``."""
+    lo, hi = sorted((max(1, int(lo)), max(1, int(hi))))
+    n = max(1, min(points, hi - lo + 1))
+    out = list(range(lo, hi + 1))
+    for k in range(n, 4 * n):  # rounding can merge geometric points: take more until n are distinct
+        grid = np.geomspace(lo, hi, k) if spacing == "geometric" else np.linspace(lo, hi, k)
+        distinct = sorted({int(round(float(d))) for d in grid})
+        if len(distinct) >= n:
+            out = distinct
+            break
+    return [out[i] for i in np.unique(np.linspace(0, len(out) - 1, n).round().astype(int))]
+
+
+def depth_sweep(cfg: RunConfig, depths: Iterable[int], seeds: Iterable[int] = range(3),
+                on_progress: Progress | None = None) -> pd.DataFrame:
+    """``depth_profile`` of ``cfg.replace(layers=d)`` for each depth d, stacked with a ``depth`` column.
+
+    Progress is weighted by the number of blocks, the cost of a unit. Raises ``ConfigError`` if a
+    depth is out of the config's range.
+    """
+    depths, seeds = tuple(sorted({int(d) for d in depths})), _seeds(seeds)
+    if not depths:
+        raise ValueError("depths: give at least one depth")
+    cfgs = [cfg.replace(layers=d) for d in depths]
+    key = ("sweep", cache_key(cfg), depths, seeds)
+    frame = _lru_get(_frames, key)
+    if frame is not None:
+        _stats.frame_hits += 1
+        if on_progress is not None:
+            on_progress(1.0)
+        return frame.copy()
+    _stats.frame_misses += 1
+    total, done, parts = float(sum(depths)), 0.0, []
+    for d, c in zip(depths, cfgs):
+        def sub(f, d=d, done=done):
+            if on_progress is not None:
+                on_progress((done + f * d) / total)
+        part = depth_profile(c, seeds, on_progress=sub)
+        part.insert(0, "depth", d)
+        parts.append(part)
+        done += d
+    frame = pd.concat(parts, ignore_index=True)[SWEEP_COLUMNS]
+    _lru_put(_frames, key, frame, MAX_FRAMES)
+    return frame.copy()
+
+
+def depth_summary(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The numbers plotted against depth, per (depth, seed, stack):
+
+    - ``first.grad_norm`` / ``last.grad_norm``: gradient norm of the first / last block;
+    - ``last_over_first.grad_norm``: their ratio (> 1: gradients larger near the output);
+    - ``last.resid_ms``: residual-stream mean square after the last block (before any final norm).
+
+    Columns ``depth, seed, stack, metric, value``.
+    """
+    if sweep.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    rows = []
+    keep = sweep[sweep["metric"].isin(["grad_norm", "resid_ms"])]
+    for (depth, seed, stack), part in keep.groupby(["depth", "seed", "stack"], sort=True):
+        by = part.set_index(["metric", "layer"])["value"]
+        first, last = part["layer"].min(), part["layer"].max()
+        g0, g1 = by.get(("grad_norm", first), np.nan), by.get(("grad_norm", last), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.float64(g1) / np.float64(g0)
+        rows += [(depth, seed, stack, "first.grad_norm", g0), (depth, seed, stack, "last.grad_norm", g1),
+                 (depth, seed, stack, "last_over_first.grad_norm", ratio),
+                 (depth, seed, stack, "last.resid_ms", by.get(("resid_ms", last), np.nan))]
+    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    out["value"] = out["value"].astype(np.float64)
+    return out
+
+
+def band(frame: pd.DataFrame, x: str) -> pd.DataFrame:
+    """Seed statistics of a long frame per (stack, metric, ``x``): median, min, max, mean, std, n.
+
+    Non-finite values are left out of the statistics (all non-finite → NaN, a gap when plotted).
+    """
+    cols = ["stack", "metric", x]
+    if frame.empty:
+        return pd.DataFrame(columns=cols + ["median", "min", "max", "mean", "std", "n"])
+    f = frame.assign(value=frame["value"].where(np.isfinite(frame["value"].astype(np.float64))))
+    g = f.groupby(cols, sort=True)["value"]
+    out = g.agg(["median", "min", "max", "mean", "std", "count"]).rename(columns={"count": "n"}).reset_index()
+    out["std"] = out["std"].fillna(0.0).where(out["n"] > 0)
+    return out

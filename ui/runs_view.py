@@ -1,0 +1,235 @@
+"""The Runs page: saved runs listed, filtered, reopened, overlaid, exported and deleted.
+
+Everything here reads the shared runs folder through ``resnorm.runs``; nothing is kept between
+reruns but the widgets' state, so a run saved by another session appears on the next rerun.
+Folder names and notes come from an untrusted folder: they are escaped before Markdown shows them.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from resnorm import figures as F
+from resnorm import runs as R
+from resnorm.variants import block_latex
+
+SELECT_KEY = "runs_selected"
+FLASH_KEY = "runs_flash"
+FILTERS = [("norm_position", "norm position"), ("norm", "norm type"), ("residual", "residual"),
+           ("status", "status")]
+OVERLAY_METRICS = ["train/loss", "val/loss", "train/accuracy", "val/accuracy", "grad/total_norm", "lr"]
+VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Rank"]
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally inside Streamlit Markdown (no links, emphasis or HTML from file names)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+
+
+def listing() -> tuple[Path, list[R.RunEntry], list[str]]:
+    root = R.runs_root()
+    entries, notes = R.list_runs(root)
+    return root, entries, notes
+
+
+def header(root: Path, entries: list, notes: list[str]) -> None:
+    st.caption(f"Runs folder: `{md_escape(os.path.abspath(root))}` (set `RESNORM_RUNS_DIR` to change it) · "
+               f"{len(entries)} run{'s' if len(entries) != 1 else ''}. The folder is shared by everyone "
+               "using this server.")
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        kind, msg = flash
+        (st.success if kind == "success" else st.error)(msg, icon=":material/delete:" if kind == "success"
+                                                        else ":material/error:")
+    if notes:
+        lines = "\n".join(f"- {md_escape(n)}" for n in notes)
+        st.warning(f"Skipped or ignored {len(notes)} item{'s' if len(notes) != 1 else ''} in the runs folder:\n\n"
+                   f"{lines}", icon=":material/warning:")
+
+
+def filters(entries: list) -> list:
+    """Multiselects over the values present; an empty selection means any."""
+    cols = st.columns(len(FILTERS))
+    chosen = {}
+    for col, (attr, label) in zip(cols, FILTERS):
+        options = sorted({getattr(e, attr) for e in entries})
+        chosen[attr] = col.multiselect(label, options, key=f"runs_filter_{attr}", placeholder="any")
+    return R.filter_runs(entries, **chosen)
+
+
+def table(entries: list) -> None:
+    if not entries:
+        st.info("No saved runs match. Runs are saved here when a training ends (Live training, Compare), "
+                "and `python -m resnorm train --out runs/NAME` writes one from the command line.",
+                icon=":material/folder_open:")
+        return
+    df = pd.DataFrame([e.row() for e in entries])
+    st.dataframe(df, hide_index=True, width="stretch", key="runs_table", column_config={
+        "date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD HH:mm"),
+        "final loss": st.column_config.NumberColumn("final loss", format="%.4f"),
+        "layers": st.column_config.NumberColumn("layers", format="%d"),
+        "steps": st.column_config.NumberColumn("steps", format="%d"),
+    })
+
+
+def choose(entries: list) -> list[str]:
+    """Runs to open: one shows its charts, several are overlaid."""
+    names = [e.name for e in entries]
+    labels = {e.name: f"{e.name} · {e.label}" if e.label else e.name for e in entries}
+    if SELECT_KEY in st.session_state:  # drop runs filtered out or deleted since
+        st.session_state[SELECT_KEY] = [n for n in st.session_state[SELECT_KEY] if n in labels]
+    return st.multiselect("Open runs — one to see its charts, several to overlay them", names,
+                          format_func=lambda n: labels.get(n, n), key=SELECT_KEY,
+                          placeholder="choose runs", disabled=not names)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _load(root: str, name: str, stamp: tuple) -> R.RunRecord:
+    return R.load_run(name, root)
+
+
+def _stamp(root: Path, name: str) -> tuple:
+    """Changes whenever a file of the run changes (the cache key of a loaded run)."""
+    out = []
+    for f in R.RUN_FILES:
+        try:
+            st_ = os.lstat(R.run_path(name, root) / f)
+            out.append((f, st_.st_mtime_ns, st_.st_size, st_.st_ino))
+        except OSError:
+            out.append((f, None))
+    return tuple(out)
+
+
+def load(root: Path, name: str) -> R.RunRecord | None:
+    """The run, or None after showing why it cannot be opened."""
+    try:
+        return _load(str(root), name, _stamp(root, name))
+    except (R.RunLoadError, ValueError, OSError) as e:
+        st.error(f"Cannot open {md_escape(name)}: {md_escape(e)}", icon=":material/error:")
+        return None
+
+
+def single(root: Path, name: str) -> None:
+    rec = load(root, name)
+    if rec is None:
+        return
+    cfg, s = rec.config, rec.summary
+    m = cfg.model
+    st.subheader(rec.label)
+    loss = s.get("final_loss")
+    st.caption(md_escape(f"{s['status']} · {s['steps']} steps · final loss "
+                         f"{'—' if loss is None else f'{loss:.4f}'} · {m.arch}, {m.layers} layers, "
+                         f"{m.norm_position}/{m.norm}/residual {m.residual} · task {cfg.task.task} · "
+                         f"source {rec.meta.get('source') or 'cli'}"))
+    if s.get("reason"):
+        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"]))
+    for note in rec.notes:
+        st.info(md_escape(note), icon=":material/info:")
+    st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
+    charts(rec)
+    with st.expander("Config", icon=":material/settings:"):
+        st.json(cfg.to_dict(), expanded=False)
+    exports(root, rec)
+    delete(root, name)
+
+
+def charts(rec: R.RunRecord) -> None:
+    series, markers = rec.series(), rec.markers()
+    rid = f"saved-{rec.name}-"
+    tabs = st.tabs(VIEWS)
+    with tabs[0]:
+        log_y = st.toggle("log scale", key="runs_log_loss")
+        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "runs_chart_loss")
+    with tabs[1]:
+        left, right = st.columns([3, 2])
+        with left:
+            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "runs_chart_resid")
+        with right:
+            _chart(F.depth_profile(series, ("resid_post.rms",), title="Residual-stream RMS by layer", y_title="RMS",
+                                   uirevision=rid + "depth"), "runs_chart_depth")
+    with tabs[2]:
+        _chart(F.grad_figure(series, grad_clip=rec.config.train.grad_clip, markers=markers,
+                             uirevision=rid + "grad"), "runs_chart_grad")
+    with tabs[3]:
+        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "runs_chart_ratio")
+    with tabs[4]:
+        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "runs_chart_rank")
+    if not F.block_prefixes(series):
+        st.caption("This run recorded no per-layer statistics (probes were off).")
+
+
+def _chart(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def exports(root: Path, rec: R.RunRecord) -> None:
+    """Downloads, each generated only when clicked."""
+    name = rec.name
+    st.markdown("**Export** · metrics as CSV or Parquet, config and summary as JSON, the whole run folder as a zip")
+    c = st.columns(5)
+    kw = dict(on_click="ignore", width="stretch", icon=":material/download:")
+    c[0].download_button("CSV", lambda: R.read_file(name, R.METRICS, root), f"{name}-metrics.csv", "text/csv",
+                         key="runs_dl_csv", help="metrics.csv (step,name,value)", **kw)
+    c[1].download_button("Parquet", lambda: parquet_bytes(rec.frame), f"{name}-metrics.parquet",
+                         "application/octet-stream", key="runs_dl_parquet", help="the metrics as Parquet", **kw)
+    c[2].download_button("Config", rec.config.to_json() + "\n", f"{name}-config.json", "application/json",
+                         key="runs_dl_config", help="config.json", **kw)
+    c[3].download_button("Summary", json.dumps(R.json_safe(rec.summary), indent=2) + "\n", f"{name}-summary.json",
+                         "application/json", key="runs_dl_summary", help="summary.json", **kw)
+    c[4].download_button("Zip", lambda: R.export_zip(name, root), f"{name}.zip", "application/zip",
+                         key="runs_dl_zip", help="the run folder: config, metrics, summary, weights, meta", **kw)
+
+
+def _delete(root: Path, name: str) -> None:
+    try:
+        R.delete_run(name, root)
+    except (R.RunLoadError, ValueError, OSError) as e:
+        st.session_state[FLASH_KEY] = ("error", f"Could not delete {md_escape(name)}: {md_escape(e)}")
+        return
+    st.session_state[SELECT_KEY] = [n for n in st.session_state.get(SELECT_KEY, []) if n != name]
+    st.session_state[FLASH_KEY] = ("success", f"Deleted run {md_escape(name)}.")
+
+
+def delete(root: Path, name: str) -> None:
+    with st.expander("Delete this run", icon=":material/delete:"):
+        sure = st.checkbox(f"Yes, delete {md_escape(name)} from the runs folder (for everyone; cannot be undone)",
+                           key="runs_delete_confirm")
+        st.button("Delete run", icon=":material/delete_forever:", type="primary", disabled=not sure,
+                  key="runs_delete", on_click=_delete, args=(root, name))
+
+
+def overlay(root: Path, names: list[str]) -> None:
+    records = [r for r in (load(root, n) for n in names) if r is not None]
+    if not records:
+        return
+    labels = [r.label for r in records]
+    if len(set(labels)) != len(labels):
+        labels = [r.name for r in records]
+    present = [m for m in OVERLAY_METRICS if any(m in set(r.frame["name"].unique()) for r in records)]
+    c1, c2 = st.columns([3, 1])
+    metric = c1.selectbox("metric", present or OVERLAY_METRICS, key="runs_overlay_metric")
+    log_y = c2.toggle("log scale", key="runs_overlay_log")
+    series = {lab: r.series() for lab, r in zip(labels, records)}
+    markers = {lab: r.markers() for lab, r in zip(labels, records)}
+    dashed = "val/loss" if metric == "train/loss" else None
+    _chart(R.overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
+                            uirevision="runs-overlay-" + metric), "runs_chart_overlay")
+    rows = [{"run": lab, "status": r.summary["status"], "steps": r.summary["steps"],
+             "final loss": r.summary.get("final_loss"), "norm position": r.config.model.norm_position,
+             "norm": r.config.model.norm, "residual": r.config.model.residual, "layers": r.config.model.layers}
+            for lab, r in zip(labels, records)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="runs_overlay_table",
+                 column_config={"final loss": st.column_config.NumberColumn(format="%.4f")})
