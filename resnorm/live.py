@@ -7,12 +7,23 @@ slot for someone else.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 
 from .compare import Comparison
 from .config import ConfigError, RunConfig
 from .slots import TrainingSlots, global_slots
-from .trainer import Trainer
+from .procworker import ProcessTrainer
+from .trainer import Trainer, resolve_device
+
+def worker_kind() -> str:
+    """Where a session's run trains: ``process`` (default: off the server's GIL, survives nothing
+    it should not) or ``thread`` (``RESNORM_WORKERS=thread``: in the server process)."""
+    kind = os.environ.get("RESNORM_WORKERS", "process").strip().lower()
+    if kind not in ("process", "thread"):
+        raise ValueError(f"RESNORM_WORKERS must be 'process' or 'thread', not {kind!r}")
+    return kind
+
 
 def save_finished(trainer: Trainer, source: str, label: str | None = None):
     """Save a finished run to the runs folder: (path, None) or (None, why it could not be saved).
@@ -52,7 +63,11 @@ class SessionRun:
             if token is None:
                 return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
             try:
-                trainer = Trainer(cfg, on_finish=lambda tr: self._finished(tr, token))
+                resolve_device(cfg.train.device)  # a clear message now, not a failed child later
+                if worker_kind() == "process":
+                    trainer = ProcessTrainer(cfg, on_finish=lambda tr: self._finished(tr, token))
+                else:
+                    trainer = Trainer(cfg, on_finish=lambda tr: self._finished(tr, token))
             except ConfigError as e:
                 self.slots.release(token)
                 return "; ".join(m for _, m in e.problems)

@@ -27,6 +27,7 @@ from .worker import FINAL_STATUSES, Worker  # noqa: F401  (FINAL_STATUSES re-exp
 log = logging.getLogger(__name__)
 
 VAL_BATCHES = 4
+EXPLOSION = 100.0  # a finite loss this many times the first step's also counts as diverged
 
 
 def cpu_threads() -> int:
@@ -124,6 +125,7 @@ class Trainer(Worker):
         """Build task, model, optimizer and probes (seeded); the run is then ``running``."""
         self._begin()
         self._last_loss = None
+        self._first_loss = float("nan")
         self._setup()
 
     def advance(self) -> bool:
@@ -187,12 +189,20 @@ class Trainer(Worker):
                   "train/accuracy": token_accuracy(logits.detach(), batch.targets)}
         values = dict(zip(record, torch.stack([v.double().cpu() for v in record.values()]).tolist()))
         loss_v, total_v = values["train/loss"], values["grad/total_norm"]
-        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
-            what = f"loss = {loss_v}" if not math.isfinite(loss_v) else f"gradient norm = {total_v}"
+        if step == 1:
+            self._first_loss = loss_v
+        why = None
+        if not math.isfinite(loss_v):
+            why = f"non-finite loss = {loss_v}"
+        elif not math.isfinite(total_v):
+            why = f"non-finite gradient norm = {total_v}"
+        elif self._first_loss > 0 and loss_v > EXPLOSION * self._first_loss:
+            why = f"loss exploded to {loss_v:.3g} (over {EXPLOSION:g}× the first step's {self._first_loss:.3g})"
+        if why:
             self.store.add(step, values)
-            self.store.mark(step, "diverged", f"non-finite {what}")
+            self.store.mark(step, "diverged", why)
             self.step = self.diverged_step = step
-            self._finish("diverged", f"non-finite {what} at step {step}", None)
+            self._finish("diverged", f"{why} at step {step}", None)
             return None
         if probing:
             values.update(self.probe.pop())

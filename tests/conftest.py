@@ -8,6 +8,9 @@ if ROOT not in sys.path:
 
 # Runs saved by pages and sessions during the tests go to a throw-away folder, never ./runs.
 os.environ.setdefault("RESNORM_RUNS_DIR", tempfile.mkdtemp(prefix="resnorm-test-runs-"))
+# In-process tests train in threads (fast to start); tests/test_live.py covers worker processes and
+# the browser test runs the server as deployed, with processes.
+os.environ.setdefault("RESNORM_WORKERS", "thread")
 
 import torch  # noqa: E402
 

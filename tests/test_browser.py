@@ -40,7 +40,8 @@ def server(tmp_path_factory):
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "RESNORM_MAX_TRAININGS": "1"})  # one slot: tests the cap
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RESNORM_MAX_TRAININGS": "1",  # one slot: tests the cap
+             "RESNORM_WORKERS": "process"})  # as deployed: training off the server's GIL
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:

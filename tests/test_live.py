@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 import pytest
 
 from resnorm import figures as F
@@ -170,3 +171,45 @@ def test_finished_run_is_saved_and_an_unwritable_folder_loses_nothing(tmp_path, 
     assert wait(lambda: r.trainer.done) and wait(lambda: r.save_error is not None)
     assert r.saved_to is None and "cannot save" in r.save_error
     assert len(r.trainer.store.series("train/loss")[0]) == 6  # still downloadable from the page
+
+
+def test_process_worker_matches_the_thread_trainer_and_obeys_controls():
+    """Training in a child process gives exactly the metrics of the in-process trainer."""
+    from resnorm.procworker import ProcessTrainer
+
+    c = cfg(steps=30, probe_every=5, attention_every=10, eval_every=10)
+    here = train(c)
+    there = ProcessTrainer(c).start()
+    assert there.join(120) and there.status == "completed"
+    assert there.store.frame().equals(here.store.frame())
+    assert there.summary.final_loss == here.summary.final_loss
+    assert len(there.store.attention()) == len(here.store.attention())
+    w = there.model.state_dict()
+    assert all(torch.equal(w[k], v) for k, v in here.model.state_dict().items())
+
+    long = ProcessTrainer(cfg(steps=100_000)).start()
+    assert wait(lambda: long.step >= 3, 60)
+    long.pause()
+    assert wait(lambda: long.status == "paused", 30)
+    s = long.step
+    time.sleep(0.5)
+    assert long.step == s
+    long.resume()
+    assert wait(lambda: long.step > s + 2, 30)
+    long.stop()
+    assert long.join(30) and long.status == "stopped"
+
+
+def test_killed_worker_ends_failed_frees_its_slot_and_keeps_its_metrics(monkeypatch):
+    monkeypatch.setenv("RESNORM_WORKERS", "process")
+    slots = TrainingSlots(capacity=1)
+    r = SessionRun(slots, save=False)
+    assert r.start(cfg()) is None
+    assert wait(lambda: r.trainer.step >= 5, 60)
+    r.trainer.kill()  # a crash, an out-of-memory kill…
+    assert wait(lambda: r.trainer.done, 30) and r.status == "failed"
+    assert "ended unexpectedly" in r.trainer.reason
+    assert len(r.trainer.store.series("train/loss")[0]) >= 1  # what arrived is kept
+    assert wait(lambda: slots.busy == 0)  # the pool recovered the slot
+    assert r.start(cfg(steps=3)) is None  # and the session can start again
+    assert wait(lambda: r.trainer.done, 60) and r.status == "completed"
