@@ -51,32 +51,39 @@ class SessionRun:
         self.saved_to = self.save_error = None
         self.trainer: Trainer | None = None
         self.run_id = 0
-        self._token = None
+        self.ticket = None  # waiting for a training slot
         self._lock = threading.Lock()
 
     def start(self, cfg: RunConfig) -> str | None:
-        """Start training ``cfg``; returns None, or a message saying why it could not start."""
+        """Start training ``cfg`` now, or queue it until a slot frees; returns None, or a message
+        saying why it cannot run at all."""
         with self._lock:
-            if self.trainer is not None and not self.trainer.done:
-                return "A run is already in progress: stop it first."
-            token = self.slots.acquire()
-            if token is None:
-                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
+            if self.active:
+                return "A run is already in progress or queued: stop it first."
             try:
                 resolve_device(cfg.train.device)  # a clear message now, not a failed child later
-                if worker_kind() == "process":
-                    trainer = ProcessTrainer(cfg, on_finish=lambda tr: self._finished(tr, token))
-                else:
-                    trainer = Trainer(cfg, on_finish=lambda tr: self._finished(tr, token))
+                worker_kind()
             except ConfigError as e:
-                self.slots.release(token)
                 return "; ".join(m for _, m in e.problems)
-            self._token, self.trainer, self.run_id = token, trainer, next(_ids)
-            self.saved_to = self.save_error = None
-            if not self.save:
-                trainer.on_finish = lambda tr: self.slots.release(token)
-            trainer.start()
-            return None
+            except ValueError as e:
+                return str(e)
+            self.trainer, self.saved_to, self.save_error = None, None, None
+            token, self.ticket = self.slots.acquire_or_queue(lambda tok: self._launch(cfg, tok))
+        if token is not None:
+            self._launch(cfg, token)
+        return None
+
+    def _launch(self, cfg: RunConfig, token) -> None:
+        """Holding a slot: create the trainer and start it (from ``start`` or from the queue)."""
+        on_finish = (lambda tr: self._finished(tr, token)) if self.save else (lambda tr: self.slots.release(token))
+        cls = ProcessTrainer if worker_kind() == "process" else Trainer
+        trainer = cls(cfg, on_finish=on_finish)
+        self.trainer, self.run_id, self.ticket = trainer, next(_ids), None
+        trainer.start()
+
+    @property
+    def queue_position(self) -> int | None:
+        return self.slots.position(self.ticket) if self.ticket is not None else None
 
     def _finished(self, trainer: Trainer, token) -> None:
         """In the training thread, once: free the slot, then save the run to the runs folder."""
@@ -85,11 +92,13 @@ class SessionRun:
 
     @property
     def status(self) -> str:
+        if self.ticket is not None:
+            return "queued"
         return self.trainer.status if self.trainer is not None else "idle"
 
     @property
     def active(self) -> bool:
-        return self.trainer is not None and not self.trainer.done
+        return self.ticket is not None or (self.trainer is not None and not self.trainer.done)
 
     def pause(self):
         if self.trainer is not None:
@@ -100,6 +109,10 @@ class SessionRun:
             self.trainer.resume()
 
     def stop(self, wait: float = 5.0):
+        """Stop the run, or leave the queue."""
+        if self.ticket is not None:
+            self.slots.cancel(self.ticket)
+            self.ticket = None
         tr = self.trainer
         if tr is not None and not tr.done:
             tr.stop()
@@ -111,7 +124,7 @@ class SessionRun:
         self.trainer = None
 
     def close(self):
-        """Session ended: stop the run so its slot is freed."""
+        """Session ended: stop the run (or leave the queue) so its slot goes to someone else."""
         self.stop(wait=0.0)
 
 

@@ -10,6 +10,7 @@ with what had arrived so far kept.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing as mp
 import queue
@@ -95,6 +96,36 @@ def _child(cfg_dict: dict, commands, events) -> None:
     events.put(("done", tr.summary.to_dict(), tr.diverged_step, state))
 
 
+_SPAWN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_main():
+    """Start a spawned child without re-running the parent's ``__main__``.
+
+    ``spawn`` normally re-executes the parent's main script in the child so that pickled objects
+    from it resolve. Under Streamlit the main script is the app itself: the child would run the
+    UI. The child only needs ``resnorm.procworker._child``, so the main-module entries are dropped
+    from the preparation data while this process starts.
+    """
+    from multiprocessing import spawn
+
+    with _SPAWN_LOCK:
+        original = spawn.get_preparation_data
+
+        def preparation(name):
+            data = original(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        spawn.get_preparation_data = preparation
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original
+
+
 class _Weights:
     """Stands in for the model in the parent: what ``save_run`` needs of it."""
 
@@ -124,7 +155,8 @@ class ProcessTrainer(Worker):
 
     def start(self) -> "ProcessTrainer":
         self.status = "running"
-        self._proc.start()
+        with _without_main():
+            self._proc.start()
         self._thread = threading.Thread(target=self._read, name="resnorm-proc-reader", daemon=True)
         self._thread.start()
         return self

@@ -1,5 +1,6 @@
 """The UI-free parts of the live page: session runs, the training-slot cap, figure builders."""
 import math
+import os
 import time
 
 import numpy as np
@@ -30,18 +31,29 @@ def wait(cond, timeout=30):
     return cond()
 
 
-def test_slot_cap_refuses_then_frees_when_a_run_ends():
+def test_full_slots_queue_runs_first_come_first_served():
     slots = TrainingSlots(capacity=1)
-    a, b = SessionRun(slots), SessionRun(slots)
-    assert a.start(cfg()) is None
-    msg = b.start(cfg())
-    assert msg and "busy" in msg and "1/1" in msg
-    a.close()  # the session went away
+    a, b, c = SessionRun(slots, save=False), SessionRun(slots, save=False), SessionRun(slots, save=False)
+    assert a.start(cfg()) is None and a.status == "running"
+    assert b.start(cfg(steps=5)) is None and c.start(cfg(steps=5)) is None
+    assert (b.status, b.queue_position, c.queue_position) == ("queued", 1, 2)
+    assert b.trainer is None and b.active
+    a.close()  # the session went away: its slot goes to the first in the queue, no click needed
     assert wait(lambda: a.trainer.done) and a.status == "stopped"
+    assert wait(lambda: b.trainer is not None and b.trainer.done) and b.status == "completed"
+    assert wait(lambda: c.trainer is not None and c.trainer.done) and c.status == "completed"
+    assert wait(lambda: slots.busy == 0) and slots.queued == 0  # none lost, none left behind
+
+
+def test_leaving_the_queue():
+    slots = TrainingSlots(capacity=1)
+    a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
+    a.start(cfg())
+    b.start(cfg())
+    b.close()  # closed the tab while waiting
+    assert b.status == "idle" and slots.queued == 0
+    a.close()
     assert wait(lambda: slots.busy == 0)
-    assert b.start(cfg(steps=5)) is None
-    assert wait(lambda: b.trainer.done) and b.status == "completed"
-    assert wait(lambda: slots.busy == 0)  # a finished run frees its slot too
 
 
 def test_session_run_refuses_a_second_run_and_resets():
@@ -213,3 +225,24 @@ def test_killed_worker_ends_failed_frees_its_slot_and_keeps_its_metrics(monkeypa
     assert wait(lambda: slots.busy == 0)  # the pool recovered the slot
     assert r.start(cfg(steps=3)) is None  # and the session can start again
     assert wait(lambda: r.trainer.done, 60) and r.status == "completed"
+
+
+def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
+    """Under Streamlit the main script is the app: a spawned child must not execute it again."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = tmp_path / "app_like.py"
+    script.write_text(
+        "import os, sys\n"
+        "print('MAIN', os.getpid())\n"
+        "if __name__ == '__main__':\n"
+        f"    sys.path.insert(0, {root!r})\n"
+        "    from resnorm.config import RunConfig\n"
+        "    from resnorm.procworker import ProcessTrainer\n"
+        "    tr = ProcessTrainer(RunConfig.from_flat(dict(steps=3, layers=1, d_model=8, heads=1, d_ff=8))).start()\n"
+        "    tr.join(120)\n"
+        "    print('STATUS', tr.status)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180).stdout
+    assert out.count("MAIN") == 1 and "STATUS completed" in out, out

@@ -1,0 +1,181 @@
+"""Load test: N real browser sessions against one local server, each training and watching.
+
+    python tests/load/run_load.py --sessions 10 --steps 200
+
+Starts `streamlit run app.py` on a free loopback port (processes as deployed), opens N headless
+Chromium pages (separate contexts = separate sessions), presses Train in each, then measures:
+
+- refresh latency: time from flipping the loss chart's "log scale" toggle to the chart showing
+  the new axis type, repeated while the runs train (p50 / p95 over all sessions);
+- steps/s of each run (from its progress line) and whether it completed, was queued first, or
+  was lost (never started or failed);
+- server memory: RSS of the server and its training processes, sampled every second.
+
+Not part of the default test run (it takes minutes); the last report is in BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_tree_mb(pid: int) -> float:
+    """RSS of a process and its descendants, from /proc."""
+    total, todo = 0, [pid]
+    children = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(p))
+            except OSError:
+                pass
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+        todo.extend(children.get(p, []))
+    return total / 1024
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--toggles", type=int, default=6, help="latency samples per session")
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"resnorm-load-{port}.log"), "w")
+    env = {**os.environ, "RESNORM_WORKERS": "process", "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1"],
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    mem, stop_sampling = [], threading.Event()
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+
+        def sample():
+            while not stop_sampling.is_set():
+                mem.append(rss_tree_mb(server.pid))
+                time.sleep(1.0)
+
+        threading.Thread(target=sample, daemon=True).start()
+        base_mem = rss_tree_mb(server.pid)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+            pages = []
+            for i in range(args.sessions):
+                page = browser.new_page(viewport={"width": 1300, "height": 1100})
+                page.goto(f"{url}/live?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
+                pages.append(page)
+            for page in pages:
+                page.get_by_role("button", name=re.compile("Train")).wait_for(timeout=120_000)
+            t0 = time.time()
+            queued = set()
+            for i, page in enumerate(pages):
+                page.get_by_role("button", name=re.compile("Train")).click()
+            for i, page in enumerate(pages):
+                page.wait_for_timeout(300)
+                if page.get_by_text(re.compile("[Qq]ueued")).count():
+                    queued.add(i)
+            latencies, errors = [], 0
+            for k in range(args.toggles):
+                for page in pages:
+                    if not page.locator(".js-plotly-plot").count():
+                        continue
+                    before = page.evaluate("() => { const p = document.querySelector('.js-plotly-plot');"
+                                           " return p && p._fullLayout ? p._fullLayout.yaxis.type : null }")
+                    toggle = page.get_by_text("log scale", exact=True)
+                    if not toggle.count():
+                        continue
+                    start = time.perf_counter()
+                    toggle.click()
+                    try:
+                        page.wait_for_function(
+                            "(b) => { const p = document.querySelector('.js-plotly-plot');"
+                            " return p && p._fullLayout && p._fullLayout.yaxis.type !== b }", arg=before,
+                            timeout=30_000)
+                        latencies.append((time.perf_counter() - start) * 1000)
+                    except Exception:  # noqa: BLE001 - counted, reported
+                        errors += 1
+            results = []
+            deadline = time.time() + args.timeout
+            for i, page in enumerate(pages):
+                status = ""
+                while time.time() < deadline:
+                    txt = page.get_by_text(re.compile(r"step \d+/\d+")).first
+                    status = txt.inner_text() if txt.count() else ""
+                    if re.search(r"completed|failed|stopped|diverged", status):
+                        break
+                    page.wait_for_timeout(500)
+                m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", status)
+                results.append({"session": i, "status": status.split("·")[0].strip(" *"),
+                                "steps": int(m.group(1)) if m else 0,
+                                "steps_per_s": float(m.group(3)) if m else 0.0, "queued_first": i in queued,
+                                "exceptions": page.locator('[data-testid="stException"]').count()})
+            wall = time.time() - t0
+            browser.close()
+    finally:
+        stop_sampling.set()
+        server.terminate()
+        server.wait(20)
+        log.close()
+    done = [r for r in results if "completed" in r["status"]]
+    report = {
+        "sessions": args.sessions, "steps_per_run": args.steps, "wall_s": round(wall, 1),
+        "refresh_latency_ms": {"p50": round(pct(latencies, 0.5)), "p95": round(pct(latencies, 0.95)),
+                               "samples": len(latencies), "timeouts": errors},
+        "steps_per_s_per_run": {"median": round(statistics.median([r["steps_per_s"] for r in done]), 1) if done else 0,
+                                "min": round(min((r["steps_per_s"] for r in done), default=0), 1)},
+        "runs": {"completed": len(done), "queued_first": len(queued),
+                 "lost": args.sessions - len(done), "page_exceptions": sum(r["exceptions"] for r in results)},
+        "server_memory_mb": {"idle": round(base_mem), "peak": round(max(mem, default=0)),
+                             "per_session_peak": round((max(mem, default=0) - base_mem) / args.sessions, 1)},
+        "machine": f"{os.cpu_count()} cores; server, {args.sessions} Chromium pages and the trainings share them",
+    }
+    print(json.dumps(report, indent=2) if args.json else json.dumps(report))
+    return 0 if report["runs"]["lost"] == 0 and errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
