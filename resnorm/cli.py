@@ -252,6 +252,14 @@ def _field_option(field: str) -> str:
     return _option(field) if field not in ("config",) else "--config"
 
 
+_BREAKS = {ord(c): repr(c)[1:-1] for c in "\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def _one_line(msg: str) -> str:
+    """An error is one line even when it quotes a value or path holding line breaks (escaped)."""
+    return msg.translate(_BREAKS)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
@@ -263,9 +271,9 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         return {"train": cmd_train, "init-stats": cmd_init_stats}[args.command](args)
     except _UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_one_line(f"error: {e}"), file=sys.stderr)
     except ConfigError as e:
-        print("error: " + "; ".join(f"{_field_option(f)}: {m}" for f, m in e.problems), file=sys.stderr)
+        print(_one_line("error: " + "; ".join(f"{_field_option(f)}: {m}" for f, m in e.problems)), file=sys.stderr)
     except BrokenPipeError:  # e.g. `init-stats | head`: the reader left, nothing to report
         sys.stderr.close()
         return 0

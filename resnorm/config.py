@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,31 @@ class ConfigError(ValueError):
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}
+MAX_SHOWN = 60  # characters of a rejected value echoed back in a message
+
+
+def show(value: Any) -> str:
+    """``repr(value)`` for a message, bounded: a pasted megabyte or a 5000-digit integer is echoed
+    as its first characters (``str`` of an int over 4300 digits would itself raise ValueError)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer with about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except Exception:  # an object whose repr fails is still a wrong value
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def show_key(key: Any) -> str:
+    """A key as a message names it: as typed when short and printable, else like ``show``."""
+    return key if isinstance(key, str) and key.isprintable() and len(key) <= MAX_SHOWN else show(key)
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_field(f: dataclasses.Field, value: Any) -> str | None:
@@ -56,23 +82,25 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
         return None if m.get("optional") else "is required"
     t = _TYPES[str(f.type)]
     if t is bool and not isinstance(value, bool):
-        return f"must be true or false (got {value!r})"
+        return f"must be true or false (got {show(value)})"
     if t is int and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"must be an integer (got {value!r})"
+        return f"must be an integer (got {show(value)})"
     if t is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number (got {value!r})"
-        if not math.isfinite(value):
-            return f"must be a finite number (got {value!r})"
+            return f"must be a number (got {show(value)})"
+        if not _finite(value):
+            return f"must be a finite number (got {show(value)})"
     if t is str and not isinstance(value, str):
-        return f"must be a string (got {value!r})"
+        return f"must be a string (got {show(value)})"
     if m.get("choices") is not None and value not in m["choices"]:
-        return f"unknown option {value!r}; choose one of: {', '.join(m['choices'])}"
+        return f"unknown option {show(value)}; choose one of: {', '.join(m['choices'])}"
+    if t is str and "\x00" in value:
+        return "must not contain NUL characters"
     lo, hi = m.get("lo"), m.get("hi")
     if lo is not None and (value <= lo if m.get("lo_open") else value < lo):
-        return f"must be {'>' if m.get('lo_open') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "") + f" (got {value})"
+        return f"must be {'>' if m.get('lo_open') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "") + f" (got {show(value)})"
     if hi is not None and value > hi:
-        return f"must be between {lo} and {hi} (got {value})" if lo is not None else f"must be <= {hi} (got {value})"
+        return f"must be between {lo} and {hi} (got {show(value)})" if lo is not None else f"must be <= {hi} (got {show(value)})"
     return None
 
 
@@ -163,7 +191,7 @@ class TrainConfig(_Validated):
     steps: int = _f(500, "optimizer steps", lo=1, hi=10_000_000)
     batch_size: int = _f(32, "sequences per step", lo=1, hi=4096)
     lr: float = _f(1e-3, "peak learning rate", lo=0.0, lo_open=True, hi=1e3)
-    warmup: int = _f(0, "linear warmup steps (noam: the step of the peak)", lo=0)
+    warmup: int = _f(0, "linear warmup steps (noam: the step of the peak)", lo=0, hi=10_000_000)
     schedule: str = _f("constant", "learning-rate schedule after warmup: constant, linear decay to 0, "
                        "cosine decay to 0, or noam (Vaswani et al. eq. 3, peak = lr)",
                        choices=SCHEDULES)
@@ -172,9 +200,10 @@ class TrainConfig(_Validated):
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
     seed: int = _f(0, "seed for weights, data order and dropout", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
-    probe_every: int = _f(10, "record per-layer statistics every N steps (0 = probes off)", lo=0)
-    attention_every: int = _f(50, "capture attention maps of the probe example every N steps (0 = off)", lo=0)
-    eval_every: int = _f(50, "validation loss every N steps (0 = off)", lo=0)
+    probe_every: int = _f(10, "record per-layer statistics every N steps (0 = probes off)", lo=0, hi=10_000_000)
+    attention_every: int = _f(50, "capture attention maps of the probe example every N steps (0 = off)", lo=0,
+                              hi=10_000_000)
+    eval_every: int = _f(50, "validation loss every N steps (0 = off)", lo=0, hi=10_000_000)
     max_points: int = _f(2000, "points kept per metric; older points are thinned", lo=10, hi=1_000_000)
 
     def _relations(self):
@@ -187,6 +216,72 @@ class TrainConfig(_Validated):
 
 
 SECTIONS = {"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}
+
+# ---- memory: every accepted config must be able to take a training step ---------------------------
+MEMORY_ENV = "RESNORM_MAX_RUN_GB"
+DEFAULT_MAX_RUN_GB = 4.0
+_DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
+
+
+def max_run_bytes() -> int:
+    """Memory one run may need (``RESNORM_MAX_RUN_GB`` GiB, default 4); an invalid value is ignored."""
+    try:
+        gb = float(os.environ.get(MEMORY_ENV, "") or DEFAULT_MAX_RUN_GB)
+    except ValueError:
+        gb = DEFAULT_MAX_RUN_GB
+    return int((gb if math.isfinite(gb) and gb > 0 else DEFAULT_MAX_RUN_GB) * 2**30)
+
+
+def step_memory(model: "ModelConfig", src_len: int, tgt_len: int, vocab: int, batch: int) -> tuple[int, int]:
+    """(bytes of parameter state, bytes of one training step's activations): a deliberately generous
+    estimate from the sizes alone (no model is built).
+
+    Parameter state counts each weight seven times: the weight, its gradient, two Adam moments, the
+    snapshot the update-ratio probe takes and the optimizer's temporaries. Activations count, per
+    token and block, what autograd keeps for the backward pass (inputs of every linear layer and
+    norm, q/k/v, the attention scores, their mask and softmax, the MLP's hidden layer before and after
+    the activation) and half as much again for the gradients flowing back, plus the logits.
+    Measured against the peak resident memory of one step on CPU (float32, bfloat16, float64; decoder,
+    encoder, encoder-decoder), the estimate was 1.2-2.8 times the real figure."""
+    d, h, L = model.d_model, model.heads, model.layers
+    f = model.d_ff if model.mlp else 0
+    per_attn_p, per_mlp_p = 4 * d * d + 4 * d, (2 * d * f + f + d) if f else 0
+    per_norms_p = 3 * 4 * d
+    stacks = [(src_len, src_len, False)]  # (tokens, attended keys, cross-attention)
+    if model.arch == "encoder-decoder":
+        stacks.append((tgt_len, tgt_len, True))
+    params = vocab * d + max(src_len, tgt_len) * d + d * vocab + vocab
+    acts = 0
+    for T, S, cross in stacks:
+        params += L * (per_attn_p * (2 if cross else 1) + per_mlp_p + per_norms_p)
+        per_token = (16 * d + 4 * h * S) + (6 * d + 4 * f if f else 0)
+        if cross:
+            per_token += 16 * d + 4 * h * src_len
+        acts += batch * T * L * per_token
+    out_len = tgt_len if model.arch == "encoder-decoder" else src_len
+    acts += 4 * batch * out_len * vocab
+    b = _DTYPE_BYTES.get(model.dtype, 4)
+    return 7 * params * b, 3 * acts * b // 2
+
+
+def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
+    """Refuse a config whose training step would not fit in ``max_run_bytes()``: in a shared server
+    an oversized run would not fail cleanly, it would be killed by the kernel with every session."""
+    from .tasks import task_shape
+
+    src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
+    param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
+    limit = max_run_bytes()
+    if param_b + act_b <= limit:
+        return []
+    gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
+    tail = f"the limit per run is {gib(limit)} ({MEMORY_ENV})"
+    if param_b > limit // 2:
+        return [("d_model", f"the model is too large to train here: its weights and optimizer state need about "
+                 f"{gib(param_b)}; {tail}. Use fewer layers or a smaller d_model / d_ff")]
+    return [("batch_size", f"one training step needs about {gib(param_b + act_b)} "
+             f"({gib(act_b)} of activations for {cfg.train.batch_size} sequences); {tail}. "
+             "Use a smaller batch_size or seq_len, fewer layers or a smaller d_model")]
 
 
 def field_index() -> dict[str, tuple[str, dataclasses.Field]]:
@@ -206,6 +301,8 @@ class RunConfig:
         problems = task_problems(self.model, self.task)
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
             problems.append(("batch_size", "batchnorm needs at least 2 sequences per batch for batch statistics"))
+        if not problems:
+            problems.extend(memory_problems(self))
         if problems:
             raise ConfigError(problems)
 
@@ -219,7 +316,7 @@ class RunConfig:
         problems = []
         for k, v in values.items():
             if k not in index:
-                problems.append((k, f"unknown option {k!r}"))
+                problems.append((k, f"unknown option {show(k)}"))
                 continue
             per[index[k][0]][k] = v
         sections = {}
@@ -239,7 +336,7 @@ class RunConfig:
         """Inverse of ``to_dict``: ``{"model": {...}, "task": {...}, "train": {...}}``."""
         if not isinstance(d, dict):
             raise ConfigError([("config", "must be a JSON object with model/task/train sections")])
-        problems = [(k, f"unknown section {k!r}") for k in d if k not in SECTIONS]
+        problems = [(k, f"unknown section {show(k)}") for k in d if k not in SECTIONS]
         flat = {}
         for s in SECTIONS:
             sec = d.get(s, {})
@@ -251,7 +348,7 @@ class RunConfig:
                 if k in names:
                     flat[k] = v
                 else:
-                    problems.append((f"{s}.{k}", f"unknown option {k!r} in section {s!r}"))
+                    problems.append((f"{s}.{k}", f"unknown option {show(k)} in section {s!r}"))
         if problems:
             raise ConfigError(problems)
         return cls.from_flat(flat)
@@ -279,15 +376,21 @@ class RunConfig:
 
 
 # ---- text forms: URL query values, the equivalent command line and Python ---------------------------
+# Fields a URL (anyone's link) may not set: a path on the server is never taken from a link.
+NOT_FROM_TEXT = {"text_file": "a server path cannot be set from a link; upload or paste the text"}
+
+
 def parse_value(name: str, text: str):
     """Parse one field's value from text (a URL query value) by the field's schema; raises
     ConfigError naming the field when the text is not a valid value for it."""
     index = field_index()
     if name not in index:
-        raise ConfigError([(name, f"unknown option {name!r}")])
+        raise ConfigError([(name, f"unknown option {show(name)}")])
+    if name in NOT_FROM_TEXT:
+        raise ConfigError([(name, NOT_FROM_TEXT[name])])
     f = index[name][1]
     t = _TYPES[str(f.type)]
-    text = text.strip()
+    text = str(text).strip()
     try:
         if t is bool:
             lowered = text.lower()
@@ -301,7 +404,7 @@ def parse_value(name: str, text: str):
         else:
             value = text
     except ValueError:
-        raise ConfigError([(name, f"{text!r} is not {'a whole number' if t is int else 'a number' if t is float else 'true/false'}")]) from None
+        raise ConfigError([(name, f"{show(text)} is not {'a whole number' if t is int else 'a number' if t is float else 'true/false'}")]) from None
     msg = _check_field(f, value)
     if msg:
         raise ConfigError([(name, msg)])
@@ -309,13 +412,15 @@ def parse_value(name: str, text: str):
 
 
 def parse_query(params: dict[str, str]) -> tuple[dict, list[str]]:
-    """Query parameters → (valid field values, notes on what was ignored and why)."""
+    """Query parameters → (valid field values, notes on what was ignored and why). Never raises:
+    an unknown key, a value that does not parse or is out of range, and ``text_file`` (a server path)
+    are each ignored with a note that starts with the key."""
     values, ignored = {}, []
     for k, text in params.items():
         try:
             values[k] = parse_value(k, text)
         except ConfigError as e:
-            ignored.append(f"{k}={text!r} ({e.problems[0][1]})")
+            ignored.append(f"{show_key(k)}={show(text)} ({e.problems[0][1]})")
     return values, ignored
 
 
