@@ -2,22 +2,33 @@
 import streamlit as st
 
 import resnorm
-from ui import compare_view, live
+from ui import compare_view, lessons_view, live
+from ui.i18n import keep_in_url, language_switch, t
 
-st.set_page_config(page_title="resnorm", page_icon=":material/stacked_line_chart:", layout="wide")
+st.set_page_config(page_title=t("app.name"), page_icon=":material/stacked_line_chart:", layout="wide")
+language_switch()  # before any page text: ?lang=zh applies from the first draw
 
-pages = [
-    st.Page("app_pages/live.py", title="Live training", icon=":material/monitoring:", default=True, url_path="live"),
-    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("app_pages/init.py", title="At initialisation", icon=":material/tune:", url_path="init"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
-]
-page = st.navigation(pages)  # pages live in app_pages/: a folder named pages/ would let direct
-# links like /compare run the page without this router (Streamlit's older multipage mode).
+pages = {
+    "live": st.Page("app_pages/live.py", title=t("page.live"), icon=":material/monitoring:", default=True,
+                    url_path="live"),
+    "compare": st.Page("app_pages/compare.py", title=t("page.compare"), icon=":material/compare:",
+                       url_path="compare"),
+    "init": st.Page("app_pages/init.py", title=t("page.init"), icon=":material/tune:", url_path="init"),
+    "runs": st.Page("app_pages/runs.py", title=t("page.runs"), icon=":material/folder_open:", url_path="runs"),
+    "lessons": st.Page("app_pages/lessons.py", title=t("page.lessons"), icon=":material/school:",
+                       url_path="lessons"),
+}
+page = st.navigation(list(pages.values()))  # pages live in app_pages/: a folder named pages/ would let
+# direct links like /compare run the page without this router (Streamlit's older multipage mode).
+keep_in_url()
+if "lesson" in st.query_params and page is not pages["lessons"]:
+    st.switch_page(pages["lessons"], query_params=st.query_params.to_dict())  # ?lesson=2&lang=zh from any page
 # Leaving a page stops the run it owns (closing the tab does too: see the session-scoped resources).
-if page.title != "Live training":
+if page is not pages["live"]:
     live.session_run().stop(wait=0.0)
-if page.title != "Compare":
+if page is not pages["compare"]:
     compare_view.session_compare().stop(wait=0.0)
-st.sidebar.caption(f"resnorm {resnorm.__version__} · residual connections and normalization, live")
+if page is not pages["lessons"]:
+    lessons_view.session_lesson().stop(wait=0.0)
+st.sidebar.caption(t("app.caption", version=resnorm.__version__))
 page.run()

@@ -3,10 +3,10 @@ import streamlit as st
 
 from ui import compare_view as cv
 from ui import controls, share
+from ui.i18n import t
 
-st.title("Compare")
-st.caption("The sidebar sets what the configs share; the columns below set what differs. "
-           "All of them train together: same seed, same batches, same step clock.")
+st.title(t("compare.title"))
+st.caption(t("compare.caption"))
 cv.restore_from_link()
 base, base_problems = controls.sidebar_config(page="compare")
 share.show_ignored()

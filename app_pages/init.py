@@ -2,10 +2,10 @@
 import streamlit as st
 
 from ui import init_view
+from ui.i18n import t
 
-st.title("At initialisation")
-st.caption("Before the first step, a block design already decides how the signal and its gradient travel "
-           "through depth. Pick up to four designs; every chart overlays them, with the seed spread as a band.")
+st.title(t("init.title"))
+st.caption(t("init.caption"))
 settings = init_view.settings()
 configs = init_view.config_editor()
 runs = init_view.build(configs, settings)

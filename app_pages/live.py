@@ -3,9 +3,10 @@ import streamlit as st
 
 from resnorm.config import non_default
 from ui import controls, live, share
+from ui.i18n import t
 
-st.title("Live training")
-st.caption("Flip the residual path or move the norm, press Train, and watch what changes inside.")
+st.title(t("live.title"))
+st.caption(t("live.caption"))
 share.restore_live()
 cfg, problems = controls.sidebar_config()
 share.show_ignored()

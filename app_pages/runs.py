@@ -2,8 +2,9 @@
 import streamlit as st
 
 from ui import runs_view as rv
+from ui.i18n import t
 
-st.title("Saved runs")
+st.title(t("runs.title"))
 root, entries, notes = rv.listing()
 rv.header(root, entries, notes)
 shown = rv.filters(entries)

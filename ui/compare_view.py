@@ -8,7 +8,8 @@ from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, verdict
 from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.live import SessionCompare
 from ui import share
-from ui.controls import FIELDS, LABELS, remember
+from ui.controls import FIELDS, remember
+from ui.i18n import field_help, field_label, localize, package_message, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -42,14 +43,14 @@ def restore_from_link() -> None:
 
 def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
     """Columns of per-config overrides; returns (configs or None, problems)."""
-    n = st.segmented_control("configs", [2, 3, 4], default=st.session_state.get("cmp_n", 2),
-                             help="How many variants to train side by side") or 2
+    n = st.segmented_control(t("compare.n_configs"), [2, 3, 4], default=st.session_state.get("cmp_n", 2),
+                             help=t("compare.n_configs_help")) or 2
     st.session_state["cmp_n"] = n
     cols = st.columns(n)
     configs, problems = [], []
     for i, col in enumerate(cols):
         with col:
-            st.markdown(f"**Config {LETTERS[i]}**")
+            st.markdown(t("compare.config", letter=LETTERS[i]))
             values = {}
             for field in VARY:
                 key = f"cmp_{i}_{field}"
@@ -69,12 +70,12 @@ def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, li
 
 def _vary_widget(field: str, key: str):
     f = FIELDS[field]
-    label = LABELS.get(field, field.replace("_", " "))
+    label, help_ = field_label(field), field_help(field)
     if f.metadata.get("choices"):
-        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=f.metadata["help"])
+        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_)
     if str(f.type) == "int":
-        return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=f.metadata["help"])
-    return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=f.metadata["help"])
+        return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=help_)
+    return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=help_)
 
 
 def link_params(configs: list[RunConfig]) -> dict:
@@ -90,23 +91,24 @@ def link_params(configs: list[RunConfig]) -> dict:
 def buttons(sc: SessionCompare, configs, problems) -> None:
     c = sc.comparison
     cols = st.columns(4)
-    reason = ("Fix the settings first: " + "; ".join(problems)) if configs is None else \
-        ("A comparison is running." if sc.active else None)
-    if cols[0].button("Train all", icon=":material/play_arrow:", type="primary", disabled=reason is not None,
-                      key="cmp_train", help=reason or "Start every config together", width="stretch"):
+    reason = t("compare.fix_first", problems="; ".join(problems)) if configs is None else \
+        (t("compare.running") if sc.active else None)
+    if cols[0].button(t("compare.train_all"), icon=":material/play_arrow:", type="primary",
+                      disabled=reason is not None, key="cmp_train", help=reason or t("compare.train_all_help"),
+                      width="stretch"):
         msg = sc.start(configs, [LETTERS[i] for i in range(len(configs))])
         if msg:
-            st.session_state["cmp_error"] = msg
+            st.session_state["cmp_error"] = package_message(msg)
         st.rerun()
     paused = c is not None and c.status == "paused"
-    if cols[1].button("Resume" if paused else "Pause", icon=":material/resume:" if paused else ":material/pause:",
+    if cols[1].button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else ":material/pause:",
                       disabled=not sc.active, key="cmp_pause", width="stretch"):
         sc.resume() if paused else sc.pause()
         st.rerun()
-    if cols[2].button("Stop all", icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
+    if cols[2].button(t("compare.stop_all"), icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
         sc.stop()
         st.rerun()
-    if cols[3].button("Reset", icon=":material/restart_alt:", disabled=c is None, key="cmp_reset", width="stretch"):
+    if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=c is None, key="cmp_reset", width="stretch"):
         sc.reset()
         st.rerun()
     err = st.session_state.pop("cmp_error", None)
@@ -117,10 +119,11 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
 def results(sc: SessionCompare) -> None:
     c = sc.comparison
     if c is None:
-        st.info("Choose the variants above and press **Train all**: they train in lockstep, same data, same seed.")
+        st.info(t("compare.start_hint"))
         return
     st.progress(min(c.step / c.total_steps, 1.0),
-                text=f"**{c.status}** · step {c.step}/{c.total_steps} · {c.elapsed:.1f} s")
+                text=t("compare.progress", status=status(c.status), step=c.step, total=c.total_steps,
+                       elapsed=c.elapsed))
     rid = f"cmp{sc.run_id}"
     runs = []
     for label, tr in zip(c.labels, c.trainers):
@@ -128,32 +131,42 @@ def results(sc: SessionCompare) -> None:
         runs.append((label, series, detect_events(series, tr.store.markers())))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(F.overlay_figure(runs, "train/loss", title="Training loss", log_y=True,
-                                         uirevision=rid + "loss"), key="cmp_loss")
-        st.plotly_chart(F.overlay_figure(runs, "grad/total_norm", title="Global gradient norm", log_y=True,
-                                         uirevision=rid + "gnorm"), key="cmp_gnorm")
+        st.plotly_chart(localize(F.overlay_figure(runs, "train/loss", title=t("compare.train_loss"), log_y=True,
+                                                  uirevision=rid + "loss")), key="cmp_loss")
+        st.plotly_chart(localize(F.overlay_figure(runs, "grad/total_norm", title=t("compare.grad_norm"), log_y=True,
+                                                  uirevision=rid + "gnorm")), key="cmp_gnorm")
     with right:
-        st.plotly_chart(F.overlay_figure(runs, "val/loss", title="Validation loss", log_y=True,
-                                         uirevision=rid + "val"), key="cmp_val")
-        other = st.selectbox("difference view against A", c.labels[1:], key="cmp_diff_with")
+        st.plotly_chart(localize(F.overlay_figure(runs, "val/loss", title=t("compare.val_loss"), log_y=True,
+                                                  uirevision=rid + "val")), key="cmp_val")
+        other = st.selectbox(t("compare.diff_with"), c.labels[1:], key="cmp_diff_with")
         j = c.labels.index(other)
-        st.plotly_chart(F.difference_figure("A", runs[0][1], other, runs[j][1], uirevision=rid + "diff"),
+        st.plotly_chart(localize(F.difference_figure("A", runs[0][1], other, runs[j][1], uirevision=rid + "diff")),
                         key="cmp_diff")
-    st.plotly_chart(F.profiles_side_by_side(runs, "grad_norm", title="Gradient norm per layer (first step in grey)",
-                                            uirevision=rid + "pg"), key="cmp_prof_grad")
-    st.plotly_chart(F.profiles_side_by_side(runs, "resid_post.rms", title="Residual-stream RMS per layer",
-                                            uirevision=rid + "pr"), key="cmp_prof_resid")
-    target = st.number_input("target loss (for “steps to reach”)", min_value=0.0, value=0.5, step=0.1,
-                             key="cmp_target")
+    st.plotly_chart(localize(F.profiles_side_by_side(runs, "grad_norm", title=t("compare.grad_profiles"),
+                                                     uirevision=rid + "pg")), key="cmp_prof_grad")
+    st.plotly_chart(localize(F.profiles_side_by_side(runs, "resid_post.rms", title=t("compare.resid_profiles"),
+                                                     uirevision=rid + "pr")), key="cmp_prof_resid")
+    target = st.number_input(t("compare.target"), min_value=0.0, value=0.5, step=0.1, key="cmp_target")
     if sc.saved:
-        st.caption("Saved to " + ", ".join(f"`{p.name}`" for p in sc.saved) + " — see the Runs page.")
+        st.caption(t("compare.saved", names=", ".join(f"`{p.name}`" for p in sc.saved)))
     for err in sc.save_errors:
-        st.warning(f"Not saved: {err}", icon=":material/save:")
-    st.markdown("**Verdict**" if c.done else "**So far**")
+        st.warning(t("compare.not_saved", error=err), icon=":material/save:")
+    st.markdown(t("compare.verdict") if c.done else t("compare.so_far"))
     for (label, _, events), tr in zip(runs, c.trainers):
-        line = verdict(label, tr, target).line(target)
-        notes = "; ".join(f"{e.kind} at step {e.step}" for e in events)
-        st.markdown(f"- {line}" + (f" — events: {notes}" if notes else ""))
+        st.markdown("- " + verdict_line(verdict(label, tr, target), target, events))
+
+
+def verdict_line(v, target: float, events=()) -> str:
+    """``resnorm.compare.Verdict.line`` in the session's language, with the run's events."""
+    if v.status == "diverged":
+        head = t("verdict.diverged", label=v.label, step=v.diverged_step)
+    else:
+        loss = f"{v.final_loss:.4f}" if v.final_loss is not None else t("verdict.na")
+        head = t("verdict.final", label=v.label, loss=loss, steps=v.steps, status=status(v.status))
+    reach = (t("verdict.reached", target=f"{target:g}", step=v.steps_to_target) if v.steps_to_target
+             else t("verdict.never", target=f"{target:g}"))
+    notes = "; ".join(t("verdict.event", kind=t_or(f"event.{e.kind}", e.kind), step=e.step) for e in events)
+    return f"{head}; {reach}" + (t("verdict.events", events=notes) if notes else "")
 
 
 def live_results(sc: SessionCompare) -> None:

@@ -12,22 +12,17 @@ import streamlit as st
 
 from resnorm.config import SECTIONS, ConfigError, RunConfig
 from resnorm.tasks import FITS, MAX_TEXT_BYTES, TaskError, check_text
+from ui.i18n import field_help, field_label, t, t_or
 
-GROUPS = [
-    ("Model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
-    ("Block: norm and residual", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout"], True),
-    ("Task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
-    ("Training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
-                  "seed"], True),
-    ("Hardware", ["device", "dtype"], False),
-    ("Probes", ["probe_every", "attention_every", "eval_every"], False),
+GROUPS = [  # (title key, fields, expanded)
+    ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
+    ("group.block", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout"], True),
+    ("group.task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
+    ("group.training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
+                        "seed"], True),
+    ("group.hardware", ["device", "dtype"], False),
+    ("group.probes", ["probe_every", "attention_every", "eval_every"], False),
 ]
-LABELS = {"d_model": "d_model (width)", "d_ff": "d_ff (MLP width)", "norm_position": "norm position",
-          "norm": "norm type", "residual": "residual", "mlp": "MLP sublayer", "lr": "learning rate",
-          "grad_clip": "gradient clip (0 = off)", "probe_every": "probe every N steps (0 = off)",
-          "attention_every": "attention maps every N steps", "eval_every": "validation every N steps",
-          "vocab_size": "alphabet size", "seq_len": "sequence length", "mask_prob": "mask fraction (masked LM)",
-          "batch_size": "batch size", "weight_decay": "weight decay"}
 FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
 
 
@@ -39,8 +34,10 @@ def remember(key: str, value):
     return value
 
 
-def _widget(container, name: str):
-    return remember(f"cfg_{name}", _draw(container, name))
+def field_widget(container, name: str, prefix: str = "cfg_"):
+    """One config field's widget (key ``<prefix><name>``), its value remembered across pages."""
+    return remember(f"{prefix}{name}", _draw(container, name, prefix))
+
 
 
 def reseed_on_page_change(page: str) -> None:
@@ -52,12 +49,13 @@ def reseed_on_page_change(page: str) -> None:
         st.session_state["_cfg_page"] = page
 
 
-def _draw(container, name: str):
+def _draw(container, name: str, prefix: str = "cfg_"):
+    """One schema-driven widget with key ``<prefix><name>`` (``cfg_`` for the Live and Compare sidebar)."""
     f = FIELDS[name]
-    m, key, label = f.metadata, f"cfg_{name}", LABELS.get(name, name.replace("_", " "))
+    m, key, label = f.metadata, f"{prefix}{name}", field_label(name)
     if key not in st.session_state:
         st.session_state[key] = f.default
-    kw = dict(key=key, help=m["help"])
+    kw = dict(key=key, help=field_help(name))
     t = str(f.type)
     if name == "device":
         import torch
@@ -82,14 +80,14 @@ def _draw(container, name: str):
 def _text_source(container) -> tuple[str | None, str | None]:
     """The text-lm input: an uploaded file or pasted text, saved to a file named by its hash.
     Returns (path, problem)."""
-    up = container.file_uploader("Text file (UTF-8)", type=None, key="cfg_upload",
-                                 help=f"Up to {MAX_TEXT_BYTES // (1024 * 1024)} MiB; trained character by character.")
-    pasted = container.text_area("…or paste text", key="cfg_text", height=100)
+    up = container.file_uploader(t("controls.text_file"), type=None, key="cfg_upload",
+                                 help=t("controls.text_file_help", mib=MAX_TEXT_BYTES // (1024 * 1024)))
+    pasted = container.text_area(t("controls.paste"), key="cfg_text", height=100)
     data = up.getvalue() if up is not None else pasted.encode("utf-8") if pasted else None
     if data is None:
-        return None, "text-lm needs text: upload a file or paste some"
+        return None, t("controls.need_text")
     try:
-        check_text(data, "the uploaded file" if up is not None else "the pasted text")
+        check_text(data, t("controls.uploaded_file") if up is not None else t("controls.pasted_text"))
     except TaskError as e:
         return None, e.message
     folder = os.path.join(tempfile.gettempdir(), "resnorm-texts")
@@ -110,18 +108,19 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
     text_problem = None
     sb = st.sidebar
     for title, names, expanded in GROUPS:
-        box = sb.expander(title, expanded=expanded)
+        box = sb.expander(t(title), expanded=expanded)
         for name in names:
             if name == "vocab_size" and st.session_state.get("cfg_task", "copy") not in ("copy", "reverse", "sort"):
                 continue
             if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
                                             and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
                 continue
-            values[name] = _widget(box, name)
+            values[name] = field_widget(box, name)
             slots[name] = box.empty()
-        if title == "Task":
+        if title == "group.task":
             fits = FITS[values["task"]]
-            box.caption("Fits: " + "; ".join(f"{a} ({how})" for a, how in fits.items()))
+            box.caption(t("controls.fits", fits="; ".join(f"{a} ({t_or('fits.' + how, how)})"
+                                                           for a, how in fits.items())))
             if values["task"] == "text-lm":
                 path, text_problem = _text_source(box)
                 slots["text_file"] = box.empty()

@@ -17,7 +17,8 @@ from resnorm import figures_init as FI
 from resnorm import signal as S
 from resnorm.config import ConfigError, RunConfig
 from resnorm.variants import NORM_POSITIONS, block_latex
-from ui.controls import FIELDS, LABELS
+from ui.controls import FIELDS
+from ui.i18n import field_help, field_label, localize, options, t, t_or
 
 PER_CONFIG = ["norm_position", "norm", "residual", "init", "arch"]
 MAX_CONFIGS = 4
@@ -29,12 +30,17 @@ TASKS = ["copy", "reverse", "sort", "add", "stdlib-lm"]  # text-lm needs an uplo
 SHARED = {"d_model": (64, 8, 256), "heads": (4, 1, 16), "d_ff": (256, 8, 1024), "seq_len": (8, 2, 32),
           "batch_size": (8, 2, 32)}
 
-POSITION_NAMES = {"post": "Post-LN", "pre": "Pre-LN", "sandwich": "Sandwich-LN", "deepnorm": "DeepNorm",
-                  "lns": "LN-Scaling", "none": "no norm"}
-NORM_NAMES = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "dyt": "DyT", "batchnorm": "BatchNorm",
-              "none": "identity"}
+
+def position_name(v: str) -> str:
+    return t_or(f"name.position.{v}", v)
+
+
+def norm_name(v: str) -> str:
+    return t_or(f"name.norm.{v}", v)
+
+
 BASE = {"norm_position": "pre", "norm": "layernorm", "residual": "on", "init": "xavier", "arch": "decoder"}
-PRESETS: dict[str, list[dict]] = {
+PRESETS: dict[str, list[dict]] = {  # i18n: ids (shown via preset.*)
     "Post-LN vs Pre-LN (Xiong et al. 2020)": [{"norm_position": "post"}, {"norm_position": "pre"}],
     "Pre-LN: LayerNorm vs RMSNorm vs DyT": [{"norm": "layernorm"}, {"norm": "rmsnorm"}, {"norm": "dyt"}],
     "Residual on vs off (Dong et al. 2021)": [{"residual": "on"}, {"residual": "off"}],
@@ -46,30 +52,8 @@ PRESETS: dict[str, list[dict]] = {
 DEFAULT_PRESET = next(iter(PRESETS))
 KEEP = dict(persist_state="session")
 
-CAPTIONS = {
-    "resid_ms": "**Look for:** Pre-LN adds every branch to a stream it never re-normalises, so the mean square "
-                "grows about linearly with the layer index (Xiong et al. 2020, Lemma 2: E‖x_ℓ‖² grows like ℓ). "
-                "Post-LN and DeepNorm normalise after each addition: the stream stays at mean square 1 "
-                "(LayerNorm with γ = 1, β = 0 at init).",
-    "grad_norm": "**Look for:** the shape, not the level. Xiong et al. 2020 (Theorem 1, Fig. 3): at initialisation "
-                 "Post-LN's gradients are large near the output — the reason it needs learning-rate warm-up — while "
-                 "Pre-LN's are not. Here Post-LN's curve stays level or rises towards the output; Pre-LN's falls "
-                 "with the layer index, so its last block gets the smallest gradient.",
-    "ratio": "**Look for:** how much one sublayer changes the stream it reads, ‖F(x)‖/‖x‖. In Pre-LN the stream "
-             "grows while the normalised branch does not, so later layers contribute less and less "
-             "(the “curse of depth”, Sun et al. 2025, which LN-Scaling's 1/√ℓ addresses). Post-LN's ratio stays of "
-             "order one at every depth.",
-    "rank_residual": "**Look for:** rank collapse. Attention averages tokens, so without skip connections the "
-                     "tokens' representations collapse towards one vector doubly exponentially with depth (Dong et al. "
-                     "2021): the rank residual falls towards 0 (try residual off, on a log scale). Skip connections "
-                     "hold it up; Post-LN, which rescales the skip path at every block, still drifts down at init "
-                     "(Noci et al. 2022).",
-    "depth": "**Look for:** Xiong et al. 2020, Theorem 1 — the last block's gradient is O(d·√ln d) for Post-LN, "
-             "independent of depth L, but O(d·√(ln d / L)) for Pre-LN: it shrinks as the model gets deeper. "
-             "And Pre-LN's stream after the last block grows ~linearly with L, Post-LN's stays at 1. "
-             "Encoder-decoder configs show the decoder stack (next to the output).",
-}
-BRANCHES = {"attention": "attn_out.ratio", "MLP": "mlp_out.ratio", "cross-attention": "cross_attn_out.ratio"}
+BRANCHES = {"attention": "attn_out.ratio", "MLP": "mlp_out.ratio",  # i18n: ids (shown via branch.*)
+            "cross-attention": "cross_attn_out.ratio"}
 
 
 @dataclass
@@ -83,7 +67,7 @@ class Settings:
 
 # ---- controls -------------------------------------------------------------------------------------
 def _label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
+    return field_label(name)
 
 
 def _apply_preset() -> None:
@@ -105,21 +89,20 @@ def settings() -> Settings:
     """Sidebar: depth range, seeds, band, and the settings every config shares."""
     _defaults()
     sb = st.sidebar
-    box = sb.expander("Depth and seeds", expanded=True, icon=":material/layers:")
-    lo, hi = box.slider("depth range (blocks)", DEPTH_MIN, DEPTH_MAX, DEPTH_DEFAULT, key="init_depth",
-                        help="Per-layer charts use the deepest model; the depth chart sweeps the range "
-                             f"({SWEEP_POINTS} depths at most).", **KEEP)
-    n_seeds = box.slider("seeds", 1, SEEDS_MAX, SEEDS_DEFAULT, key="init_seeds",
-                         help="Each seed draws new weights and a new batch; the band shows their spread.", **KEEP)
-    band = box.segmented_control("seed band", ["minmax", "std"], default="minmax", required=True, key="init_band",
-                                 format_func={"minmax": "min – max", "std": "mean ± std"}.get, **KEEP) or "minmax"
+    box = sb.expander(t("init.depth_and_seeds"), expanded=True, icon=":material/layers:")
+    lo, hi = box.slider(t("init.depth"), DEPTH_MIN, DEPTH_MAX, DEPTH_DEFAULT, key="init_depth",
+                        help=t("init.depth_help", points=SWEEP_POINTS), **KEEP)
+    n_seeds = box.slider(t("init.seeds"), 1, SEEDS_MAX, SEEDS_DEFAULT, key="init_seeds",
+                         help=t("init.seeds_help"), **KEEP)
+    band = box.segmented_control(t("init.band"), ["minmax", "std"], default="minmax", required=True, key="init_band",
+                                 format_func=options("init.band."), **KEEP) or "minmax"
     shared = {}
-    box = sb.expander("Shared by all configs", expanded=True, icon=":material/tune:")
+    box = sb.expander(t("init.shared"), expanded=True, icon=":material/tune:")
     for name, (default, lo_, hi_) in SHARED.items():
         shared[name] = box.number_input(_label(name), min_value=lo_, max_value=hi_, value=default, step=1,
-                                        key=f"init_{name}", help=FIELDS[name].metadata["help"], **KEEP)
-    shared["mlp"] = box.toggle(_label("mlp"), value=True, key="init_mlp", help=FIELDS["mlp"].metadata["help"], **KEEP)
-    shared["task"] = box.selectbox("task", TASKS, key="init_task", help=FIELDS["task"].metadata["help"], **KEEP)
+                                        key=f"init_{name}", help=field_help(name), **KEEP)
+    shared["mlp"] = box.toggle(_label("mlp"), value=True, key="init_mlp", help=field_help("mlp"), **KEEP)
+    shared["task"] = box.selectbox(t("init.task"), TASKS, key="init_task", help=field_help("task"), **KEEP)
     return Settings(int(lo), int(hi), tuple(range(int(n_seeds))), band, shared)
 
 
@@ -128,11 +111,11 @@ def labels(configs: list[dict]) -> list[str]:
     differ = [n for n in PER_CONFIG[1:] if len({c[n] for c in configs}) > 1]
     out = []
     for i, c in enumerate(configs):
-        parts = [POSITION_NAMES.get(c["norm_position"], c["norm_position"])]
+        parts = [position_name(c["norm_position"])]
         for n in differ:
             v = c[n]
-            parts.append(NORM_NAMES.get(v, v) if n == "norm" else f"residual {v}" if n == "residual"
-                         else f"init {v}" if n == "init" else v)
+            parts.append(norm_name(v) if n == "norm" else t("init.label.residual", value=v) if n == "residual"
+                         else t("init.label.init", value=v) if n == "init" else v)
         out.append(f"{i + 1} · " + " · ".join(parts))
     return out
 
@@ -140,9 +123,9 @@ def labels(configs: list[dict]) -> list[str]:
 def config_editor() -> list[dict]:
     """Main area: a preset picker and one column of block choices per config."""
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    left.selectbox("Start from a comparison", list(PRESETS), key="init_preset", on_change=_apply_preset,
-                   help="Fills the configs below; change any of them afterwards.", **KEEP)
-    n = right.number_input("configs", 1, MAX_CONFIGS, key="init_n", step=1, **KEEP)
+    left.selectbox(t("init.preset"), list(PRESETS), key="init_preset", on_change=_apply_preset,
+                   format_func=options("preset.", keep_unknown=True), help=t("init.preset_help"), **KEEP)
+    n = right.number_input(t("init.n_configs"), 1, MAX_CONFIGS, key="init_n", step=1, **KEEP)
     configs = []
     cols = st.columns(int(n))
     for i, col in enumerate(cols):
@@ -150,10 +133,10 @@ def config_editor() -> list[dict]:
         values = {}
         for name in PER_CONFIG:
             f = FIELDS[name]
-            fmt = (POSITION_NAMES.get if name == "norm_position" else NORM_NAMES.get if name == "norm" else str)
+            fmt = (options("name.position.", True) if name == "norm_position" else
+                   options("name.norm.", True) if name == "norm" else str)
             values[name] = box.selectbox(_label(name), list(f.metadata["choices"]), key=f"init_c{i}_{name}",
-                                         format_func=lambda v, fmt=fmt: fmt(v) or str(v),
-                                         help=f.metadata["help"], **KEEP)
+                                         format_func=fmt, help=field_help(name), **KEEP)
         configs.append(values)
     names = labels(configs)
     for i, (col, c) in enumerate(zip(cols, configs)):
@@ -173,7 +156,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
     except ConfigError as e:
         shared = [(f, m) for f, m in e.problems if f in s.shared or f == "layers"]
         if shared:
-            st.error("Shared settings: " + "; ".join(f"{_label(f)}: {m}" for f, m in shared),
+            st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {m}" for f, m in shared)),
                      icon=":material/error:")
             return []
     out = []
@@ -182,14 +165,14 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
         try:
             out.append((c["label"], RunConfig.from_flat(flat)))
         except ConfigError as e:
-            st.error(f"**{c['label']}** cannot be built: " + "; ".join(f"{f}: {m}" for f, m in e.problems),
-                     icon=":material/error:")
+            st.error(t("init.cannot_build", label=c["label"],
+                       problems="; ".join(f"{f}: {m}" for f, m in e.problems)), icon=":material/error:")
     return out
 
 
 # ---- computation and charts ---------------------------------------------------------------------------
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    st.plotly_chart(localize(fig), width="stretch", key=key, config={"displaylogo": False})
 
 
 def _guarded(label: str, fn):
@@ -198,16 +181,16 @@ def _guarded(label: str, fn):
     except ConfigError as e:
         st.error(f"**{label}**: " + "; ".join(f"{f}: {m}" for f, m in e.problems), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 — a numerical or build failure of one config must not take the page down
-        st.error(f"**{label}** failed at initialisation: {type(e).__name__}: {e}", icon=":material/error:")
+        st.error(t("init.failed", label=label, error=f"{type(e).__name__}: {e}"), icon=":material/error:")
     return None
 
 
 def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     if not runs:
-        st.info("Nothing to show: fix the settings above.", icon=":material/info:")
+        st.info(t("init.nothing"), icon=":material/info:")
         return
     status = st.empty()
-    bar = st.progress(0.0, text="Computing…")
+    bar = st.progress(0.0, text=t("init.computing"))
     before, t0 = S.cache_info(), time.perf_counter()
     depths = S.depth_grid(s.lo, s.hi, SWEEP_POINTS)
     # cost in blocks × seeds: the profile (deepest model) first, then the sweep
@@ -220,7 +203,7 @@ def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
 
     profiles = {}
     for i, (label, cfg) in enumerate(runs):
-        on = progress(i * cost_profile, cost_profile, f"At initialisation: {label}, {s.hi} blocks")
+        on = progress(i * cost_profile, cost_profile, t("init.progress_profile", label=label, blocks=s.hi))
         frame = _guarded(label, partial(S.depth_profile, cfg, s.seeds, on_progress=on))
         if frame is not None:
             profiles[label] = frame
@@ -232,45 +215,46 @@ def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     for i, (label, cfg) in enumerate(runs):
         if label not in profiles:
             continue
-        on = progress(base + i * cost_sweep, cost_sweep, f"Depth sweep: {label}, depths {depths[0]}–{depths[-1]}")
+        on = progress(base + i * cost_sweep, cost_sweep,
+                      t("init.progress_sweep", label=label, lo=depths[0], hi=depths[-1]))
         sweep = _guarded(label, partial(S.depth_sweep, cfg, depths, s.seeds, on_progress=on))
         if sweep is not None:
             summaries[label] = S.depth_summary(sweep)
     elapsed = time.perf_counter() - t0
     bar.empty()
-    st.markdown("##### Against depth")
+    st.markdown(t("init.against_depth"))
     _chart(FI.depth_figure(summaries, band_kind=s.band), "init_chart_depth")
-    st.caption(CAPTIONS["depth"] + f" Depths: {', '.join(map(str, depths))}.")
+    st.caption(t("init.look.depth") + " " + t("init.depths", depths=", ".join(map(str, depths))))
     after = S.cache_info()
     new = after["unit_misses"] - before["unit_misses"]
-    status.caption(f":material/timer: {len(runs)} config(s) × {len(s.seeds)} seed(s): {s.hi}-block profile in "
-                   f"{t_profile:.2f} s, with the depth sweep {elapsed:.2f} s "
-                   f"({new} new forward/backward pass(es); the rest from the cache).")
+    status.caption(t("init.timing", configs=len(runs), seeds=len(s.seeds), blocks=s.hi, t_profile=t_profile,
+                     elapsed=elapsed, new=new))
 
 
 def _profile_charts(profiles: dict, s: Settings) -> None:
-    st.markdown(f"##### Along depth, {s.hi} blocks")
+    st.markdown(t("init.along_depth", blocks=s.hi))
     top, bottom = st.columns(2), st.columns(2)
     with top[0]:
-        _chart(FI.profile_figure(profiles, "resid_ms", title="Residual-stream mean square after each block",
+        _chart(FI.profile_figure(profiles, "resid_ms", title=t("init.chart.resid"),
                                  band_kind=s.band), "init_chart_resid")
-        st.caption(CAPTIONS["resid_ms"])
+        st.caption(t("init.look.resid_ms"))
     with top[1]:
-        _chart(FI.profile_figure(profiles, "grad_norm", title="Gradient norm per block",
+        _chart(FI.profile_figure(profiles, "grad_norm", title=t("init.chart.grad"),
                                  band_kind=s.band), "init_chart_grad")
-        st.caption(CAPTIONS["grad_norm"])
+        st.caption(t("init.look.grad_norm"))
     with bottom[0]:
         present = {m for f in profiles.values() for m in f["metric"].unique()}
-        options = [k for k, m in BRANCHES.items() if m in present] or ["attention"]
-        if st.session_state.get("init_branch") not in options:
-            st.session_state["init_branch"] = options[0]
-        branch = st.segmented_control("branch", options, key="init_branch", required=True,
-                                      label_visibility="collapsed") or options[0]
-        _chart(FI.profile_figure(profiles, BRANCHES[branch], title=f"Branch-to-stream ratio ‖F(x)‖/‖x‖, {branch}",
+        shown = [k for k, m in BRANCHES.items() if m in present] or ["attention"]
+        if st.session_state.get("init_branch") not in shown:
+            st.session_state["init_branch"] = shown[0]
+        branch = st.segmented_control(t("init.branch"), shown, key="init_branch", required=True,
+                                      format_func=options("branch."),
+                                      label_visibility="collapsed") or shown[0]
+        _chart(FI.profile_figure(profiles, BRANCHES[branch], title=t("init.chart.ratio", branch=t(f"branch.{branch}")),
                                  band_kind=s.band), "init_chart_ratio")
-        st.caption(CAPTIONS["ratio"])
+        st.caption(t("init.look.ratio"))
     with bottom[1]:
-        log_y = st.toggle("log scale", key="init_rank_log", help="Shows the doubly exponential collapse as a line")
-        _chart(FI.profile_figure(profiles, "rank_residual", title="Rank residual after each block",
+        log_y = st.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
+        _chart(FI.profile_figure(profiles, "rank_residual", title=t("init.chart.rank"),
                                  band_kind=s.band, log_y=log_y), "init_chart_rank")
-        st.caption(CAPTIONS["rank_residual"])
+        st.caption(t("init.look.rank_residual"))

@@ -15,7 +15,8 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm.config import RunConfig
 from resnorm.live import SessionRun
-from resnorm.variants import NORM_POSITIONS, NORM_TYPES, RESIDUAL_MODES, block_dot, block_latex
+from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
+from ui.i18n import lang, localize, options, package_message, status, t
 
 REFRESH_S = 0.5
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
@@ -33,13 +34,14 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
     """The chosen block as its update formula and a diagram, both from ``resnorm.variants``."""
     left, right = st.columns([1, 1])
     with left:
-        st.markdown("**Each sublayer F (attention, MLP) updates the residual stream x as**")
+        st.markdown(t("live.block_heading"))
         st.latex(block_latex(pos, res, norm, arch))
         if norm != "none" and pos != "none":
             st.latex(NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula)
-        notes = [f"Position **{pos}** — {NORM_POSITIONS[pos].source}.", f"Residual **{res}** — {RESIDUAL_MODES[res].help}."]
+        notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
+                 t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
         if NORM_POSITIONS[pos].final_norm and norm != "none":
-            notes.append("A final norm is applied before the output head.")
+            notes.append(t("live.final_norm_note"))
         st.caption(" ".join(notes))
     with right:
         st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
@@ -50,26 +52,26 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
     cols = st.columns(5)
     reason = None
     if cfg is None:
-        reason = "Fix the settings first: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
+        reason = t("live.fix_first", problems="; ".join(f"{k}: {v}" for k, v in problems.items()))
     elif run.active:
-        reason = "A run is in progress."
-    if cols[0].button("Train", icon=":material/play_arrow:", type="primary", disabled=reason is not None,
-                      key="btn_train", help=reason or "Train this configuration", width="stretch"):
+        reason = t("live.in_progress")
+    if cols[0].button(t("live.train"), icon=":material/play_arrow:", type="primary", disabled=reason is not None,
+                      key="btn_train", help=reason or t("live.train_help"), width="stretch"):
         msg = run.start(cfg)
         if msg:
-            st.session_state["start_error"] = msg
+            st.session_state["start_error"] = package_message(msg)
         st.rerun()
     paused = tr is not None and tr.status == "paused"
-    if cols[1].button("Resume" if paused else "Pause", icon=":material/resume:" if paused else ":material/pause:",
+    if cols[1].button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else ":material/pause:",
                       disabled=not run.active, key="btn_pause", width="stretch"):
         run.resume() if paused else run.pause()
         _wait_for(lambda: tr.status != ("paused" if paused else "running") or tr.done)
         st.rerun()
-    if cols[2].button("Stop", icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
+    if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
         run.stop()
         st.rerun()
-    if cols[3].button("Reset", icon=":material/restart_alt:", disabled=tr is None, key="btn_reset", width="stretch",
-                      help="Stop and clear this run's charts"):
+    if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=tr is None, key="btn_reset",
+                      width="stretch", help=t("live.reset_help")):
         run.reset()
         st.rerun()
     if reason and cfg is None:
@@ -87,28 +89,31 @@ def _wait_for(cond, timeout: float = 2.0) -> None:
 
 def progress(run: SessionRun) -> None:
     tr = run.trainer
+    if run.status == "queued":
+        st.info(t("live.queued", position=run.queue_position or 1, running=run.slots.busy,
+                  capacity=run.slots.capacity), icon=":material/hourglass_top:")
+        return
     if tr is None:
-        st.info("Choose a block design in the sidebar and press **Train**.")
+        st.info(t("live.start_hint"))
         return
     total = tr.cfg.train.steps
     elapsed = tr.elapsed
     rate = tr.step / elapsed if elapsed > 0 else 0.0
-    text = (f"{STATUS_ICON.get(tr.status, '')} **{tr.status}** · step {tr.step}/{total} · "
-            f"{rate:.1f} steps/s · {elapsed:.1f} s")
+    text = t("live.progress", icon=STATUS_ICON.get(tr.status, ""), status=status(tr.status), step=tr.step,
+             total=total, rate=rate, elapsed=elapsed)
     st.progress(min(tr.step / total, 1.0), text=text)
     if tr.status == "diverged":
-        st.error(f"Diverged at step {tr.diverged_step}: {tr.reason}. Metrics up to that step are kept.",
-                 icon=":material/error:")
+        st.error(t("live.diverged", step=tr.diverged_step, reason=tr.reason), icon=":material/error:")
     elif tr.status == "failed":
-        st.error(f"The run failed: {tr.reason}")
+        st.error(t("live.failed", reason=tr.reason))
     if run.saved_to:
-        st.caption(f"Saved to `{run.saved_to}` — see the Runs page.")
+        st.caption(t("live.saved", path=run.saved_to))
     elif run.save_error:
-        st.warning(f"Not saved: {run.save_error}. The metrics can still be downloaded under Export.",
-                   icon=":material/save:")
+        st.warning(t("live.not_saved", error=run.save_error), icon=":material/save:")
 
 
-VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Attention", "Rank"]
+VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Attention", "Rank"]  # i18n: ids (shown via view.*)
+LOSS, RESIDUAL, GRADIENTS, RATIOS, ATTENTION, RANK = VIEWS
 
 
 def charts(run: SessionRun) -> None:
@@ -117,37 +122,39 @@ def charts(run: SessionRun) -> None:
     tr = run.trainer
     if tr is None:
         return
-    view = st.segmented_control("view", VIEWS, default=VIEWS[0], key="opt_view", label_visibility="collapsed") \
-        or VIEWS[0]
+    view = st.segmented_control(t("live.view"), VIEWS, default=VIEWS[0], key="opt_view", label_visibility="collapsed",
+                                format_func=options("view.")) or VIEWS[0]
     series = tr.store.all_series()
     markers = tr.store.markers()
     rid = f"run{run.run_id}"
     cfg = tr.cfg
-    if view == "Loss":
-        log_y = st.toggle("log scale", key="opt_log_loss")
+    if view == LOSS:
+        log_y = st.toggle(t("live.log_scale"), key="opt_log_loss")
         _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "chart_loss")
-    elif view == "Residual stream":
+    elif view == RESIDUAL:
         left, right = st.columns([3, 2])
         with left:
             _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "chart_resid")
         with right:
-            _chart(F.depth_profile(series, ("resid_post.rms",), title="Residual-stream RMS by layer",
-                                   y_title="RMS", uirevision=rid + "depth"), "chart_depth")
-    elif view == "Gradients":
+            _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"),
+                                   y_title=t("live.rms"), uirevision=rid + "depth"), "chart_depth")
+    elif view == GRADIENTS:
         _chart(F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, uirevision=rid + "grad"),
                "chart_grad")
-    elif view == "Ratios":
+    elif view == RATIOS:
         _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "chart_ratio")
-    elif view == "Attention":
+    elif view == ATTENTION:
         snaps = tr.store.attention()
         snap = snaps[-1] if snaps else None
         layers = F.attention_layers(snap)
         if not layers:
-            st.caption("Attention maps appear at the first capture (set in Probes).")
+            st.caption(t("live.no_attention"))
             return
         c1, c2 = st.columns(2)
-        layer = c1.selectbox("layer", layers, key="opt_attn_layer")
-        head = c2.selectbox("head", ["all"] + list(range(cfg.model.heads)), key="opt_attn_head")
+        layer = c1.selectbox(t("live.layer"), layers, key="opt_attn_layer")
+        all_heads = t("live.all_heads")
+        head = c2.selectbox(t("live.head"), ["all"] + list(range(cfg.model.heads)), key="opt_attn_head",
+                            format_func=lambda h: all_heads if h == "all" else str(h))
         left, right = st.columns([3, 2])
         with left:
             _chart(F.attention_figure(snap, layer, None if head == "all" else head, uirevision=rid + "attn"),
@@ -159,7 +166,7 @@ def charts(run: SessionRun) -> None:
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+    st.plotly_chart(localize(fig), key=key, config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
 
 
 def export(run: SessionRun) -> None:
@@ -174,16 +181,18 @@ def export(run: SessionRun) -> None:
         store.frame().to_parquet(buf, index=False)
         return buf.getvalue()
 
+    code, depth_title = lang(), t("live.resid_by_layer")  # the callables below run outside the session
+
     def figures() -> dict:
         series, markers = store.all_series(), store.markers()
         return {"loss": lambda: F.loss_figure(series, markers=markers),
                 "residual": lambda: F.resid_heatmap(series, markers=markers),
-                "depth": lambda: F.depth_profile(series, title="Residual-stream RMS by layer"),
+                "depth": lambda: F.depth_profile(series, title=depth_title),
                 "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers),
                 "ratios": lambda: F.ratio_figure(series, markers=markers),
                 "rank": lambda: F.rank_figure(series, markers=markers)}
 
-    with st.expander("Export"):
+    with st.expander(t("live.export")):
         c = st.columns(4)
         kw = dict(on_click="ignore", width="stretch")
         c[0].download_button("metrics.csv", lambda: store.frame().to_csv(index=False), "metrics.csv", "text/csv",
@@ -194,10 +203,12 @@ def export(run: SessionRun) -> None:
         c[3].download_button("summary.json", lambda: json.dumps(tr.summary.to_dict() if tr.summary else
                                                                 {"status": tr.status, "steps": tr.step}, indent=2),
                              "summary.json", "application/json", key="dl_summary", **kw)
-        name = st.selectbox("chart as standalone HTML (works offline)", list(figures()), key="opt_export_chart")
-        st.download_button(f"{name}.html", lambda: figures()[name]().to_html(include_plotlyjs=True, full_html=True),
+        name = st.selectbox(t("live.export_html"), list(figures()), key="opt_export_chart",
+                            format_func=options("export."))
+        st.download_button(f"{name}.html", lambda: localize(figures()[name](), code).to_html(include_plotlyjs=True,
+                                                                                       full_html=True),
                            f"{name}.html", "text/html", key="dl_html", **kw)
-        st.caption("PNG: use the camera icon in each chart's toolbar.")
+        st.caption(t("live.export_png"))
 
 
 def live_panel(run: SessionRun) -> None:

@@ -18,13 +18,16 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
+from ui.i18n import localize, options, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
-FILTERS = [("norm_position", "norm position"), ("norm", "norm type"), ("residual", "residual"),
-           ("status", "status")]
+FILTERS = ["norm_position", "norm", "residual", "status"]  # labels: runs.filter.<attr>
 OVERLAY_METRICS = ["train/loss", "val/loss", "train/accuracy", "val/accuracy", "grad/total_norm", "lr"]
-VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Rank"]
+VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Rank"]  # i18n: ids (shown via view.*)
+ROW_COLUMNS = ("date", "final loss", "layers", "steps")  # i18n: ids (columns of RunEntry.row())
+DATE, FINAL_LOSS, LAYERS, STEPS = ROW_COLUMNS
+DATE_FORMAT = "YYYY-MM-DD HH:mm"  # i18n: ids
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -40,9 +43,9 @@ def listing() -> tuple[Path, list[R.RunEntry], list[str]]:
 
 
 def header(root: Path, entries: list, notes: list[str]) -> None:
-    st.caption(f"Runs folder: `{md_escape(os.path.abspath(root))}` (set `RESNORM_RUNS_DIR` to change it) · "
-               f"{len(entries)} run{'s' if len(entries) != 1 else ''}. The folder is shared by everyone "
-               "using this server.")
+    n = len(entries)
+    st.caption(t("runs.header", folder=md_escape(os.path.abspath(root)),
+                 count=t("runs.count_one" if n == 1 else "runs.count_many", n=n)))
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         kind, msg = flash
@@ -50,33 +53,35 @@ def header(root: Path, entries: list, notes: list[str]) -> None:
                                                         else ":material/error:")
     if notes:
         lines = "\n".join(f"- {md_escape(n)}" for n in notes)
-        st.warning(f"Skipped or ignored {len(notes)} item{'s' if len(notes) != 1 else ''} in the runs folder:\n\n"
-                   f"{lines}", icon=":material/warning:")
+        head = t("runs.skipped_one" if len(notes) == 1 else "runs.skipped_many", n=len(notes))
+        st.warning(f"{head}\n\n{lines}", icon=":material/warning:")
 
 
 def filters(entries: list) -> list:
     """Multiselects over the values present; an empty selection means any."""
     cols = st.columns(len(FILTERS))
     chosen = {}
-    for col, (attr, label) in zip(cols, FILTERS):
-        options = sorted({getattr(e, attr) for e in entries})
-        chosen[attr] = col.multiselect(label, options, key=f"runs_filter_{attr}", placeholder="any")
+    for col, attr in zip(cols, FILTERS):
+        present = sorted({getattr(e, attr) for e in entries})
+        chosen[attr] = col.multiselect(t(f"runs.filter.{attr}"), present, key=f"runs_filter_{attr}",
+                                       placeholder=t("runs.any"),
+                                       format_func=options("status.", True) if attr == "status" else str)
     return R.filter_runs(entries, **chosen)
 
 
 def table(entries: list) -> None:
     if not entries:
-        st.info("No saved runs match. Runs are saved here when a training ends (Live training, Compare), "
-                "and `python -m resnorm train --out runs/NAME` writes one from the command line.",
-                icon=":material/folder_open:")
+        st.info(t("runs.none_match"), icon=":material/folder_open:")
         return
     df = pd.DataFrame([e.row() for e in entries])
-    st.dataframe(df, hide_index=True, width="stretch", key="runs_table", column_config={
-        "date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD HH:mm"),
-        "final loss": st.column_config.NumberColumn("final loss", format="%.4f"),
-        "layers": st.column_config.NumberColumn("layers", format="%d"),
-        "steps": st.column_config.NumberColumn("steps", format="%d"),
+    columns = {c: t(f"runs.col.{c}") for c in df.columns}
+    columns.update({
+        DATE: st.column_config.DatetimeColumn(columns[DATE], format=DATE_FORMAT),
+        FINAL_LOSS: st.column_config.NumberColumn(columns[FINAL_LOSS], format="%.4f"),
+        LAYERS: st.column_config.NumberColumn(columns[LAYERS], format="%d"),
+        STEPS: st.column_config.NumberColumn(columns[STEPS], format="%d"),
     })
+    st.dataframe(df, hide_index=True, width="stretch", key="runs_table", column_config=columns)
 
 
 def choose(entries: list) -> list[str]:
@@ -85,9 +90,8 @@ def choose(entries: list) -> list[str]:
     labels = {e.name: f"{e.name} · {e.label}" if e.label else e.name for e in entries}
     if SELECT_KEY in st.session_state:  # drop runs filtered out or deleted since
         st.session_state[SELECT_KEY] = [n for n in st.session_state[SELECT_KEY] if n in labels]
-    return st.multiselect("Open runs — one to see its charts, several to overlay them", names,
-                          format_func=lambda n: labels.get(n, n), key=SELECT_KEY,
-                          placeholder="choose runs", disabled=not names)
+    return st.multiselect(t("runs.open"), names, format_func=lambda n: labels.get(n, n), key=SELECT_KEY,
+                          placeholder=t("runs.choose"), disabled=not names)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -112,7 +116,7 @@ def load(root: Path, name: str) -> R.RunRecord | None:
     try:
         return _load(str(root), name, _stamp(root, name))
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.error(f"Cannot open {md_escape(name)}: {md_escape(e)}", icon=":material/error:")
+        st.error(t("runs.cannot_open", name=md_escape(name), error=md_escape(e)), icon=":material/error:")
         return None
 
 
@@ -124,17 +128,17 @@ def single(root: Path, name: str) -> None:
     m = cfg.model
     st.subheader(rec.label)
     loss = s.get("final_loss")
-    st.caption(md_escape(f"{s['status']} · {s['steps']} steps · final loss "
-                         f"{'—' if loss is None else f'{loss:.4f}'} · {m.arch}, {m.layers} layers, "
-                         f"{m.norm_position}/{m.norm}/residual {m.residual} · task {cfg.task.task} · "
-                         f"source {rec.meta.get('source') or 'cli'}"))
+    st.caption(md_escape(t("runs.summary_line", status=status(s["status"]), steps=s["steps"],
+                           loss="—" if loss is None else f"{loss:.4f}", arch=m.arch, layers=m.layers,
+                           position=m.norm_position, norm=m.norm, residual=m.residual, task=cfg.task.task,
+                           source=rec.meta.get("source") or "cli")))
     if s.get("reason"):
         (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"]))
     for note in rec.notes:
         st.info(md_escape(note), icon=":material/info:")
     st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
     charts(rec)
-    with st.expander("Config", icon=":material/settings:"):
+    with st.expander(t("runs.config"), icon=":material/settings:"):
         st.json(cfg.to_dict(), expanded=False)
     exports(root, rec)
     delete(root, name)
@@ -143,16 +147,16 @@ def single(root: Path, name: str) -> None:
 def charts(rec: R.RunRecord) -> None:
     series, markers = rec.series(), rec.markers()
     rid = f"saved-{rec.name}-"
-    tabs = st.tabs(VIEWS)
+    tabs = st.tabs([t(f"view.{v}") for v in VIEWS])
     with tabs[0]:
-        log_y = st.toggle("log scale", key="runs_log_loss")
+        log_y = st.toggle(t("live.log_scale"), key="runs_log_loss")
         _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "runs_chart_loss")
     with tabs[1]:
         left, right = st.columns([3, 2])
         with left:
             _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "runs_chart_resid")
         with right:
-            _chart(F.depth_profile(series, ("resid_post.rms",), title="Residual-stream RMS by layer", y_title="RMS",
+            _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"), y_title=t("live.rms"),
                                    uirevision=rid + "depth"), "runs_chart_depth")
     with tabs[2]:
         _chart(F.grad_figure(series, grad_clip=rec.config.train.grad_clip, markers=markers,
@@ -162,11 +166,11 @@ def charts(rec: R.RunRecord) -> None:
     with tabs[4]:
         _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "runs_chart_rank")
     if not F.block_prefixes(series):
-        st.caption("This run recorded no per-layer statistics (probes were off).")
+        st.caption(t("runs.no_probes"))
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(localize(fig), key=key, config=PLOTLY_CONFIG)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -178,36 +182,36 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 def exports(root: Path, rec: R.RunRecord) -> None:
     """Downloads, each generated only when clicked."""
     name = rec.name
-    st.markdown("**Export** · metrics as CSV or Parquet, config and summary as JSON, the whole run folder as a zip")
+    st.markdown(t("runs.export"))
     c = st.columns(5)
     kw = dict(on_click="ignore", width="stretch", icon=":material/download:")
-    c[0].download_button("CSV", lambda: R.read_file(name, R.METRICS, root), f"{name}-metrics.csv", "text/csv",
-                         key="runs_dl_csv", help="metrics.csv (step,name,value)", **kw)
-    c[1].download_button("Parquet", lambda: parquet_bytes(rec.frame), f"{name}-metrics.parquet",
-                         "application/octet-stream", key="runs_dl_parquet", help="the metrics as Parquet", **kw)
-    c[2].download_button("Config", rec.config.to_json() + "\n", f"{name}-config.json", "application/json",
-                         key="runs_dl_config", help="config.json", **kw)
-    c[3].download_button("Summary", json.dumps(R.json_safe(rec.summary), indent=2) + "\n", f"{name}-summary.json",
-                         "application/json", key="runs_dl_summary", help="summary.json", **kw)
-    c[4].download_button("Zip", lambda: R.export_zip(name, root), f"{name}.zip", "application/zip",
-                         key="runs_dl_zip", help="the run folder: config, metrics, summary, weights, meta", **kw)
+    c[0].download_button(t("runs.dl.csv"), lambda: R.read_file(name, R.METRICS, root), f"{name}-metrics.csv",
+                         "text/csv", key="runs_dl_csv", help=t("runs.dl.csv_help"), **kw)
+    c[1].download_button(t("runs.dl.parquet"), lambda: parquet_bytes(rec.frame), f"{name}-metrics.parquet",
+                         "application/octet-stream", key="runs_dl_parquet", help=t("runs.dl.parquet_help"), **kw)
+    c[2].download_button(t("runs.dl.config"), rec.config.to_json() + "\n", f"{name}-config.json", "application/json",
+                         key="runs_dl_config", help=t("runs.dl.config_help"), **kw)
+    c[3].download_button(t("runs.dl.summary"), json.dumps(R.json_safe(rec.summary), indent=2) + "\n",
+                         f"{name}-summary.json", "application/json", key="runs_dl_summary",
+                         help=t("runs.dl.summary_help"), **kw)
+    c[4].download_button(t("runs.dl.zip"), lambda: R.export_zip(name, root), f"{name}.zip", "application/zip",
+                         key="runs_dl_zip", help=t("runs.dl.zip_help"), **kw)
 
 
 def _delete(root: Path, name: str) -> None:
     try:
         R.delete_run(name, root)
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.session_state[FLASH_KEY] = ("error", f"Could not delete {md_escape(name)}: {md_escape(e)}")
+        st.session_state[FLASH_KEY] = ("error", t("runs.delete_failed", name=md_escape(name), error=md_escape(e)))
         return
     st.session_state[SELECT_KEY] = [n for n in st.session_state.get(SELECT_KEY, []) if n != name]
-    st.session_state[FLASH_KEY] = ("success", f"Deleted run {md_escape(name)}.")
+    st.session_state[FLASH_KEY] = ("success", t("runs.deleted", name=md_escape(name)))
 
 
 def delete(root: Path, name: str) -> None:
-    with st.expander("Delete this run", icon=":material/delete:"):
-        sure = st.checkbox(f"Yes, delete {md_escape(name)} from the runs folder (for everyone; cannot be undone)",
-                           key="runs_delete_confirm")
-        st.button("Delete run", icon=":material/delete_forever:", type="primary", disabled=not sure,
+    with st.expander(t("runs.delete_panel"), icon=":material/delete:"):
+        sure = st.checkbox(t("runs.delete_confirm", name=md_escape(name)), key="runs_delete_confirm")
+        st.button(t("runs.delete"), icon=":material/delete_forever:", type="primary", disabled=not sure,
                   key="runs_delete", on_click=_delete, args=(root, name))
 
 
@@ -220,16 +224,18 @@ def overlay(root: Path, names: list[str]) -> None:
         labels = [r.name for r in records]
     present = [m for m in OVERLAY_METRICS if any(m in set(r.frame["name"].unique()) for r in records)]
     c1, c2 = st.columns([3, 1])
-    metric = c1.selectbox("metric", present or OVERLAY_METRICS, key="runs_overlay_metric")
-    log_y = c2.toggle("log scale", key="runs_overlay_log")
+    metric = c1.selectbox(t("runs.metric"), present or OVERLAY_METRICS, key="runs_overlay_metric")
+    log_y = c2.toggle(t("live.log_scale"), key="runs_overlay_log")
     series = {lab: r.series() for lab, r in zip(labels, records)}
     markers = {lab: r.markers() for lab, r in zip(labels, records)}
     dashed = "val/loss" if metric == "train/loss" else None
     _chart(R.overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
                             uirevision="runs-overlay-" + metric), "runs_chart_overlay")
-    rows = [{"run": lab, "status": r.summary["status"], "steps": r.summary["steps"],
-             "final loss": r.summary.get("final_loss"), "norm position": r.config.model.norm_position,
+    rows = [{"run": lab, "status": status(r.summary["status"]), "steps": r.summary["steps"],
+             "final_loss": r.summary.get("final_loss"), "norm_position": r.config.model.norm_position,
              "norm": r.config.model.norm, "residual": r.config.model.residual, "layers": r.config.model.layers}
             for lab, r in zip(labels, records)]
+    columns = {c: t("runs.col." + c.replace("_", " ")) for c in rows[0]}
+    columns["final_loss"] = st.column_config.NumberColumn(columns["final_loss"], format="%.4f")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="runs_overlay_table",
-                 column_config={"final loss": st.column_config.NumberColumn(format="%.4f")})
+                 column_config=columns)

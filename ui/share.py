@@ -7,9 +7,12 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from resnorm.config import RunConfig, non_default, parse_query, to_cli, to_python
+from resnorm.i18n import DEFAULT_LANG
 from ui.controls import set_controls
+from ui.i18n import lang, t
 
-NOT_FROM_LINKS = {"text_file": "a server path cannot be set from a link; upload or paste the text"}
+NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why (a text key)
+APP_PARAMS = ("lang", "lesson")  # query keys of the app itself: never read as config fields
 
 
 def read_query(page: str, multi: set[str] = frozenset()) -> tuple[dict, dict, list[str]]:
@@ -19,8 +22,8 @@ def read_query(page: str, multi: set[str] = frozenset()) -> tuple[dict, dict, li
     if st.session_state.get(flag):
         return {}, {}, []
     st.session_state[flag] = True
-    raw = {k: st.query_params[k] for k in st.query_params}
-    ignored = [f"{k} ({why})" for k, why in NOT_FROM_LINKS.items() if raw.pop(k, None) is not None]
+    raw = {k: st.query_params[k] for k in st.query_params if k not in APP_PARAMS}
+    ignored = [f"{k} ({t(why)})" for k, why in NOT_FROM_LINKS.items() if raw.pop(k, None) is not None]
     singles, lists = {}, {}
     for k, text in raw.items():
         if k in multi and "," in text:
@@ -47,18 +50,23 @@ def restore_live() -> None:
 def show_ignored() -> None:
     ignored = st.session_state.get("_url_ignored")
     if ignored:
-        st.info("Ignored from the link: " + "; ".join(ignored), icon=":material/link_off:")
+        st.info(t("share.ignored", items="; ".join(ignored)), icon=":material/link_off:")
 
 
 def write_query(params: dict) -> None:
-    """Make the URL carry exactly ``params`` (no rerun happens)."""
+    """Make the URL carry exactly ``params`` and the app's own keys (``lang``) (no rerun happens)."""
     current = {k: st.query_params[k] for k in st.query_params}
     wanted = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+    if "lang" in current:
+        wanted["lang"] = current["lang"]
     if current != wanted:
         st.query_params.from_dict(wanted)
 
 
 def link_for(params: dict) -> str:
+    """The page's address with ``params`` (and the session's language, when not English)."""
+    if lang() != DEFAULT_LANG:
+        params = {**params, "lang": lang()}
     base = (st.context.url or "").split("?")[0]
     return base + ("?" + urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()})
                    if params else "")
@@ -70,10 +78,10 @@ def share_panel(cfg: RunConfig | None, params: dict | None = None) -> None:
         return
     params = non_default(cfg) if params is None else params
     params = {k: v for k, v in params.items() if k not in NOT_FROM_LINKS}
-    with st.expander("Share: link and code", icon=":material/share:"):
-        st.caption("Link to exactly this setup (copy with the icon at the right):")
+    with st.expander(t("share.panel"), icon=":material/share:"):
+        st.caption(t("share.link"))
         st.code(link_for(params), language=None, wrap_lines=True)
-        st.caption("The same run from the command line:")
+        st.caption(t("share.cli"))
         st.code(to_cli(cfg), language="bash", wrap_lines=True)
-        st.caption("…and from Python:")
+        st.caption(t("share.python"))
         st.code(to_python(cfg), language="python")

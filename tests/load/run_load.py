@@ -106,7 +106,7 @@ def main(argv=None) -> int:
             pages = []
             for i in range(args.sessions):
                 page = browser.new_page(viewport={"width": 1300, "height": 1100})
-                page.goto(f"{url}/live?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
+                page.goto(f"{url}/?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
                 pages.append(page)
             for page in pages:
                 page.get_by_role("button", name=re.compile("Train")).wait_for(timeout=120_000)

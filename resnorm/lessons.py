@@ -1,0 +1,542 @@
+"""Six lessons that reproduce published effects live, each as data plus a check.
+
+A lesson is a small experiment — two to four configs trained in lockstep on the same data (or, for
+lesson 2, one forward/backward at initialisation over a few seeds) — and a ``check`` that reads the
+resulting metrics and says whether the expected effect appeared, with the numbers and the margin it
+used. Small models and seeds can surprise; the check says so rather than assuming.
+
+Each lesson names the paper it reproduces, the page that shows its experiment best (``compare`` or
+``init``), the few settings a learner may change in workshop mode (``controls``), and two scales:
+``full`` (what the app runs, tens of seconds on one CPU core) and ``reduced`` (the same effect on a
+smaller or shorter run, for the tests). The margins were chosen by measuring both scales over
+several seeds; what was measured is stated to learners in each lesson's note (``lesson.<id>.note``),
+including where an effect is weaker than the paper's. A check never loosens itself to pass.
+
+Texts (question, prediction, what to look at, why, verdicts) are in ``resnorm.i18n`` under
+``lesson.<id>.*``; numbers go into them with ``str.format``.
+
+Lesson 6 trains the seed article's encoder layer as written. That block is not a row of the variant
+table (it is a bug, not a design), so it lives here only: ``SeedArticleBlock`` replaces the forward
+of a Post-LN encoder's blocks after the model is built — same parameters, same initial weights,
+same data as the correct block it is compared with. Nothing in ``resnorm.model`` changes.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .compare import Comparison
+from .config import RunConfig
+from .model import Block
+from .trainer import Trainer
+
+SCALES = ("full", "reduced")
+
+
+# ---- the seed article's encoder layer (lesson 6) ------------------------------------------------------
+class SeedArticleBlock(Block):
+    """The seed article's ``EncoderLayer.forward``, as written::
+
+        x = norm1(x + attn(x))              # attention sublayer: Post-LN, correct
+        h = linear2(relu(linear1(x)))        # feed-forward: no residual path around it
+        x = h + norm3(h)                     # adds a normalised copy of h to h itself
+
+    ``norm_attn`` plays ``norm1`` and ``norm_mlp`` plays ``norm3`` (the article's ``norm2`` is
+    never used, so it is left out: it would only add parameters without gradients). The hook points
+    are passed in the same places as in ``Block``, so every probe and chart works unchanged.
+    """
+
+    def forward(self, x, memory=None):
+        x = self.hook_resid_pre(x)
+        a = self.hook_attn_out(self.drop(self.attn(x, causal=self.causal)))
+        x = self.hook_resid_after_attn(self.norm_attn(x + a))
+        if self.cfg.mlp:
+            h = self.hook_mlp_out(self.drop(self.mlp(x)))
+            x = self.hook_resid_after_mlp(h + self.norm_mlp(h))
+        return self.hook_resid_post(x)
+
+
+BLOCKS = {"seed_article": SeedArticleBlock}
+
+
+def use_block(model, kind: str | None) -> None:
+    """Give every block of ``model`` the forward of ``BLOCKS[kind]`` (parameters untouched)."""
+    if kind is None:
+        return
+    cls = BLOCKS[kind]
+    for prefix in model.block_prefixes():
+        block = model.get_submodule(prefix)
+        if type(block) is not Block:
+            raise TypeError(f"{prefix} is a {type(block).__name__}, not a standard Block")
+        block.__class__ = cls
+
+
+class LessonTrainer(Trainer):
+    """A ``Trainer`` whose model's blocks use a lesson's block (``block=None``: the standard one)."""
+
+    def __init__(self, cfg: RunConfig, block: str | None = None, **kw):
+        super().__init__(cfg, **kw)
+        self.block = block
+
+    def prepare(self) -> None:
+        super().prepare()
+        use_block(self.model, self.block)
+
+
+class LessonComparison(Comparison):
+    """``Comparison`` (lockstep, same data) with one block kind per config."""
+
+    def __init__(self, configs, labels=None, blocks=None, on_finish=None):
+        super().__init__(configs, labels, on_finish=on_finish)
+        blocks = list(blocks or [None] * len(configs))
+        self.trainers = [LessonTrainer(c, b) for c, b in zip(self.configs, blocks)]
+
+
+# ---- lessons as data ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    id: str                      # stable name (metrics are keyed by it); text: lesson.<n>.variant.<id>
+    changes: dict                # flat config fields on top of the lesson's base
+    block: str | None = None     # a lesson-only block (``BLOCKS``), or None for the variant table's
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    numbers: dict                # name -> value, the arguments of the message
+    message_key: str             # lesson.<n>.ok or lesson.<n>.fail
+    claims: tuple = ()           # (claim key, held?) for each expected effect, in order
+
+
+@dataclass
+class Results:
+    """What a lesson's run produced: per variant id, the metric series (training lessons) and/or
+    the at-initialisation frame (``resnorm.signal.depth_profile``)."""
+    series: dict = field(default_factory=dict)    # id -> {metric: (steps, values)}
+    status: dict = field(default_factory=dict)    # id -> final status
+    init: dict = field(default_factory=dict)      # id -> depth_profile frame
+    configs: dict = field(default_factory=dict)   # id -> RunConfig
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: int
+    slug: str
+    citation: str
+    page: str                    # the app page that explores it further: "compare" or "init"
+    kind: str                    # "train" (lockstep run) or "init" (one forward/backward per seed)
+    base: dict                   # flat config shared by every variant (full scale)
+    variants: tuple              # 2-4 Variant
+    reduced: dict                # changes to ``base`` for the reduced scale
+    controls: tuple              # fields a learner may change in workshop mode
+    margins: dict                # the named margins ``check`` uses
+    check_fn: Callable
+    answer: str                  # the option of the prediction question the papers predict
+    options: tuple = ("a", "b", "c")
+    seeds: tuple = (0, 1, 2)     # init lessons and init parts: seeds of the forward/backward
+    n_seeds_reduced: int = 2     # ... of which the reduced scale uses the first n
+    init_variants: tuple = ()    # extra at-initialisation variants measured next to the training
+
+    def configs(self, scale: str = "full", changes: dict | None = None) -> list[tuple[str, RunConfig]]:
+        """(variant id, config) for the training (or init) variants at ``scale``; ``changes`` are a
+        learner's edits to the shared settings (workshop controls)."""
+        base = self.base_flat(scale, changes)
+        return [(v.id, RunConfig.from_flat({**base, **v.changes})) for v in self.variants]
+
+    def init_configs(self, scale: str = "full", changes: dict | None = None) -> list[tuple[str, RunConfig]]:
+        base = self.base_flat(scale, changes)
+        return [(v.id, RunConfig.from_flat({**base, **v.changes})) for v in self.init_variants]
+
+    def base_flat(self, scale: str = "full", changes: dict | None = None) -> dict:
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+        return {**self.base, **(self.reduced if scale == "reduced" else {}), **(changes or {})}
+
+    def blocks(self) -> list[str | None]:
+        return [v.block for v in self.variants]
+
+    def check(self, results: Results) -> Verdict:
+        return self.check_fn(self, results)
+
+    def seeds_at(self, scale: str) -> tuple:
+        return self.seeds if scale == "full" else self.seeds[: self.n_seeds_reduced]
+
+
+# ---- numbers read from the metrics --------------------------------------------------------------------
+def final_loss(series: dict, fraction: float = 0.1) -> float:
+    """Mean training loss over the last ``fraction`` of the recorded steps (at least one); a run
+    that diverged or never recorded counts as +inf (it did not train)."""
+    _, v = series.get("train/loss", (np.zeros(0), np.zeros(0)))
+    v = np.asarray(v, dtype=float)
+    if not len(v) or not np.isfinite(v[-1]):
+        return math.inf
+    n = max(1, round(len(v) * fraction))
+    return float(np.mean(v[-n:]))
+
+
+def first_value(series: dict, name: str) -> float:
+    """The first recorded value of ``name`` (step 1: the model as initialised)."""
+    _, v = series.get(name, (np.zeros(0), np.zeros(0)))
+    return float(v[0]) if len(v) else math.nan
+
+
+def n_blocks(series: dict) -> int:
+    i = 0
+    while f"blocks.{i}.resid_post.rms" in series:
+        i += 1
+    return i
+
+
+def at_init_profile(series: dict, metric: str) -> np.ndarray:
+    """``blocks.{i}.<metric>`` at step 1, in block order."""
+    return np.array([first_value(series, f"blocks.{i}.{metric}") for i in range(n_blocks(series))])
+
+
+def chance_loss(cfg: RunConfig) -> float:
+    """Loss of a model that knows only which symbols can appear: ln(alphabet size) for the symbol tasks."""
+    return math.log(cfg.task.vocab_size)
+
+
+def init_profile(frame: pd.DataFrame, metric: str) -> np.ndarray:
+    """(seeds × layers) of ``metric`` from a ``depth_profile`` frame (decoder/encoder stack)."""
+    part = frame[(frame["metric"] == metric) & (frame["stack"] == "blocks")]
+    return part.pivot(index="seed", columns="layer", values="value").sort_index(axis=1).to_numpy(dtype=float)
+
+
+def log_slope(profile: np.ndarray) -> float:
+    """Mean over seeds of the least-squares slope of ln(value) against the layer index."""
+    x = np.arange(profile.shape[1])
+    return float(np.mean([np.polyfit(x, np.log(row), 1)[0] for row in profile]))
+
+
+def _verdict(lesson: Lesson, claims: list[tuple[str, bool]], numbers: dict) -> Verdict:
+    ok = all(held for _, held in claims)
+    numbers = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in numbers.items()}
+    return Verdict(ok, numbers, f"lesson.{lesson.id}.{'ok' if ok else 'fail'}",
+                   tuple((f"lesson.{lesson.id}.claim.{k}", bool(h)) for k, h in claims))
+
+
+# ---- the checks ---------------------------------------------------------------------------------------
+def check_residuals(lesson: Lesson, r: Results) -> Verdict:
+    """Dong et al. 2021: without skips the tokens collapse (rank residual of the last block at
+    initialisation ≤ ``collapse``; with skips ≥ ``healthy``), and training stalls (no-skip loss within
+    ``stall`` nats of chance, and at least ``gap`` above the skip model's)."""
+    m = lesson.margins
+    on, off = r.series["skip"], r.series["noskip"]
+    L = n_blocks(on)
+    rr_on, rr_off = (first_value(s, f"blocks.{L - 1}.rank_residual") for s in (on, off))
+    loss_on, loss_off = final_loss(on), final_loss(off)
+    chance = chance_loss(r.configs["skip"])
+    claims = [("collapse", rr_off <= m["collapse"] and rr_on >= m["healthy"]),
+              ("stall", loss_off >= chance - m["stall"] and loss_off - loss_on >= m["gap"])]
+    return _verdict(lesson, claims, dict(rr_on=rr_on, rr_off=rr_off, loss_on=loss_on, loss_off=loss_off,
+                                         chance=chance, layers=L, **m))
+
+
+def check_post_pre_init(lesson: Lesson, r: Results) -> Verdict:
+    """Xiong et al. 2020. Fig. 3: per-block gradient norm at init falls with the layer index in
+    Pre-LN (slope of ln‖∇‖ ≤ −``pre_slope``) and is steeper towards the output in Post-LN (slope at
+    least ``slope_gap`` above Pre-LN's). Lemma 2: Pre-LN's stream grows (last/first block mean
+    square ≥ ``growth``) while Post-LN's stays at 1 (within ``flat``)."""
+    m = lesson.margins
+    g_post, g_pre = (init_profile(r.init[k], "grad_norm") for k in ("post", "pre"))
+    s_post, s_pre = log_slope(g_post), log_slope(g_pre)
+    ms_post, ms_pre = (init_profile(r.init[k], "resid_ms") for k in ("post", "pre"))
+    growth_pre = float(np.mean(ms_pre[:, -1] / ms_pre[:, 0]))
+    growth_post = float(np.mean(ms_post[:, -1] / ms_post[:, 0]))
+    claims = [("gradients", s_pre <= -m["pre_slope"] and s_post - s_pre >= m["slope_gap"]),
+              ("growth", growth_pre >= m["growth"] and abs(growth_post - 1) <= m["flat"])]
+    return _verdict(lesson, claims, dict(slope_post=s_post, slope_pre=s_pre, growth_pre=growth_pre,
+                                         growth_post=growth_post, layers=g_pre.shape[1], seeds=g_pre.shape[0],
+                                         **m))
+
+
+def check_warmup(lesson: Lesson, r: Results) -> Verdict:
+    """Xiong et al. 2020 §3 (and Liu et al. 2020): at a high learning rate Post-LN without warm-up
+    fails or lags (loss at least ``gap`` above Post-LN with warm-up), with warm-up it trains (loss ≤
+    ``trained``), and Pre-LN trains either way (both ≤ ``trained``)."""
+    m = lesson.margins
+    loss = {k: final_loss(s) for k, s in r.series.items()}
+    claims = [("post_fails", loss["post"] - loss["post_warmup"] >= m["gap"]),
+              ("warmup_rescues", loss["post_warmup"] <= m["trained"]),
+              ("pre_either", max(loss["pre"], loss["pre_warmup"]) <= m["trained"])]
+    return _verdict(lesson, claims, dict(loss_post=loss["post"], loss_post_warmup=loss["post_warmup"],
+                                         loss_pre=loss["pre"], loss_pre_warmup=loss["pre_warmup"],
+                                         chance=chance_loss(r.configs["post"]), **m))
+
+
+def check_norms(lesson: Lesson, r: Results) -> Verdict:
+    """LayerNorm and RMSNorm end within ``same`` nats of each other (Zhang & Sennrich 2019); DyT
+    trains too (loss ≤ ``trained``; Zhu et al. 2025); without a norm the stream at initialisation is
+    at least ``blowup``× LayerNorm's after the last block and the loss stays at least ``gap`` above."""
+    m = lesson.margins
+    loss = {k: final_loss(s) for k, s in r.series.items()}
+    L = n_blocks(r.series["layernorm"])
+    rms = {k: first_value(s, f"blocks.{L - 1}.resid_post.rms") for k, s in r.series.items()}
+    blowup = rms["none"] / rms["layernorm"]
+    claims = [("ln_rms", abs(loss["layernorm"] - loss["rmsnorm"]) <= m["same"]),
+              ("dyt", loss["dyt"] <= m["trained"]),
+              ("none", blowup >= m["blowup"] and loss["none"] - loss["layernorm"] >= m["gap"])]
+    return _verdict(lesson, claims, dict(loss_ln=loss["layernorm"], loss_rms=loss["rmsnorm"], loss_dyt=loss["dyt"],
+                                         loss_none=loss["none"], rms_ln=rms["layernorm"], rms_none=rms["none"],
+                                         ratio=blowup, layers=L, **m))
+
+
+def check_deep(lesson: Lesson, r: Results) -> Verdict:
+    """At depth, plain Post-LN fails or lags (loss at least ``gap`` above the better of DeepNorm and
+    ReZero), DeepNorm (Wang et al. 2022) and ReZero (Bachlechner et al. 2020) train (≤ ``trained``);
+    at initialisation Pre-LN's stream grows with depth (last/first mean square ≥ ``growth``) and
+    LN-Scaling's 1/√ℓ keeps it at most ``lns_fraction`` of Pre-LN's growth (Sun et al. 2025)."""
+    m = lesson.margins
+    loss = {k: final_loss(s) for k, s in r.series.items()}
+    growth = {k: float(np.mean((p := init_profile(f, "resid_ms"))[:, -1] / p[:, 0])) for k, f in r.init.items()}
+    best = min(loss["deepnorm"], loss["rezero"])
+    claims = [("post_fails", loss["post"] - best >= m["gap"]),
+              ("deep_trains", max(loss["deepnorm"], loss["rezero"]) <= m["trained"]),
+              ("growth", growth["pre"] >= m["growth"] and growth["lns"] <= m["lns_fraction"] * growth["pre"])]
+    layers = r.configs["post"].model.layers
+    return _verdict(lesson, claims, dict(loss_post=loss["post"], loss_deepnorm=loss["deepnorm"],
+                                         loss_rezero=loss["rezero"], loss_pre=loss["pre"], growth_pre=growth["pre"],
+                                         growth_lns=growth["lns"], layers=layers, **m))
+
+
+def check_seed_bug(lesson: Lesson, r: Results) -> Verdict:
+    """The seed article's block: its stream is no longer normalised (mean RMS after the blocks at
+    init ≥ ``rms_bug``, while the correct Post-LN block's is 1 within ``rms_ok``), and it trains worse
+    (final loss at least ``gap`` above the correct block's)."""
+    m = lesson.margins
+    ok, bug = r.series["correct"], r.series["seed_article"]
+    rms_ok, rms_bug = float(np.mean(at_init_profile(ok, "resid_post.rms"))), \
+        float(np.mean(at_init_profile(bug, "resid_post.rms")))
+    loss_ok, loss_bug = final_loss(ok), final_loss(bug)
+    claims = [("stream", rms_bug >= m["rms_bug"] and abs(rms_ok - 1) <= m["rms_ok"]),
+              ("training", loss_bug - loss_ok >= m["gap"])]
+    return _verdict(lesson, claims, dict(rms_correct=rms_ok, rms_seed=rms_bug, loss_correct=loss_ok,
+                                         loss_seed=loss_bug, chance=chance_loss(r.configs["correct"]), **m))
+
+
+# probes every 10 steps, no attention maps (the lessons do not use them), validation every 50
+_RUN = dict(d_model=32, heads=4, d_ff=64, batch_size=16, task="reverse", vocab_size=10, seq_len=8,
+            probe_every=10, attention_every=0, eval_every=50, init="xavier")
+
+LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
+    Lesson(
+        1, "why-residuals", "Dong, Cordonnier & Loukas 2021, “Attention is not all you need: pure attention "
+        "loses rank doubly exponentially with depth” (ICML)", "compare", "train",
+        base={**_RUN, "arch": "encoder", "layers": 12, "norm_position": "pre", "lr": 1e-3, "steps": 300},
+        variants=(Variant("skip", {"residual": "on"}), Variant("noskip", {"residual": "off"})),
+        reduced={"steps": 100},
+        controls=("layers", "mlp", "steps", "seed"),
+        margins={"collapse": 0.01, "healthy": 0.1, "stall": 0.1, "gap": 0.3},
+        check_fn=check_residuals, answer="b"),
+    Lesson(
+        2, "post-vs-pre-at-init", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
+        "Architecture” (ICML), Fig. 3 and Lemma 2", "init", "init",
+        base={**_RUN, "arch": "decoder", "layers": 12, "steps": 1},
+        variants=(Variant("post", {"norm_position": "post"}), Variant("pre", {"norm_position": "pre"})),
+        reduced={},
+        controls=("layers", "d_model", "init"),
+        margins={"pre_slope": 0.02, "slope_gap": 0.03, "growth": 3.0, "flat": 0.05},
+        check_fn=check_post_pre_init, answer="a", seeds=tuple(range(8)), n_seeds_reduced=5),
+    Lesson(
+        3, "warmup-rescues-post-ln", "Xiong et al. 2020 (ICML) §3; Liu et al. 2020, “On the Variance of the "
+        "Adaptive Learning Rate and Beyond” (ICLR)", "compare", "train",
+        base={**_RUN, "arch": "decoder", "layers": 6, "lr": 1e-2, "steps": 300, "schedule": "constant"},
+        variants=(Variant("post", {"norm_position": "post", "warmup": 0}),
+                  Variant("post_warmup", {"norm_position": "post", "warmup": 150}),
+                  Variant("pre", {"norm_position": "pre", "warmup": 0}),
+                  Variant("pre_warmup", {"norm_position": "pre", "warmup": 150})),
+        reduced={"steps": 200},
+        controls=("lr", "layers", "steps", "seed"),
+        margins={"gap": 1.0, "trained": 0.5},
+        check_fn=check_warmup, answer="b"),
+    Lesson(
+        4, "norm-types", "Ba et al. 2016 (LayerNorm); Zhang & Sennrich 2019 (RMSNorm, NeurIPS); Zhu et al. 2025, "
+        "“Transformers without Normalization” (DyT, CVPR)", "compare", "train",
+        base={**_RUN, "arch": "decoder", "layers": 6, "norm_position": "pre", "lr": 1e-3, "steps": 300},
+        variants=(Variant("layernorm", {"norm": "layernorm"}), Variant("rmsnorm", {"norm": "rmsnorm"}),
+                  Variant("dyt", {"norm": "dyt"}), Variant("none", {"norm": "none"})),
+        reduced={"steps": 150, "lr": 3e-3},
+        controls=("layers", "lr", "steps", "seed"),
+        margins={"same": 0.1, "trained": 0.5, "blowup": 5.0, "gap": 1.0},
+        check_fn=check_norms, answer="c"),
+    Lesson(
+        5, "going-deep", "Wang et al. 2022, “DeepNet: Scaling Transformers to 1,000 Layers”; Bachlechner et al. "
+        "2020, “ReZero is All You Need”; Sun et al. 2025, “The Curse of Depth in Large Language Models”",
+        "compare", "train",
+        base={**_RUN, "arch": "decoder", "layers": 24, "lr": 1e-3, "steps": 300},
+        variants=(Variant("post", {"norm_position": "post"}), Variant("deepnorm", {"norm_position": "deepnorm"}),
+                  Variant("rezero", {"norm_position": "none", "norm": "none", "residual": "rezero"}),
+                  Variant("pre", {"norm_position": "pre"})),
+        reduced={"steps": 80, "lr": 3e-3},
+        controls=("layers", "lr", "steps", "seed"),
+        margins={"gap": 1.0, "trained": 0.5, "growth": 5.0, "lns_fraction": 0.5},
+        check_fn=check_deep, answer="c",
+        init_variants=(Variant("pre", {"norm_position": "pre"}), Variant("lns", {"norm_position": "lns"}))),
+    Lesson(
+        6, "spot-the-bug", "Vaswani et al. 2017, “Attention Is All You Need”; Devlin et al. 2019, “BERT” "
+        "(the correct Post-LN block)", "compare", "train",
+        base={**_RUN, "arch": "encoder", "layers": 6, "norm_position": "post", "d_ff": 32, "activation": "relu",
+              "lr": 1e-3, "steps": 300},
+        variants=(Variant("correct", {}), Variant("seed_article", {}, block="seed_article")),
+        reduced={"steps": 200, "lr": 3e-3},
+        controls=("layers", "lr", "steps", "seed"),
+        margins={"rms_bug": 1.3, "rms_ok": 0.05, "gap": 0.5},
+        check_fn=check_seed_bug, answer="b"),
+]}
+
+
+def get(lesson_id) -> Lesson | None:
+    """The lesson with this id (an int or its text, as in ``?lesson=2``), or None."""
+    try:
+        return LESSONS.get(int(str(lesson_id).strip()))
+    except (TypeError, ValueError):
+        return None
+
+
+# ---- running a lesson ---------------------------------------------------------------------------------
+def run_init(lesson: Lesson, variants: list[tuple[str, RunConfig]], seeds) -> dict[str, pd.DataFrame]:
+    from .signal import depth_profile
+
+    return {vid: depth_profile(cfg, seeds) for vid, cfg in variants}
+
+
+def comparison(lesson: Lesson, scale: str = "full", changes: dict | None = None, on_finish=None) -> LessonComparison:
+    """The lesson's training variants as one lockstep comparison (labels = variant ids)."""
+    configs = lesson.configs(scale, changes)
+    return LessonComparison([c for _, c in configs], [vid for vid, _ in configs], lesson.blocks(),
+                            on_finish=on_finish)
+
+
+def collect(lesson: Lesson, comp: LessonComparison | None, init: dict | None = None,
+            configs: list[tuple[str, RunConfig]] | None = None) -> Results:
+    """Results from a finished comparison and/or init frames."""
+    r = Results(init=dict(init or {}))
+    if comp is not None:
+        for vid, tr in zip(comp.labels, comp.trainers):
+            r.series[vid] = tr.store.all_series()
+            r.status[vid] = tr.status
+            r.configs[vid] = tr.cfg
+    for vid, cfg in configs or ():
+        r.configs.setdefault(vid, cfg)
+    return r
+
+
+def run_results(lesson: Lesson, scale: str = "full", changes: dict | None = None) -> Results:
+    """Run the lesson in this thread: its at-initialisation part, then its training (if any)."""
+    seeds = lesson.seeds_at(scale)
+    configs = lesson.configs(scale, changes)
+    if lesson.kind == "init":
+        return collect(lesson, None, run_init(lesson, configs, seeds), configs)
+    init = run_init(lesson, lesson.init_configs(scale, changes), seeds) if lesson.init_variants else {}
+    comp = comparison(lesson, scale, changes)
+    comp.run()
+    return collect(lesson, comp, init, configs)
+
+
+def run_lesson(lesson: Lesson | int, scale: str = "reduced", changes: dict | None = None) -> Verdict:
+    """Run a lesson's configs at ``scale`` and return its verdict."""
+    lesson = lesson if isinstance(lesson, Lesson) else LESSONS[int(lesson)]
+    return lesson.check(run_results(lesson, scale, changes))
+
+
+# ---- a browser session's lesson run (the UI keeps one per session) --------------------------------------
+class LessonSession:
+    """One lesson run at a time: the at-initialisation part computed at once, the training part as a
+    lockstep comparison in a background thread holding one training slot (like a comparison on the
+    Compare page); when it ends the lesson's check runs and ``verdict`` is set. Streamlit-free."""
+
+    def __init__(self, slots=None):
+        from .slots import global_slots
+
+        self.slots = slots or global_slots()
+        self.lesson: Lesson | None = None
+        self.scale = "full"
+        self.comparison: LessonComparison | None = None
+        self.configs: list[tuple[str, RunConfig]] = []
+        self.init: dict = {}
+        self.results: Results | None = None
+        self.verdict: Verdict | None = None
+        self.error: str | None = None
+        self.run_id = 0
+        self._lock = threading.Lock()
+
+    def start(self, lesson: Lesson, scale: str = "full", changes: dict | None = None) -> str | None:
+        """Start ``lesson`` at ``scale`` with a learner's ``changes``; None, or why it could not start."""
+        from .config import ConfigError
+        from .live import BUSY_MESSAGE
+
+        with self._lock:
+            if self.active:
+                return "A comparison is already running: stop it first."
+            try:
+                configs = lesson.configs(scale, changes)
+                init_configs = lesson.init_configs(scale, changes) if lesson.init_variants else []
+            except ConfigError as e:
+                return "; ".join(f"{f}: {m}" for f, m in e.problems)
+            self.lesson, self.scale, self.configs = lesson, scale, configs
+            self.comparison, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
+            self.run_id += 1
+            seeds = lesson.seeds_at(scale)
+            if lesson.kind == "init":
+                self._conclude(None, lambda: run_init(lesson, configs, seeds))
+                return None
+            token = self.slots.acquire()
+            if token is None:
+                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
+            try:
+                self.init = run_init(lesson, init_configs, seeds) if init_configs else {}
+                self.comparison = comparison(lesson, scale, changes, on_finish=lambda c: self._finished(c, token))
+            except Exception as e:  # noqa: BLE001 — a config that cannot run is reported, not raised
+                self.slots.release(token)
+                self.error = f"{type(e).__name__}: {e}"
+                return self.error
+            self.comparison.start()
+            return None
+
+    def _finished(self, comp: LessonComparison, token) -> None:
+        """In the lockstep thread, once: free the slot, then check the effect if the run went to the end."""
+        self.slots.release(token)
+        if comp.status == "completed" and all(tr.status in ("completed", "diverged") for tr in comp.trainers):
+            self._conclude(comp, lambda: self.init)
+        elif any(tr.status == "failed" for tr in comp.trainers):
+            self.error = "; ".join(tr.reason for tr in comp.trainers if tr.status == "failed")
+
+    def _conclude(self, comp, init) -> None:
+        try:
+            self.results = collect(self.lesson, comp, init(), self.configs)
+            self.verdict = self.lesson.check(self.results)
+        except Exception as e:  # noqa: BLE001 — e.g. probes turned off: say so instead of failing
+            self.error = f"{type(e).__name__}: {e}"
+
+    @property
+    def active(self) -> bool:
+        return self.comparison is not None and not self.comparison.done
+
+    def stop(self, wait: float = 5.0) -> None:
+        c = self.comparison
+        if c is not None and not c.done:
+            c.stop()
+            c.join(wait)
+
+    def reset(self) -> None:
+        self.stop()
+        self.comparison, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
+
+    def close(self) -> None:
+        self.stop(wait=0.0)
+
+
+SEED_ARTICLE_CODE = '''\
+def forward(self, x, mask=None):
+    attn = self.attn(x, x, x)
+    x = x + self.dropout(attn[0])
+    x = self.norm1(x)
+    x = self.linear2(self.activation(self.linear1(x)))
+    x = x + self.norm3(x)
+    return x'''

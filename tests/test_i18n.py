@@ -1,0 +1,248 @@
+"""Translations (issue 7): both tables complete and consistent, no user-visible text hard-coded in the
+UI, the language switch and ``?lang=zh``, Chinese on the Live page."""
+import ast
+import os
+import re
+import string
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnorm import i18n as I
+from resnorm.config import field_index
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UI_FILES = sorted([os.path.join("app.py")]
+                  + [os.path.join("ui", f) for f in os.listdir(os.path.join(ROOT, "ui")) if f.endswith(".py")]
+                  + [os.path.join("app_pages", f) for f in os.listdir(os.path.join(ROOT, "app_pages"))
+                     if f.endswith(".py")])
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+# ---- the tables ------------------------------------------------------------------------------------------
+def test_every_key_exists_in_both_languages():
+    en, zh = I.TABLES["en"], I.TABLES["zh"]
+    assert not sorted(set(en) - set(zh)), "keys missing in zh"
+    assert not sorted(set(zh) - set(en)), "keys missing in en"
+    assert all(isinstance(v, str) and v.strip() for table in (en, zh) for v in table.values())
+
+
+def test_placeholders_match_between_languages():
+    en, zh = I.TABLES["en"], I.TABLES["zh"]
+    bad = {k: (I.placeholders(en[k]), I.placeholders(zh[k])) for k in en
+           if I.placeholders(en[k]) != I.placeholders(zh[k])}
+    assert not bad
+    for table in (en, zh):  # every text parses as a format string
+        for v in table.values():
+            list(string.Formatter().parse(v))
+
+
+def test_every_config_field_has_a_label_and_help_in_both_languages():
+    for name, (_, f) in field_index().items():
+        for lang in ("en", "zh"):
+            assert f"field.{name}.label" in I.TABLES[lang] and f"field.{name}.help" in I.TABLES[lang]
+        assert I.translate(f"field.{name}.help", "en") == f.metadata["help"]  # English is the schema's
+        assert CJK.search(I.translate(f"field.{name}.help", "zh")), name
+
+
+def test_chinese_table_is_chinese():
+    """Most Chinese texts contain Chinese characters (what may stay as is: names, formulas, file names)."""
+    zh = I.TABLES["zh"]
+    same = [k for k, v in zh.items() if not CJK.search(v)]
+    assert len(same) < 0.15 * len(zh), same
+
+
+def test_translate_falls_back_and_formats():
+    assert I.translate("live.train", "zh") == "训练"
+    assert I.translate("live.train", "fr") == "Train"  # unknown language: English
+    assert I.normalize("zh-CN") == "zh" and I.normalize(None) == "en"
+    assert I.translate("no.such.key", "zh") == "no.such.key"
+    assert I.translate("app.caption", "en", version="9.9") == "resnorm 9.9 · residual connections and normalization, live"
+
+
+def test_figures_are_translated_after_they_are_built():
+    """Charts come from resnorm.figures in English; ui.i18n.localize translates their words (exact texts
+    and templates such as "{label} step {step}"), and leaves data names (metric names, labels) alone."""
+    from resnorm import figures as F
+    from ui.i18n import fig_text, localize
+
+    steps = np.arange(1, 11)
+    series = {"train/loss": (steps, np.linspace(3, 1, 10)), "blocks.0.resid_post.rms": (steps, np.ones(10)),
+              "blocks.1.resid_post.rms": (steps, np.ones(10))}
+    fig = localize(F.loss_figure(series), "zh")
+    assert fig.layout.title.text == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
+    assert {a for a in (fig.layout.xaxis2.title.text, fig.layout.yaxis.title.text)} == {"步", "损失"}
+    assert fig.data[0].name == "train/loss"
+    depth = localize(F.depth_profile(series), "zh")
+    assert {t.name for t in depth.data} == {"第 1 步", "第 10 步"}
+    assert fig_text("Attention of blocks.3.attn at step 50 (probe example)", "zh") == \
+        "blocks.3.attn 在第 50 步的注意力（探测样例）"
+    assert fig_text("A step 3", "zh") == "A 第 3 步" and fig_text("train/loss", "zh") == "train/loss"
+    assert fig_text("step", "en") == "step"
+
+
+# ---- no user-visible literal in the UI code -----------------------------------------------------------
+DISPLAY = {"title", "header", "subheader", "caption", "markdown", "write", "text", "info", "warning", "error",
+           "success", "toast", "exception", "button", "download_button", "link_button", "page_link",
+           "form_submit_button", "selectbox", "multiselect", "radio", "checkbox", "toggle", "number_input",
+           "text_input", "text_area", "slider", "select_slider", "segmented_control", "pills", "file_uploader",
+           "date_input", "time_input", "color_picker", "expander", "popover", "tabs", "spinner", "status",
+           "progress", "metric", "Page", "set_page_config", "dialog", "column_config", "NumberColumn",
+           "TextColumn", "DatetimeColumn"}
+TEXT_KEYWORDS = {"label", "help", "text", "placeholder", "title", "page_title", "body", "caption", "captions",
+                 "value"}
+MARKER = "# i18n: ids"
+
+
+def _visible_words(text: str) -> str:
+    """What a reader would read in a literal once placeholders, icons, code, markup and file names are gone."""
+    text = re.sub(r":material/[a-z_]+:", " ", text)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"[\w./-]*\.(py|csv|json|parquet|html|zip|txt)\b", " ", text)  # file names and paths
+    return text
+
+
+def _is_prose(text: str) -> bool:
+    words = _visible_words(text)
+    return bool(CJK.search(words) or re.search(r"[A-Za-z]{2,}", words))
+
+
+def _literal_text(node) -> str | None:
+    """The literal text of a str constant or f-string (its formatted parts left out), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+    return None
+
+
+def _marked_nodes(tree, lines) -> set[int]:
+    """ids of nodes inside a statement whose first line carries the ``# i18n: ids`` marker."""
+    out = set()
+    for stmt in ast.walk(tree):
+        if isinstance(stmt, ast.stmt) and MARKER in lines[stmt.lineno - 1]:
+            out.update(id(n) for n in ast.walk(stmt))
+    return out
+
+
+def _docstrings(tree) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def _read(root: str, path: str) -> str:
+    with open(os.path.join(root, path), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _display_call_problems(path: str, root: str = ROOT) -> list[str]:
+    src = _read(root, path)
+    tree, lines = ast.parse(src), src.splitlines()
+    marked = _marked_nodes(tree, lines)
+    problems = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in DISPLAY) or id(node) in marked:
+            continue
+        args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
+        for arg in args:
+            for sub in ([arg] if not isinstance(arg, ast.BinOp) else [arg.left, arg.right]):
+                text = _literal_text(sub)
+                if text is not None and _is_prose(text):
+                    problems.append(f"{path}:{sub.lineno}: {node.func.attr}({text!r})")
+    return problems
+
+
+def _prose_literal_problems(path: str, root: str = ROOT) -> list[str]:
+    """Any string literal with two or more words (outside docstrings, t() keys and marked id lists)."""
+    src = _read(root, path)
+    tree, lines = ast.parse(src), src.splitlines()
+    skip = _marked_nodes(tree, lines) | _docstrings(tree)
+    skip |= {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # judged whole
+    problems = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        text = _literal_text(node)
+        if text is None:
+            continue
+        words = _visible_words(text)
+        if CJK.search(words) or re.search(r"[A-Za-z]{2,}[,.;:!?]?\s+[A-Za-z]{2,}", words):
+            problems.append(f"{path}:{node.lineno}: {text[:70]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("path", UI_FILES)
+def test_no_hard_coded_text_in_display_calls(path):
+    """Literal text passed to st.title/caption/markdown/button/selectbox/info/… must come from t()."""
+    assert not _display_call_problems(path)
+
+
+@pytest.mark.parametrize("path", UI_FILES)
+def test_no_prose_literals_in_ui_code(path):
+    """Texts kept in constants (captions, presets, messages) must live in the tables too."""
+    assert not _prose_literal_problems(path)
+
+
+def test_the_scan_catches_hard_coded_text(tmp_path):
+    """The scans are real: they flag a title, an f-string caption, a help text and a prose constant, and
+    accept keys, icons and marked id lists."""
+    bad = ('import streamlit as st\nfrom ui.i18n import t\nHINT = "Press the button to start"\n'
+           'VIEWS = ["Residual stream", "Loss"]  # i18n: ids\n'
+           'st.title("Live training")\nst.caption(f"step {3} of the run")\n'
+           'st.button(t("live.train"), help="Train this configuration")\nst.markdown(t("live.caption"))\n'
+           'st.selectbox(t("live.layer"), [1, 2], key="x", format_func=str)\nst.caption(":material/timer:")\n'
+           'st.download_button("metrics.csv", b"", "metrics.csv")\n')
+    (tmp_path / "bad.py").write_text(bad, encoding="utf-8")
+    calls = _display_call_problems("bad.py", str(tmp_path))
+    prose = _prose_literal_problems("bad.py", str(tmp_path))
+    assert len(calls) == 3, calls
+    assert any("Live training" in c for c in calls) and any("of the run" in c for c in calls)
+    assert any("Train this configuration" in c for c in calls)
+    assert any("Press the button" in p for p in prose) and not any("Residual stream" in p for p in prose)
+
+
+# ---- in the app ------------------------------------------------------------------------------------------
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at.query_params.update(params)
+    return at.run()
+
+
+def test_live_page_in_chinese_from_the_link():
+    at = _app(lang="zh")
+    assert not at.exception
+    assert at.title[0].value == "实时训练"
+    labels = [w.label for w in at.sidebar.number_input] + [w.label for w in at.sidebar.selectbox]
+    assert "层数 layers" in labels and "归一化位置" in labels
+    assert at.button(key="btn_train").label == "训练"
+    helps = [w.help for w in at.sidebar.selectbox if w.key == "cfg_norm_position"]
+    assert helps and CJK.search(helps[0])
+    assert any("残差连接与归一化" in c.value for c in at.sidebar.caption)
+    assert at.session_state["lang"] == "zh"
+
+
+def test_language_switch_keeps_the_settings_and_goes_into_the_url():
+    at = _app()
+    assert at.title[0].value == "Live training"
+    at.number_input(key="cfg_layers").set_value(7).run()
+    at.segmented_control(key="lang_switch").set_value("zh").run()
+    assert not at.exception
+    assert at.title[0].value == "实时训练"
+    assert at.number_input(key="cfg_layers").value == 7  # widget state survives the new labels
+    assert at.query_params["lang"] in ("zh", ["zh"])
+    at.segmented_control(key="lang_switch").set_value("en").run()
+    assert at.title[0].value == "Live training" and "lang" not in at.query_params
+
+
+def test_lang_and_lesson_in_the_url_are_not_reported_as_ignored_config():
+    at = _app(lang="zh", layers="3")
+    assert not at.exception and at.session_state["cfg_layers"] == 3
+    assert not at.info or not any("lang" in i.value for i in at.info)

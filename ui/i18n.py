@@ -1,0 +1,169 @@
+"""The UI side of the translations: ``t(key, **fmt)`` in the session's language.
+
+The language lives in ``st.session_state["lang"]``, a plain session value (not a widget's state, which
+Streamlit may drop when a page switches), set from ``?lang=zh`` when a session opens a link and by the
+sidebar switch (key ``lang_switch``), and written back to the URL when it changes. The tables themselves are
+``resnorm.i18n`` (no Streamlit there, so tests read them directly).
+"""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import streamlit as st
+
+from resnorm import i18n as I
+
+KEY = "lang"
+SWITCH = "lang_switch"
+URL_READ = "_lang_url_read"
+
+
+def lang() -> str:
+    return I.normalize(st.session_state.get(KEY))
+
+
+def t(key: str, **fmt) -> str:
+    """The text of ``key`` in the session's language."""
+    return I.translate(key, lang(), **fmt)
+
+
+def t_or(key: str, default: str) -> str:
+    """The translation of package data (a task description, an event kind), or the data as it is."""
+    return I.translate_or(key, default, lang())
+
+
+def options(prefix: str, keep_unknown: bool = False):
+    """A ``format_func`` for option widgets: the text of ``prefix + option``, in the language of this
+    run (bound now: Streamlit's test harness calls format functions outside the session)."""
+    code = lang()
+    if keep_unknown:
+        return lambda v: I.translate_or(f"{prefix}{v}", str(v), code)
+    return lambda v: I.translate(f"{prefix}{v}", code)
+
+
+def status(name: str) -> str:
+    return t_or(f"status.{name}", name)
+
+
+def field_label(name: str) -> str:
+    return t(f"field.{name}.label")
+
+
+def field_help(name: str) -> str:
+    return t(f"field.{name}.help")
+
+
+def init_language() -> None:
+    """Once per session: take ``?lang=`` from the link (English otherwise)."""
+    if not st.session_state.get(URL_READ):
+        st.session_state[URL_READ] = True
+        if "lang" in st.query_params:
+            st.session_state[KEY] = I.normalize(st.query_params["lang"])
+    if st.session_state.get(KEY) not in I.LANGS:
+        st.session_state[KEY] = I.DEFAULT_LANG
+
+
+def _switched() -> None:
+    st.session_state[KEY] = I.normalize(st.session_state.get(SWITCH))
+    _to_url()
+
+
+def _to_url() -> None:
+    code = lang()
+    if code == I.DEFAULT_LANG:
+        if "lang" in st.query_params:
+            del st.query_params["lang"]
+    else:
+        st.query_params["lang"] = code
+
+
+def language_switch() -> None:
+    """English / 中文 in the sidebar; the choice goes into the URL (``lang=zh``) so a copied link keeps it."""
+    init_language()
+    st.session_state[SWITCH] = lang()
+    st.sidebar.segmented_control(t("app.language"), list(I.LANGS), format_func=I.LANGS.get, key=SWITCH,
+                                 required=True, on_change=_switched, help=t("app.language_help"),
+                                 label_visibility="collapsed", width="stretch")
+
+
+def keep_in_url() -> None:
+    """Put ``lang=`` back into the URL when a page switch dropped it (Streamlit clears the query on
+    navigation). Call after ``st.navigation``: written earlier, the browser pairs it with the old path."""
+    if lang() != I.DEFAULT_LANG and st.query_params.get("lang") != lang():
+        st.query_params["lang"] = lang()
+
+
+# ---- messages from the package -------------------------------------------------------------------------
+_BUSY = re.compile(  # i18n: ids (the English messages of resnorm.live, recognised)
+    r"All training slots are busy .*\((?P<busy>\d+)/(?P<capacity>\d+) trainings running\)")
+_FIXED = {  # i18n: ids
+    "A run is already in progress: stop it first.": "msg.run_in_progress",
+    "A run is already in progress or queued: stop it first.": "msg.run_in_progress",
+    "A comparison is already running: stop it first.": "msg.compare_in_progress"}
+
+
+def package_message(msg: str) -> str:
+    """A message returned by ``resnorm`` (start refused, slots busy) in the session's language, when known."""
+    m = _BUSY.search(msg or "")
+    if m:
+        return t("msg.busy", **m.groupdict())
+    key = _FIXED.get(msg)
+    return t(key) if key else msg
+
+
+# ---- words inside figures --------------------------------------------------------------------------------
+@cache
+def _templates() -> list[tuple[re.Pattern, str]]:
+    """Figure templates (``fig.t.*``) as regular expressions over their English text."""
+    out = []
+    for key, text in I.TABLES["en"].items():
+        if not key.startswith("fig.t."):
+            continue
+        pattern, pos = "", 0
+        for m in re.finditer(r"\{(\w+)\}", text):
+            pattern += re.escape(text[pos:m.start()]) + f"(?P<{m.group(1)}>.+?)"
+            pos = m.end()
+        out.append((re.compile("^" + pattern + re.escape(text[pos:]) + "$"), key))
+    return out
+
+
+def fig_text(text, code: str | None = None):
+    """One figure string in ``code``'s language (exact match, then a template), else unchanged."""
+    code = code or lang()
+    if code == I.DEFAULT_LANG or not isinstance(text, str) or not text:
+        return text
+    table = I.TABLES[code]
+    exact = table.get("fig." + text)
+    if exact is not None:
+        return exact
+    for pattern, key in _templates():
+        m = pattern.match(text)
+        if m and key in table:
+            parts = {k: fig_text(v, code) for k, v in m.groupdict().items()}
+            return table[key].format(**parts)
+    return text
+
+
+def localize(fig, code: str | None = None):
+    """Translate a built Plotly figure's title, axis titles, subplot titles and trace names in place
+    (into ``code``, default the session's language: pass it where no session is at hand, e.g. in a
+    download's deferred callable)."""
+    code = code or lang()
+    if code == I.DEFAULT_LANG:
+        return fig
+    layout = fig.layout
+    if layout.title and layout.title.text:
+        layout.title.text = fig_text(layout.title.text, code)
+    for name in layout:
+        if name.startswith(("xaxis", "yaxis")):
+            axis = layout[name]
+            if axis.title and axis.title.text:
+                axis.title.text = fig_text(axis.title.text, code)
+    for ann in layout.annotations or ():
+        if ann.text:
+            ann.text = fig_text(ann.text, code)
+    for trace in fig.data:
+        if getattr(trace, "name", None):
+            trace.name = fig_text(trace.name, code)
+    return fig

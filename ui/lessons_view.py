@@ -1,0 +1,350 @@
+"""The Lessons page: the list of lessons, and one lesson in predict → run → observe → why form.
+
+A lesson link (``?lesson=2&lang=zh``) opens that lesson *locked*: the sidebar shows only the few
+settings the lesson lets learners change (``Lesson.controls``), so a room follows one experiment;
+"Teacher: unlock all controls" shows every setting. The experiment runs inline with one click (a
+``resnorm.lessons.LessonSession`` per browser session, holding one training slot like a comparison);
+when it ends, the lesson's own check gives the verdict with its numbers.
+
+Widget keys: ``lsn<id>_<field>`` for the lesson's settings (never the Live page's ``cfg_*``),
+``lesson<id>_prediction`` for the learner's prediction, ``lesson_unlock`` and ``lesson_quick``.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from resnorm import figures as F
+from resnorm import figures_init as FI
+from resnorm import lessons as LS
+from resnorm.compare import LETTERS, detect_events
+from resnorm.config import ConfigError
+from resnorm.i18n import DEFAULT_LANG
+from ui import controls, share
+from ui.compare_view import VARY
+from ui.controls import FIELDS, GROUPS, STORE, remember
+from ui.i18n import field_label, lang, localize, options, package_message, status, t
+
+REFRESH_S = 1.0
+CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
+          6: ("loss", "resid", "grad_layers")}
+PROFILE_METRIC = {"rank": "rank_residual", "resid": "resid_post.rms", "grad_layers": "grad_norm"}
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+@st.cache_resource(scope="session", on_release=lambda s: s.close())
+def session_lesson() -> LS.LessonSession:
+    """This browser session's lesson run; stopped when the session ends."""
+    return LS.LessonSession()
+
+
+# ---- which lesson ------------------------------------------------------------------------------------
+def current() -> LS.Lesson | None:
+    """The lesson named by ``?lesson=`` (None: show the list; an unknown id is said so there)."""
+    value = st.query_params.get("lesson")
+    if value is None:
+        return None
+    lesson = LS.get(value)
+    if lesson is None:
+        st.warning(t("lessons.unknown", value=value), icon=":material/help:")
+    return lesson
+
+
+def _params(lesson_id: int | None = None) -> dict:
+    params = {"lesson": str(lesson_id)} if lesson_id is not None else {}
+    if lang() != DEFAULT_LANG:
+        params["lang"] = lang()
+    return params
+
+
+def index() -> None:
+    """Every lesson with its question, paper and a link that opens it."""
+    st.title(t("lessons.title"))
+    st.caption(t("lessons.caption"))
+    for lesson in LS.LESSONS.values():
+        box = st.container(border=True)
+        box.markdown(f"#### {t(f'lesson.{lesson.id}.title')}")
+        box.markdown(t(f"lesson.{lesson.id}.summary"))
+        box.caption(t("lessons.paper", citation=lesson.citation))
+        box.button(t("lessons.open", n=lesson.id), icon=":material/arrow_forward:", key=f"lesson_open_{lesson.id}",
+                   on_click=_go, args=(lesson.id,))
+
+
+def _go(lesson_id: int | None) -> None:
+    """Open a lesson (or the list) by rewriting the URL, so the address bar always names the lesson shown
+    (a page link to the same page would not put its query into the address bar)."""
+    if lesson_id is None:
+        st.query_params.pop("lesson", None)
+    else:
+        st.query_params["lesson"] = str(lesson_id)
+
+
+# ---- the sidebar: the lesson's settings ---------------------------------------------------------------
+def _key(lesson: LS.Lesson, name: str) -> str:
+    return f"lsn{lesson.id}_{name}"
+
+
+def _defaults(lesson: LS.Lesson, names) -> None:
+    """The lesson's own values, or what this session last set here (widget state does not survive a visit
+    to another page; the remembered values do)."""
+    kept = st.session_state.get(STORE, {})
+    for name in names:
+        key = _key(lesson, name)
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, lesson.base.get(name, FIELDS[name].default))
+
+
+def _reset(lesson: LS.Lesson) -> None:
+    kept = st.session_state.get(STORE, {})
+    for name in FIELDS:
+        st.session_state.pop(_key(lesson, name), None)
+        kept.pop(_key(lesson, name), None)
+
+
+def set_by_variants(lesson: LS.Lesson) -> set[str]:
+    return {k for v in lesson.variants + lesson.init_variants for k in v.changes}
+
+
+def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
+    """Draw the lesson's settings (all of them when unlocked); return (changes against the lesson, quick)."""
+    sb = st.sidebar
+    unlocked = sb.toggle(t("lessons.unlock"), key="lesson_unlock", help=t("lessons.unlock_help"))
+    fixed = set_by_variants(lesson)
+    if unlocked:
+        groups = [(title, [n for n in names if n not in fixed]) for title, names, _ in GROUPS]
+    else:
+        groups = [("lessons.controls", [n for n in lesson.controls if n not in fixed])]
+    values = {}
+    for title, names in groups:
+        _defaults(lesson, names)
+        box = sb.expander(t(title), expanded=True)
+        if title == "lessons.controls":
+            box.caption(t("lessons.controls_help"))
+        for name in names:
+            values[name] = controls.field_widget(box, name, prefix=f"lsn{lesson.id}_")
+    if unlocked and fixed:
+        sb.caption(t("lessons.set_by_lesson", fields=", ".join(field_label(n) for n in sorted(fixed))))
+    sb.button(t("lessons.defaults"), icon=":material/restart_alt:", key="lesson_defaults", on_click=_reset,
+              args=(lesson,), width="stretch")
+    quick = sb.toggle(t("lessons.quick"), key="lesson_quick", help=t("lessons.quick_help")) if unlocked else False
+    changes = {k: v for k, v in values.items() if v != lesson.base.get(k, FIELDS[k].default)}
+    try:
+        lesson.configs("reduced" if quick else "full", changes)
+    except ConfigError as e:
+        st.error(t("lessons.settings_problem", problems="; ".join(f"{f}: {m}" for f, m in e.problems)),
+                 icon=":material/warning:")
+        return None, quick
+    return changes, quick
+
+
+# ---- the lesson ----------------------------------------------------------------------------------------
+def follow(lesson: LS.Lesson) -> None:
+    """Opening another lesson ends the run of the previous one (and frees its training slot)."""
+    session = session_lesson()
+    if session.lesson is not None and session.lesson is not lesson:
+        session.reset()
+        session.lesson = None
+
+
+def variant_name(lesson: LS.Lesson, vid: str) -> str:
+    return t(f"lesson.{lesson.id}.variant.{vid}")
+
+
+def header(lesson: LS.Lesson) -> None:
+    n = lesson.id
+    st.button(t("lessons.all"), icon=":material/arrow_back:", key="lesson_back", on_click=_go, args=(None,))
+    st.title(t(f"lesson.{n}.title"))
+    st.caption(t("lessons.paper", citation=lesson.citation))
+    st.subheader(t("lessons.question"))
+    st.markdown(t(f"lesson.{n}.question"))
+    if any(v.block == "seed_article" for v in lesson.variants):
+        st.caption(t("lessons.seed_code"))
+        st.code(LS.SEED_ARTICLE_CODE, language="python")
+    st.subheader(t("lessons.predict"))
+    text = options(f"lesson.{n}.option.")
+    st.radio(t("lessons.predict_label"), lesson.options, index=None, key=f"lesson{n}_prediction",
+             format_func=lambda o: f"({o}) {text(o)}")
+
+
+def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
+    """What runs (a table of the configs) and the buttons."""
+    n = lesson.id
+    st.subheader(t("lessons.experiment"))
+    st.markdown(t(f"lesson.{n}.run"))
+    scale = "reduced" if quick else "full"
+    if changes is not None:
+        _config_table(lesson, lesson.configs(scale, changes))
+    session = session_lesson()
+    running = session.active
+    cols = st.columns(3)
+    label = t("lessons.run_init") if lesson.kind == "init" else t("lessons.run")
+    if cols[0].button(label, icon=":material/play_arrow:", type="primary", key="lesson_run",
+                      disabled=changes is None or running, width="stretch",
+                      help=t("lessons.busy") if running else t(f"lessons.run_help.{lesson.kind}")):
+        with st.spinner(t("lessons.computing")):
+            msg = session.start(lesson, scale, changes)
+        if msg:
+            st.session_state["lesson_error"] = package_message(msg)
+        st.rerun()
+    if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
+                      width="stretch"):
+        session.stop()
+        st.rerun()
+    if cols[2].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
+                      disabled=session.lesson is None or running):
+        session.reset()
+        st.rerun()
+    err = st.session_state.pop("lesson_error", None)
+    if err:
+        st.error(err)
+    st.subheader(t("lessons.look"))
+    st.markdown(t(f"lesson.{n}.look"))
+
+
+def _config_table(lesson: LS.Lesson, configs) -> None:
+    flats = [c.to_flat() for _, c in configs]
+    differ = [k for k in flats[0] if len({str(f[k]) for f in flats}) > 1]
+    shared = ["arch", "layers", "d_model", "norm_position", "norm", "residual", "init"]
+    if lesson.kind == "train":
+        shared += ["lr", "warmup", "steps", "seed"]
+    shared_text = " · ".join(f"{field_label(k)} {flats[0][k]}" for k in shared if k not in differ)
+    rows = []
+    for i, ((vid, _), flat, v) in enumerate(zip(configs, flats, lesson.variants)):
+        row = {t("lessons.col.config"): f"{LETTERS[i]} · {variant_name(lesson, vid)}"}
+        row.update({field_label(k): str(flat[k]) for k in differ})
+        if any(x.block for x in lesson.variants):
+            row[t("lessons.col.block")] = t(f"lessons.block.{v.block or 'standard'}")
+        rows.append(row)
+    st.caption(t(f"lessons.configs.{lesson.kind}"))
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(t("lessons.shared", shared=shared_text))
+
+
+def results(lesson: LS.Lesson) -> None:
+    """Progress, charts and — once the run has ended — the verdict; refreshed while it trains."""
+    session = session_lesson()
+    active = session.active
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def _panel():
+        _results(lesson, session)
+        if active and not session.active:
+            st.rerun(scope="app")
+
+    _panel()
+
+
+def _results(lesson: LS.Lesson, session: LS.LessonSession) -> None:
+    if session.lesson is not lesson or (session.comparison is None and session.results is None and not session.error):
+        st.info(t("lessons.start_hint"), icon=":material/science:")
+        return
+    c = session.comparison
+    if c is not None:
+        st.progress(min(c.step / c.total_steps, 1.0),
+                    text=t("lessons.progress", status=status(c.status), step=c.step, total=c.total_steps,
+                           elapsed=c.elapsed))
+        _train_charts(lesson, session)
+    frames = session.results.init if session.results is not None else session.init
+    if frames:
+        _init_charts(lesson, frames)
+    if session.error:
+        st.error(session.error, icon=":material/error:")
+    elif session.verdict is not None:
+        verdict(lesson, session.verdict)
+    elif c is not None and c.done:
+        st.warning(t("lessons.no_verdict"), icon=":material/stop_circle:")
+
+
+def _label(lesson: LS.Lesson, i: int, vid: str) -> str:
+    return f"{LETTERS[i]} · {variant_name(lesson, vid)}"
+
+
+def _train_charts(lesson: LS.Lesson, session: LS.LessonSession) -> None:
+    c = session.comparison
+    runs = []
+    for i, (vid, tr) in enumerate(zip(c.labels, c.trainers)):
+        series = tr.store.all_series()
+        runs.append((_label(lesson, i, vid), series, detect_events(series, tr.store.markers())))
+    rid = f"lesson{lesson.id}-{session.run_id}-"
+    for chart in CHARTS.get(lesson.id, ("loss",)):
+        if chart == "loss":
+            fig = F.overlay_figure(runs, "train/loss", title=t("lessons.chart.loss"), log_y=True,
+                                   uirevision=rid + "loss")
+        elif chart == "grad":
+            fig = F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
+                                   uirevision=rid + "grad")
+        else:
+            fig = F.profiles_side_by_side(runs, PROFILE_METRIC[chart], title=t(f"lessons.chart.{chart}"),
+                                          uirevision=rid + chart)
+        st.plotly_chart(localize(fig), key=f"lesson_chart_{chart}", config=PLOTLY_CONFIG)
+
+
+def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
+    variants = lesson.variants if lesson.kind == "init" else lesson.init_variants
+    profiles = {_label(lesson, i, v.id): frames[v.id] for i, v in enumerate(variants) if v.id in frames}
+    metrics = (("grad_norm", "init_grad"), ("resid_ms", "init_resid")) if lesson.kind == "init" else \
+        (("resid_ms", "init_resid"),)
+    cols = st.columns(len(metrics))
+    for col, (metric, title) in zip(cols, metrics):
+        with col:
+            fig = FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"), log_y=True)
+            st.plotly_chart(localize(fig), key=f"lesson_init_{metric}", config=PLOTLY_CONFIG)
+
+
+def verdict(lesson: LS.Lesson, v: LS.Verdict) -> None:
+    st.subheader(t("lessons.verdict"))
+    head = t("lessons.verdict_ok" if v.ok else "lessons.verdict_fail")
+    (st.success if v.ok else st.warning)(f"{head} {t(v.message_key)}",
+                                         icon=":material/task_alt:" if v.ok else ":material/help:")
+    for key, held in v.claims:
+        st.markdown("- " + t("lessons.claim_ok" if held else "lessons.claim_fail", text=t(key, **v.numbers)))
+    yours = st.session_state.get(f"lesson{lesson.id}_prediction")
+    st.markdown(t("lessons.you_predicted", yours=yours, answer=lesson.answer) if yours else t("lessons.no_prediction"))
+    if not v.ok:
+        st.caption(t("lessons.fail_hint"))
+
+
+def explanation(lesson: LS.Lesson) -> None:
+    with st.expander(t("lessons.why_after"), icon=":material/lightbulb:"):
+        st.markdown(t(f"lesson.{lesson.id}.why"))
+    with st.expander(t("lessons.note"), icon=":material/straighten:"):
+        st.markdown(t(f"lesson.{lesson.id}.note"))
+
+
+def footer(lesson: LS.Lesson, changes: dict | None) -> None:
+    """The room's link; for a teacher (unlocked), the configs on the full page."""
+    st.caption(t("lessons.link"))
+    st.code(share.link_for({"lesson": lesson.id}), language=None, wrap_lines=True)
+    if not st.session_state.get("lesson_unlock") or changes is None or any(v.block for v in lesson.variants):
+        return
+    target = "init" if lesson.kind == "init" else "compare"
+    if st.button(t("lessons.open_in", page=t(f"page.{target}")), icon=":material/open_in_new:", key="lesson_open_in",
+                 help=t("lessons.open_in_help")):
+        (_open_in_init if target == "init" else _open_in_compare)(lesson, changes)
+
+
+def _open_in_compare(lesson: LS.Lesson, changes: dict) -> None:
+    configs = lesson.configs("full", changes)
+    controls.set_controls({k: v for k, v in configs[0][1].to_flat().items() if k != "text_file"})
+    st.session_state["cmp_n"] = len(configs)
+    for i, (_, cfg) in enumerate(configs):
+        flat = cfg.to_flat()
+        for field in VARY:
+            st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", flat[field])
+    st.session_state["_url_read_compare"] = True  # the lesson's configs, not the link's
+    st.switch_page("app_pages/compare.py", query_params=_params())
+
+
+def _open_in_init(lesson: LS.Lesson, changes: dict) -> None:
+    from ui import init_view as iv
+
+    configs = lesson.configs("full", changes)
+    flat = configs[0][1].to_flat()
+    st.session_state["init_preset"] = iv.DEFAULT_PRESET  # keeps the page from applying its default preset
+    st.session_state["init_n"] = len(configs)
+    for i, (_, cfg) in enumerate(configs):
+        for name in iv.PER_CONFIG:
+            st.session_state[f"init_c{i}_{name}"] = cfg.to_flat()[name]
+    st.session_state["init_depth"] = (iv.DEPTH_MIN, max(iv.DEPTH_MIN + 1, min(iv.DEPTH_MAX, flat["layers"])))
+    for name, (_, lo, hi) in iv.SHARED.items():
+        st.session_state[f"init_{name}"] = min(hi, max(lo, flat[name]))
+    st.switch_page("app_pages/init.py", query_params=_params())
