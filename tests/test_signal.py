@@ -308,3 +308,17 @@ def test_page_settings_and_invalid_input(page):
     at.selectbox(key="init_preset").set_value("Residual on vs off (Dong et al. 2021)").run()
     assert not at.exception and not at.error
     assert list(_medians(_specs(at)[0])) == ["1 · Pre-LN · residual on", "2 · Pre-LN · residual off"]
+
+
+def test_init_page_link_restores_its_setup_and_url_follows():
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at.query_params.update({"norm_position": "post,pre,lns", "d_model": "32", "bogus": "1", "norm": "rmsnorm"})
+    at.switch_page("app_pages/init.py").run()
+    assert not at.exception
+    s = at.session_state
+    assert s["init_n"] == 3 and [s[f"init_c{i}_norm_position"] for i in range(3)] == ["post", "pre", "lns"]
+    assert s["init_d_model"] == 32 and s["init_c2_norm"] == "rmsnorm"
+    assert any("bogus" in i.value for i in at.info)  # what was ignored is listed
+    assert at.query_params["norm_position"] in ("post,pre,lns", ["post,pre,lns"])
+    assert any("norm_position=post%2Cpre%2Clns" in c.value or "norm_position=post,pre,lns" in c.value
+               for c in at.code)  # the share panel's link

@@ -85,6 +85,46 @@ def _defaults() -> None:
         _apply_preset()
 
 
+SHARED_URL = [*SHARED, "mlp", "task"]  # config fields this page shares between its configs
+
+
+def restore_from_link() -> None:
+    """A link's settings, once per session: shared fields as single values, the per-config fields
+    as comma lists (``?norm_position=post,pre&d_model=32``), like the Compare page."""
+    from ui import share
+
+    singles, lists, ignored = share.read_query("init", multi=set(PER_CONFIG))
+    if not (singles or lists or ignored):
+        return
+    _defaults()
+    for k, v in singles.items():
+        if k in PER_CONFIG:
+            for i in range(MAX_CONFIGS):
+                st.session_state[f"init_c{i}_{k}"] = v
+        elif k in SHARED_URL and (k not in SHARED or SHARED[k][1] <= v <= SHARED[k][2]) \
+                and (k != "task" or v in TASKS):
+            st.session_state[f"init_{k}"] = v
+        elif k not in ("lang", "lesson"):
+            ignored.append(t("init.url_ignored", key=k))
+    if lists:
+        n = max(1, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
+        st.session_state["init_n"] = n
+        for k, vals in lists.items():
+            for i in range(MAX_CONFIGS):
+                st.session_state[f"init_c{i}_{k}"] = vals[min(i, len(vals) - 1)]
+    if ignored:
+        st.session_state["_url_ignored"] = ignored
+
+
+def link_params(configs: list[dict], s: Settings) -> dict:
+    """What the URL must say to reopen this view: non-default shared fields, per-config lists."""
+    params = {k: v for k, v in s.shared.items()
+              if v != (SHARED[k][0] if k in SHARED else True if k == "mlp" else TASKS[0])}
+    for name in PER_CONFIG:
+        params[name] = ",".join(str(c[name]) for c in configs)
+    return params
+
+
 def settings() -> Settings:
     """Sidebar: depth range, seeds, band, and the settings every config shares."""
     _defaults()
@@ -98,10 +138,12 @@ def settings() -> Settings:
                                  format_func=options("init.band."), **KEEP) or "minmax"
     shared = {}
     box = sb.expander(t("init.shared"), expanded=True, icon=":material/tune:")
-    for name, (default, lo_, hi_) in SHARED.items():
-        shared[name] = box.number_input(_label(name), min_value=lo_, max_value=hi_, value=default, step=1,
-                                        key=f"init_{name}", help=field_help(name), **KEEP)
-    shared["mlp"] = box.toggle(_label("mlp"), value=True, key="init_mlp", help=field_help("mlp"), **KEEP)
+    for name, (default, lo_, hi_) in SHARED.items():  # a value from a link is already in session state
+        value = {} if f"init_{name}" in st.session_state else {"value": default}
+        shared[name] = box.number_input(_label(name), min_value=lo_, max_value=hi_, step=1,
+                                        key=f"init_{name}", help=field_help(name), **value, **KEEP)
+    value = {} if "init_mlp" in st.session_state else {"value": True}
+    shared["mlp"] = box.toggle(_label("mlp"), key="init_mlp", help=field_help("mlp"), **value, **KEEP)
     shared["task"] = box.selectbox(t("init.task"), TASKS, key="init_task", help=field_help("task"), **KEEP)
     return Settings(int(lo), int(hi), tuple(range(int(n_seeds))), band, shared)
 

@@ -84,6 +84,7 @@ TEXT.update({
     "live.final_norm_note": "A final norm is applied before the output head.",
     "live.fix_first": "Fix the settings first: {problems}",
     "live.in_progress": "A run is in progress.",
+    "init.url_ignored": "{key} (not a setting of this page)",
     "live.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
                    "Your run starts by itself when one frees; Stop leaves the queue.",
     "live.train": "Train",

@@ -141,6 +141,7 @@ TEXT: dict[str, str] = {
     "live.final_norm_note": "输出头之前还有一个最终归一化。",
     "live.fix_first": "请先修正设置：{problems}",
     "live.in_progress": "训练正在进行。",
+    "init.url_ignored": "{key}（不是本页的设置）",
     "live.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
                    "有名额空出时会自动开始；点击停止可退出队列。",
     "live.train": "训练",
