@@ -167,6 +167,18 @@ def _seeds(seeds: Iterable[int]) -> tuple[int, ...]:
 
 
 # ---- public API -----------------------------------------------------------------------------------
+def _cached_frame(key, on_progress: Progress | None) -> pd.DataFrame | None:
+    """A copy of the cached frame for ``key`` (progress reported as done), or None on a miss."""
+    frame = _lru_get(_frames, key)
+    if frame is None:
+        _stats.frame_misses += 1
+        return None
+    _stats.frame_hits += 1
+    if on_progress is not None:
+        on_progress(1.0)
+    return frame.copy()
+
+
 def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: Progress | None = None
                   ) -> pd.DataFrame:
     """Per-block metrics at initialisation of ``cfg``, one forward/backward per seed.
@@ -175,13 +187,9 @@ def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: 
     called with the fraction done after each seed. Cached; the caller gets its own copy.
     """
     key, seeds = cache_key(cfg), _seeds(seeds)
-    frame = _lru_get(_frames, ("profile", key, seeds))
+    frame = _cached_frame(("profile", key, seeds), on_progress)
     if frame is not None:
-        _stats.frame_hits += 1
-        if on_progress is not None:
-            on_progress(1.0)
-        return frame.copy()
-    _stats.frame_misses += 1
+        return frame
     parts = []
     for i, seed in enumerate(seeds):
         layer, stack, metric, value = _unit(key, seed)
@@ -221,13 +229,9 @@ def depth_sweep(cfg: RunConfig, depths: Iterable[int], seeds: Iterable[int] = ra
         raise ValueError("depths: give at least one depth")
     cfgs = [cfg.replace(layers=d) for d in depths]
     key = ("sweep", cache_key(cfg), depths, seeds)
-    frame = _lru_get(_frames, key)
+    frame = _cached_frame(key, on_progress)
     if frame is not None:
-        _stats.frame_hits += 1
-        if on_progress is not None:
-            on_progress(1.0)
-        return frame.copy()
-    _stats.frame_misses += 1
+        return frame
     total, done, parts = float(sum(depths)), 0.0, []
     for d, c in zip(depths, cfgs):
         def sub(f, d=d, done=done):
