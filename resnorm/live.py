@@ -68,18 +68,38 @@ class SessionRun:
             except ValueError as e:
                 return str(e)
             self.trainer, self.saved_to, self.save_error = None, None, None
-            token, self.ticket = self.slots.acquire_or_queue(lambda tok: self._launch(cfg, tok))
-        if token is not None:
-            self._launch(cfg, token)
+            mine: dict = {}  # the ticket this start queued with, for the grant to check
+            token, ticket = self.slots.acquire_or_queue(lambda tok: self._granted(cfg, tok, mine))
+            mine["ticket"] = self.ticket = ticket
+            if token is not None:  # a slot now: start under the lock, so no stop or start slips in
+                try:
+                    self._launch(cfg, token)
+                except Exception as e:  # noqa: BLE001 - e.g. the worker process could not start
+                    self.slots.release(token)
+                    return f"the run could not start: {type(e).__name__}: {e}"
         return None
 
+    def _granted(self, cfg: RunConfig, token, mine: dict) -> None:
+        """A slot reached this session's queued run (called by ``TrainingSlots.release``). Raising
+        hands the slot to the next waiter: when the session left the queue in the meantime, or
+        when the run cannot start."""
+        with self._lock:  # waits until ``start`` has recorded the ticket
+            if self.ticket is None or self.ticket != mine.get("ticket"):
+                raise RuntimeError("this queued run was cancelled")
+            self._launch(cfg, token)
+
     def _launch(self, cfg: RunConfig, token) -> None:
-        """Holding a slot: create the trainer and start it (from ``start`` or from the queue)."""
+        """Holding a slot (and ``self._lock``): create the trainer and start it."""
+        self.ticket = None
         on_finish = (lambda tr: self._finished(tr, token)) if self.save else (lambda tr: self.slots.release(token))
         cls = ProcessTrainer if worker_kind() == "process" else Trainer
         trainer = cls(cfg, on_finish=on_finish)
-        self.trainer, self.run_id, self.ticket = trainer, next(_ids), None
-        trainer.start()
+        self.trainer, self.run_id = trainer, next(_ids)
+        try:
+            trainer.start()
+        except Exception:
+            self.trainer = None
+            raise
 
     @property
     def queue_position(self) -> int | None:
@@ -88,7 +108,9 @@ class SessionRun:
     def _finished(self, trainer: Trainer, token) -> None:
         """In the training thread, once: free the slot, then save the run to the runs folder."""
         self.slots.release(token)
-        self.saved_to, self.save_error = save_finished(trainer, self.source)
+        saved = save_finished(trainer, self.source)
+        if self.trainer is trainer:  # not a newer run's result
+            self.saved_to, self.save_error = saved
 
     @property
     def status(self) -> str:
@@ -110,10 +132,11 @@ class SessionRun:
 
     def stop(self, wait: float = 5.0):
         """Stop the run, or leave the queue."""
-        if self.ticket is not None:
-            self.slots.cancel(self.ticket)
-            self.ticket = None
-        tr = self.trainer
+        with self._lock:
+            if self.ticket is not None:
+                self.slots.cancel(self.ticket)
+                self.ticket = None
+            tr = self.trainer
         if tr is not None and not tr.done:
             tr.stop()
             tr.join(wait)

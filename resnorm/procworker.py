@@ -74,7 +74,7 @@ def _child(cfg_dict: dict, commands, events) -> None:
             if cmd == "pause":
                 tr.pause()
                 end = time.perf_counter() + 10
-                while tr.status == "running" and time.perf_counter() < end:
+                while tr.status in ("idle", "running") and time.perf_counter() < end:
                     time.sleep(0.005)
                 if tr.status == "paused":  # the training thread waits now: safe to drain
                     events.put(("batch", tr.store.drain(), "paused", tr.step, tr.elapsed))
@@ -155,8 +155,13 @@ class ProcessTrainer(Worker):
 
     def start(self) -> "ProcessTrainer":
         self.status = "running"
-        with _without_main():
-            self._proc.start()
+        try:
+            with _without_main():
+                self._proc.start()
+        except Exception as e:  # e.g. too many open files: end as failed, free the slot, tell the caller
+            self._finish_failed(f"the training process could not start: {type(e).__name__}: {e}")
+            self._call_on_finish()
+            raise
         self._thread = threading.Thread(target=self._read, name="resnorm-proc-reader", daemon=True)
         self._thread.start()
         return self
@@ -213,11 +218,14 @@ class ProcessTrainer(Worker):
                     self._finish_failed(f"lost contact with the training process ({type(e).__name__})")
                     return
                 if msg is None:
-                    if not self._proc.is_alive():  # died without saying goodbye
+                    if self._proc.is_alive():
+                        continue
+                    try:  # its last words may have arrived just after the time-out
+                        msg = self._events.get(timeout=0.2)
+                    except Exception:  # noqa: BLE001 - nothing more will come
                         self._finish_failed(f"the training process ended unexpectedly "
                                             f"(exit code {self._proc.exitcode})")
                         return
-                    continue
                 if msg[0] == "batch":
                     _, batch, status, step, elapsed = msg
                     self._apply(batch)
@@ -235,14 +243,21 @@ class ProcessTrainer(Worker):
                     self.status = summary["status"]
                     self._proc.join(5)
                     return
+        except Exception as e:  # noqa: BLE001 - a broken message must not leave the run "running"
+            self._finish_failed(f"lost the training process's messages ({type(e).__name__}: {e})")
         finally:
-            if self.on_finish is not None:
-                try:
-                    self.on_finish(self)
-                except Exception:  # noqa: BLE001 - a callback must not hide the run's end
-                    pass
+            self._call_on_finish()
+
+    def _call_on_finish(self) -> None:
+        if self.on_finish is not None:
+            try:
+                self.on_finish(self)
+            except Exception:  # noqa: BLE001 - a callback must not hide the run's end
+                pass
 
     def _finish_failed(self, reason: str) -> None:
+        if self._proc.is_alive():  # never leave a child training on its own
+            self._proc.kill()
         self.reason = reason
         self.summary = Summary(status="failed", steps=self.step, final_loss=self.store.latest("train/loss"),
                                reason=reason, elapsed_s=self._child_elapsed, device=str(self.device))

@@ -246,3 +246,28 @@ def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
         "    print('STATUS', tr.status)\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180).stdout
     assert out.count("MAIN") == 1 and "STATUS completed" in out, out
+
+
+def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
+    from resnorm import live as L
+
+    slots = TrainingSlots(capacity=1)
+    a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
+    assert a.start(cfg()) is None
+    assert b.start(cfg(steps=5)) is None and b.status == "queued"
+    real_start = L.Trainer.start
+
+    def broken(self):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(L.Trainer, "start", broken)
+    a.close()  # the slot passes to b, whose run cannot start
+    assert wait(lambda: a.trainer.done)
+    assert wait(lambda: slots.busy == 0) and slots.queued == 0
+    assert not b.active and b.trainer is None  # not stuck "queued" or "running"
+    msg = b.start(cfg())  # a direct start that fails says why and frees the slot
+    assert msg and "could not start" in msg and "Too many open files" in msg
+    assert slots.busy == 0 and not b.active
+    monkeypatch.setattr(L.Trainer, "start", real_start)
+    assert b.start(cfg(steps=3)) is None
+    assert wait(lambda: b.trainer is not None and b.trainer.done) and b.status == "completed"
