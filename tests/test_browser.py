@@ -179,8 +179,19 @@ def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, br
     combos = page.get_by_role("combobox", name="norm position", exact=True)
     expect(combos.nth(-2)).to_have_value("post", timeout=20_000)  # config A (the sidebar's base control is first)
     expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
-    page.get_by_role("button", name=re.compile("Train all")).click()
-    page.get_by_text("Verdict").wait_for(timeout=120_000)
+    # the previous test's run may still be handing back the only slot: comparisons do not queue
+    # (yet), they say the slots are busy, and a user tries again in a moment
+    deadline = time.time() + 60
+    while True:
+        page.get_by_role("button", name=re.compile("Train all")).click()
+        page.wait_for_timeout(1500)
+        if not page.get_by_text("All training slots are busy").count() or time.time() > deadline:
+            break
+    try:
+        page.get_by_text("Verdict").wait_for(timeout=120_000)
+    except playwright.Error:
+        page.screenshot(path=os.path.join(SHOTS, "compare-failure.png"), full_page=True)
+        raise AssertionError("no verdict; page says: " + page.locator("main").inner_text()[:1500])
     page.wait_for_timeout(1500)  # let the final render paint
     names = page.evaluate("""() => {
         for (const p of document.querySelectorAll('.js-plotly-plot')) {
