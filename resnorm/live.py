@@ -42,7 +42,35 @@ BUSY_MESSAGE = "All training slots are busy — try again in a moment ({busy}/{c
 _ids = itertools.count(1)
 
 
-class SessionRun:
+class _SessionJob:
+    """Pause / resume / stop / close of a session's one job (a run or a comparison)."""
+
+    def _job(self):
+        raise NotImplementedError
+
+    def pause(self):
+        if self._job() is not None:
+            self._job().pause()
+
+    def resume(self):
+        if self._job() is not None:
+            self._job().resume()
+
+    @staticmethod
+    def _stop_job(job, wait: float) -> None:
+        if job is not None and not job.done:
+            job.stop()
+            job.join(wait)
+
+    def stop(self, wait: float = 5.0):
+        self._stop_job(self._job(), wait)
+
+    def close(self):
+        """Session ended: stop the job so its slot goes to someone else."""
+        self.stop(wait=0.0)
+
+
+class SessionRun(_SessionJob):
     source = "live"
 
     def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
@@ -122,13 +150,8 @@ class SessionRun:
     def active(self) -> bool:
         return self.ticket is not None or (self.trainer is not None and not self.trainer.done)
 
-    def pause(self):
-        if self.trainer is not None:
-            self.trainer.pause()
-
-    def resume(self):
-        if self.trainer is not None:
-            self.trainer.resume()
+    def _job(self):
+        return self.trainer
 
     def stop(self, wait: float = 5.0):
         """Stop the run, or leave the queue."""
@@ -137,21 +160,15 @@ class SessionRun:
                 self.slots.cancel(self.ticket)
                 self.ticket = None
             tr = self.trainer
-        if tr is not None and not tr.done:
-            tr.stop()
-            tr.join(wait)
+        self._stop_job(tr, wait)
 
     def reset(self):
         """Stop and forget the run (its metrics go with it)."""
         self.stop()
         self.trainer = None
 
-    def close(self):
-        """Session ended: stop the run (or leave the queue) so its slot goes to someone else."""
-        self.stop(wait=0.0)
 
-
-class SessionCompare:
+class SessionCompare(_SessionJob):
     """A session's comparison: one training slot for the lockstep thread of all its configs."""
 
     def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
@@ -194,23 +211,9 @@ class SessionCompare:
     def active(self) -> bool:
         return self.comparison is not None and not self.comparison.done
 
-    def pause(self):
-        if self.comparison is not None:
-            self.comparison.pause()
-
-    def resume(self):
-        if self.comparison is not None:
-            self.comparison.resume()
-
-    def stop(self, wait: float = 5.0):
-        c = self.comparison
-        if c is not None and not c.done:
-            c.stop()
-            c.join(wait)
+    def _job(self):
+        return self.comparison
 
     def reset(self):
         self.stop()
         self.comparison = None
-
-    def close(self):
-        self.stop(wait=0.0)
