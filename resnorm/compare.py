@@ -30,14 +30,19 @@ GRAD_WINDOW = 10
 ENTROPY_FRACTION = 0.1
 
 
+def check_configs(configs: list[RunConfig]) -> list[RunConfig]:
+    """The configs as a list, or ValueError when there are not 2 to ``MAX_CONFIGS`` of them."""
+    if not 2 <= len(configs) <= MAX_CONFIGS:
+        raise ValueError(f"a comparison needs 2 to {MAX_CONFIGS} configs, got {len(configs)}")
+    return list(configs)
+
+
 class Comparison(Worker):
     thread_name = "resnorm-compare"
 
     def __init__(self, configs: list[RunConfig], labels: list[str] | None = None, on_finish=None):
         super().__init__()
-        if not 2 <= len(configs) <= MAX_CONFIGS:
-            raise ValueError(f"a comparison needs 2 to {MAX_CONFIGS} configs, got {len(configs)}")
-        self.configs = list(configs)
+        self.configs = check_configs(configs)
         self.labels = labels or [LETTERS[i] for i in range(len(configs))]
         self.trainers = [Trainer(c) for c in configs]
         self.on_finish = on_finish

@@ -23,15 +23,16 @@ same data as the correct block it is compared with. Nothing in ``resnorm.model``
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from .compare import Comparison
 from .config import RunConfig
+from .live import SessionJob, refusal, worker_kind
 from .model import Block
 from .trainer import Trainer
 
@@ -446,30 +447,39 @@ def run_lesson(lesson: Lesson | int, scale: str = "reduced", changes: dict | Non
 
 
 # ---- a browser session's lesson run (the UI keeps one per session) --------------------------------------
-class LessonSession:
+def _lesson_comparison(lesson_id: int, scale: str, changes: dict | None) -> LessonComparison:
+    """The lesson's comparison, built from picklable arguments (in a worker process)."""
+    return comparison(LESSONS[lesson_id], scale, changes)
+
+
+class LessonSession(SessionJob):
     """One lesson run at a time: the at-initialisation part computed at once, the training part as a
-    lockstep comparison in a background thread holding one training slot (like a comparison on the
-    Compare page); when it ends the lesson's check runs and ``verdict`` is set. Streamlit-free."""
+    lockstep comparison holding one training slot (queued while none is free, like a comparison on
+    the Compare page); when it ends the lesson's check runs and ``verdict`` is set. Streamlit-free."""
 
     def __init__(self, slots=None):
-        from .slots import global_slots
-
-        self.slots = slots or global_slots()
+        super().__init__(slots)
         self.lesson: Lesson | None = None
         self.scale = "full"
-        self.comparison: LessonComparison | None = None
         self.configs: list[tuple[str, RunConfig]] = []
         self.init: dict = {}
         self.results: Results | None = None
         self.verdict: Verdict | None = None
         self.error: str | None = None
-        self.run_id = 0
-        self._lock = threading.Lock()
+
+    @property
+    def comparison(self):
+        return self.job
+
+    @comparison.setter
+    def comparison(self, value):
+        self.job = value
 
     def start(self, lesson: Lesson, scale: str = "full", changes: dict | None = None) -> str | None:
-        """Start ``lesson`` at ``scale`` with a learner's ``changes``; None, or why it could not start."""
+        """Start ``lesson`` at ``scale`` with a learner's ``changes`` (or queue its training); None,
+        or why it could not start."""
         from .config import ConfigError
-        from .live import BUSY_MESSAGE
+        from .procworker import ProcessComparison
 
         with self._lock:
             if self.active:
@@ -479,29 +489,37 @@ class LessonSession:
                 init_configs = lesson.init_configs(scale, changes) if lesson.init_variants else []
             except ConfigError as e:
                 return "; ".join(f"{f}: {m}" for f, m in e.problems)
+            why = refusal([c for _, c in configs])
+            if why:
+                return why
             self.lesson, self.scale, self.configs = lesson, scale, configs
-            self.comparison, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
-            self.run_id += 1
+            self.job, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
             seeds = lesson.seeds_at(scale)
             if lesson.kind == "init":
+                self.run_id += 1
                 self._conclude(None, lambda: run_init(lesson, configs, seeds))
                 return None
-            token = self.slots.acquire()
-            if token is None:
-                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
             try:
                 self.init = run_init(lesson, init_configs, seeds) if init_configs else {}
-                self.comparison = comparison(lesson, scale, changes, on_finish=lambda c: self._finished(c, token))
             except Exception as e:  # noqa: BLE001 — a config that cannot run is reported, not raised
-                self.slots.release(token)
                 self.error = f"{type(e).__name__}: {e}"
                 return self.error
-            self.comparison.start()
-            return None
+            if worker_kind() == "process":
+                vids, cfgs = [vid for vid, _ in configs], [c for _, c in configs]
+                factory = partial(_lesson_comparison, lesson.id, scale, changes)
 
-    def _finished(self, comp: LessonComparison, token) -> None:
-        """In the lockstep thread, once: free the slot, then check the effect if the run went to the end."""
-        self.slots.release(token)
+                def make(on_finish):
+                    return ProcessComparison(cfgs, vids, on_finish=on_finish, factory=factory)
+            else:
+                def make(on_finish):
+                    return comparison(lesson, scale, changes, on_finish=on_finish)
+            self.error = self._submit(make)
+            return self.error
+
+    def _finished(self, comp) -> None:
+        """Once the comparison has ended (slot freed): check the effect if the run went to the end."""
+        if self.job is not comp:
+            return
         if comp.status == "completed" and all(tr.status in ("completed", "diverged") for tr in comp.trainers):
             self._conclude(comp, lambda: self.init)
         elif any(tr.status == "failed" for tr in comp.trainers):
@@ -514,22 +532,9 @@ class LessonSession:
         except Exception as e:  # noqa: BLE001 — e.g. probes turned off: say so instead of failing
             self.error = f"{type(e).__name__}: {e}"
 
-    @property
-    def active(self) -> bool:
-        return self.comparison is not None and not self.comparison.done
-
-    def stop(self, wait: float = 5.0) -> None:
-        c = self.comparison
-        if c is not None and not c.done:
-            c.stop()
-            c.join(wait)
-
     def reset(self) -> None:
-        self.stop()
-        self.comparison, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
-
-    def close(self) -> None:
-        self.stop(wait=0.0)
+        super().reset()
+        self.results, self.verdict, self.error, self.init = None, None, None, {}
 
 
 SEED_ARTICLE_CODE = '''\

@@ -1,8 +1,11 @@
-"""One browser session's live run: a trainer, its training slot, and the controls the page needs.
+"""One browser session's job — a live run or a comparison — its training slot or place in the
+queue, and the controls the pages need.
 
-Kept free of Streamlit so it is tested directly; the UI stores one ``SessionRun`` per session and
-calls ``close`` when the session ends (tab closed, page left), which stops the run and frees its
-slot for someone else.
+Kept free of Streamlit so it is tested directly; the UI stores one ``SessionRun`` (Live page),
+``SessionCompare`` (Compare page) and ``resnorm.lessons.LessonSession`` (Lessons page) per session
+and calls ``close`` when the session ends (tab closed), which stops the job and frees its slot for
+someone else. Jobs train in worker processes (``RESNORM_WORKERS=process``, the default) or in a
+thread of the server (``thread``).
 """
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ import itertools
 import os
 import threading
 
-from .compare import Comparison
+from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
 from .slots import TrainingSlots, global_slots
-from .procworker import ProcessTrainer
+from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
 from .trainer import Trainer, resolve_device
+
 
 def worker_kind() -> str:
     """Where a session's run trains: ``process`` (default: off the server's GIL, survives nothing
@@ -38,49 +42,137 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
         return None, str(e)
 
 
-BUSY_MESSAGE = "All training slots are busy — try again in a moment ({busy}/{capacity} trainings running)."
 _ids = itertools.count(1)
 
 
-class _SessionJob:
-    """Pause / resume / stop / close of a session's one job (a run or a comparison)."""
+def refusal(configs: list[RunConfig]) -> str | None:
+    """Why these configs cannot run on this server at all (checked before queueing), or None."""
+    try:
+        for cfg in configs:
+            resolve_device(cfg.train.device)  # a clear message now, not a failed child later
+        if worker_kind() == "process":
+            worker_niceness()
+    except ConfigError as e:
+        return "; ".join(m for _, m in e.problems)
+    except ValueError as e:
+        return str(e)
+    return None
 
-    def _job(self):
-        raise NotImplementedError
+
+class SessionJob:
+    """A session's one job — a run, a comparison or a lesson's comparison — holding one training
+    slot: started at once when a slot is free, else queued first-come-first-served (``status`` is
+    then ``queued`` and ``queue_position`` says where). Pause / resume / stop / close; ``close``
+    is for the session's end and frees the slot (or the place in the queue) for someone else.
+
+    Subclasses call ``_submit(make_job)`` holding ``self._lock``; ``make_job(on_finish)`` builds
+    the (unstarted) job, and ``_finished(job)`` runs once it has ended, after its slot is freed."""
+
+    def __init__(self, slots: TrainingSlots | None = None):
+        self.slots = slots or global_slots()
+        self.job = None
+        self.run_id = 0
+        self.ticket = None  # waiting for a training slot
+        self._lock = threading.Lock()
+
+    def _submit(self, make_job) -> str | None:
+        mine: dict = {}  # the ticket this submission queued with, for the grant to check
+        token, ticket = self.slots.acquire_or_queue(lambda tok: self._granted(make_job, tok, mine))
+        mine["ticket"] = self.ticket = ticket
+        if token is not None:  # a slot now: start under the lock, so no stop or start slips in
+            try:
+                self._launch(make_job, token)
+            except Exception as e:  # noqa: BLE001 - e.g. the worker process could not start
+                self.slots.release(token)
+                return f"the run could not start: {type(e).__name__}: {e}"
+        return None
+
+    def _granted(self, make_job, token, mine: dict) -> None:
+        """A slot reached this session's queued job (called by ``TrainingSlots.release``). Raising
+        hands the slot to the next waiter: when the session left the queue in the meantime, or
+        when the job cannot start."""
+        with self._lock:  # waits until ``_submit`` has recorded the ticket
+            if self.ticket is None or self.ticket != mine.get("ticket"):
+                raise RuntimeError("this queued job was cancelled")
+            self._launch(make_job, token)
+
+    def _launch(self, make_job, token) -> None:
+        """Holding a slot (and ``self._lock``): create the job and start it."""
+        self.ticket = None
+
+        def on_finish(job):  # in the job's thread, once
+            self.slots.release(token)
+            self._finished(job)
+
+        job = make_job(on_finish)
+        self.job, self.run_id = job, next(_ids)
+        try:
+            job.start()
+        except Exception:
+            self.job = None
+            raise
+
+    def _finished(self, job) -> None:
+        """The job ended (its slot is already free): save, conclude… Subclasses say what."""
+
+    @property
+    def queue_position(self) -> int | None:
+        return self.slots.position(self.ticket) if self.ticket is not None else None
+
+    @property
+    def status(self) -> str:
+        if self.ticket is not None:
+            return "queued"
+        return self.job.status if self.job is not None else "idle"
+
+    @property
+    def active(self) -> bool:
+        return self.ticket is not None or (self.job is not None and not self.job.done)
 
     def pause(self):
-        if self._job() is not None:
-            self._job().pause()
+        if self.job is not None:
+            self.job.pause()
 
     def resume(self):
-        if self._job() is not None:
-            self._job().resume()
+        if self.job is not None:
+            self.job.resume()
 
-    @staticmethod
-    def _stop_job(job, wait: float) -> None:
+    def stop(self, wait: float = 5.0):
+        """Stop the job, or leave the queue."""
+        with self._lock:
+            if self.ticket is not None:
+                self.slots.cancel(self.ticket)
+                self.ticket = None
+            job = self.job
         if job is not None and not job.done:
             job.stop()
             job.join(wait)
 
-    def stop(self, wait: float = 5.0):
-        self._stop_job(self._job(), wait)
+    def reset(self):
+        """Stop and forget the job (its metrics go with it)."""
+        self.stop()
+        self.job = None
 
     def close(self):
         """Session ended: stop the job so its slot goes to someone else."""
         self.stop(wait=0.0)
 
 
-class SessionRun(_SessionJob):
+class SessionRun(SessionJob):
     source = "live"
 
     def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
-        self.slots = slots or global_slots()
+        super().__init__(slots)
         self.save = save
         self.saved_to = self.save_error = None
-        self.trainer: Trainer | None = None
-        self.run_id = 0
-        self.ticket = None  # waiting for a training slot
-        self._lock = threading.Lock()
+
+    @property
+    def trainer(self):
+        return self.job
+
+    @trainer.setter
+    def trainer(self, value):
+        self.job = value
 
     def start(self, cfg: RunConfig) -> str | None:
         """Start training ``cfg`` now, or queue it until a slot frees; returns None, or a message
@@ -88,132 +180,62 @@ class SessionRun(_SessionJob):
         with self._lock:
             if self.active:
                 return "A run is already in progress or queued: stop it first."
-            try:
-                resolve_device(cfg.train.device)  # a clear message now, not a failed child later
-                worker_kind()
-            except ConfigError as e:
-                return "; ".join(m for _, m in e.problems)
-            except ValueError as e:
-                return str(e)
-            self.trainer, self.saved_to, self.save_error = None, None, None
-            mine: dict = {}  # the ticket this start queued with, for the grant to check
-            token, ticket = self.slots.acquire_or_queue(lambda tok: self._granted(cfg, tok, mine))
-            mine["ticket"] = self.ticket = ticket
-            if token is not None:  # a slot now: start under the lock, so no stop or start slips in
-                try:
-                    self._launch(cfg, token)
-                except Exception as e:  # noqa: BLE001 - e.g. the worker process could not start
-                    self.slots.release(token)
-                    return f"the run could not start: {type(e).__name__}: {e}"
-        return None
+            why = refusal([cfg])
+            if why:
+                return why
+            self.job, self.saved_to, self.save_error = None, None, None
+            cls = ProcessTrainer if worker_kind() == "process" else Trainer
+            return self._submit(lambda on_finish: cls(cfg, on_finish=on_finish))
 
-    def _granted(self, cfg: RunConfig, token, mine: dict) -> None:
-        """A slot reached this session's queued run (called by ``TrainingSlots.release``). Raising
-        hands the slot to the next waiter: when the session left the queue in the meantime, or
-        when the run cannot start."""
-        with self._lock:  # waits until ``start`` has recorded the ticket
-            if self.ticket is None or self.ticket != mine.get("ticket"):
-                raise RuntimeError("this queued run was cancelled")
-            self._launch(cfg, token)
-
-    def _launch(self, cfg: RunConfig, token) -> None:
-        """Holding a slot (and ``self._lock``): create the trainer and start it."""
-        self.ticket = None
-        on_finish = (lambda tr: self._finished(tr, token)) if self.save else (lambda tr: self.slots.release(token))
-        cls = ProcessTrainer if worker_kind() == "process" else Trainer
-        trainer = cls(cfg, on_finish=on_finish)
-        self.trainer, self.run_id = trainer, next(_ids)
-        try:
-            trainer.start()
-        except Exception:
-            self.trainer = None
-            raise
-
-    @property
-    def queue_position(self) -> int | None:
-        return self.slots.position(self.ticket) if self.ticket is not None else None
-
-    def _finished(self, trainer: Trainer, token) -> None:
-        """In the training thread, once: free the slot, then save the run to the runs folder."""
-        self.slots.release(token)
+    def _finished(self, trainer) -> None:
+        """Save the run to the runs folder."""
+        if not self.save:
+            return
         saved = save_finished(trainer, self.source)
-        if self.trainer is trainer:  # not a newer run's result
+        if self.job is trainer:  # not a newer run's result
             self.saved_to, self.save_error = saved
 
-    @property
-    def status(self) -> str:
-        if self.ticket is not None:
-            return "queued"
-        return self.trainer.status if self.trainer is not None else "idle"
 
-    @property
-    def active(self) -> bool:
-        return self.ticket is not None or (self.trainer is not None and not self.trainer.done)
-
-    def _job(self):
-        return self.trainer
-
-    def stop(self, wait: float = 5.0):
-        """Stop the run, or leave the queue."""
-        with self._lock:
-            if self.ticket is not None:
-                self.slots.cancel(self.ticket)
-                self.ticket = None
-            tr = self.trainer
-        self._stop_job(tr, wait)
-
-    def reset(self):
-        """Stop and forget the run (its metrics go with it)."""
-        self.stop()
-        self.trainer = None
-
-
-class SessionCompare(_SessionJob):
-    """A session's comparison: one training slot for the lockstep thread of all its configs."""
+class SessionCompare(SessionJob):
+    """A session's comparison: one training slot for all its configs, trained in lockstep."""
 
     def __init__(self, slots: TrainingSlots | None = None, save: bool = True):
-        self.slots = slots or global_slots()
+        super().__init__(slots)
         self.save = save
         self.saved, self.save_errors = [], []
-        self.comparison: Comparison | None = None
-        self.run_id = 0
-        self._lock = threading.Lock()
+
+    @property
+    def comparison(self):
+        return self.job
+
+    @comparison.setter
+    def comparison(self, value):
+        self.job = value
 
     def start(self, configs: list[RunConfig], labels: list[str] | None = None) -> str | None:
         with self._lock:
             if self.active:
                 return "A comparison is already running: stop it first."
-            token = self.slots.acquire()
-            if token is None:
-                return BUSY_MESSAGE.format(busy=self.slots.busy, capacity=self.slots.capacity)
             try:
-                comp = Comparison(configs, labels, on_finish=lambda c: self._finished(c, token))
-            except (ConfigError, ValueError) as e:
-                self.slots.release(token)
+                check_configs(configs)
+            except ValueError as e:
                 return str(e)
-            self.comparison, self.run_id = comp, next(_ids)
-            comp.start()
-            return None
+            why = refusal(configs)
+            if why:
+                return why
+            self.job, self.saved, self.save_errors = None, [], []
+            cls = ProcessComparison if worker_kind() == "process" else Comparison
+            return self._submit(lambda on_finish: cls(configs, labels, on_finish=on_finish))
 
-    def _finished(self, comp: Comparison, token) -> None:
-        self.slots.release(token)
-        self.saved, self.save_errors = [], []
+    def _finished(self, comp) -> None:
         if not self.save:
             return
+        saved, errors = [], []
         for label, tr in zip(comp.labels, comp.trainers):
             path, err = save_finished(tr, "compare", label=f"compare {label}")
             if path:
-                self.saved.append(path)
+                saved.append(path)
             if err:
-                self.save_errors.append(err)
-
-    @property
-    def active(self) -> bool:
-        return self.comparison is not None and not self.comparison.done
-
-    def _job(self):
-        return self.comparison
-
-    def reset(self):
-        self.stop()
-        self.comparison = None
+                errors.append(err)
+        if self.job is comp:
+            self.saved, self.save_errors = saved, errors

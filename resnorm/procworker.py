@@ -1,30 +1,53 @@
-"""Training in a separate process, with the ``Trainer`` interface the UI already uses.
+"""Training in a separate process, with the interfaces the UI already uses.
 
 A Streamlit server is one Python process: a training thread there competes for the GIL with every
 session's reruns. ``ProcessTrainer`` runs the real ``Trainer`` in a child process (``spawn``
-context: no forked locks or CUDA state) and mirrors its metric store in the parent: the child
-sends what it recorded in batches (every ``FLUSH_S`` seconds and at the end), the parent's reader
-thread adds them to ``self.store``. Pause / resume / stop travel on a command queue and take
-effect within one step. If the child dies (killed, out of memory), the run ends as ``failed``
-with what had arrived so far kept.
+context: no forked locks or CUDA state), ``ProcessComparison`` a lockstep ``Comparison`` (a
+lesson's included), and the parent mirrors each run's metric store: the child sends what it
+recorded in batches (every ``FLUSH_S`` seconds and at the end), the parent's reader thread adds
+them to the mirrors. Pause / resume / stop travel on a command queue and take effect within one
+step. If the child dies (killed, out of memory), its runs end as ``failed`` with what had arrived
+so far kept.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
+from functools import partial
 
 import torch
 
 from .config import RunConfig
 from .store import MetricStore
 from .trainer import Summary
-from .worker import Worker
+from .compare import LETTERS, check_configs
+from .worker import FINAL_STATUSES, Worker
 
 FLUSH_S = 0.25
+DEFAULT_NICE = 10
+
+
+def worker_niceness() -> int:
+    """How far below the server's a worker process's CPU priority is: ``RESNORM_WORKER_NICE``
+    (0–19, default 10; Unix ``nice`` increments).
+
+    Training is throughput work and a page refresh is latency work: when every core is busy
+    training, the server (and, on one machine, the browsers) must still get a core at once, or
+    every chart in the room lags behind the runs it shows.
+    """
+    value = os.environ.get("RESNORM_WORKER_NICE", str(DEFAULT_NICE)).strip()
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"RESNORM_WORKER_NICE must be a whole number from 0 to 19, not {value!r}") from None
+    if not 0 <= n <= 19:
+        raise ValueError(f"RESNORM_WORKER_NICE must be from 0 to 19, not {n}")
+    return n
 
 
 class _RecordingStore(MetricStore):
@@ -51,49 +74,79 @@ class _RecordingStore(MetricStore):
         return out
 
 
-def _child(cfg_dict: dict, commands, events) -> None:
-    """The child process: train, stream what is recorded, obey commands."""
+def make_trainer(cfg_dict: dict):
+    """The child's job for a single run."""
     from .trainer import Trainer
 
-    cfg = RunConfig.from_dict(cfg_dict)
+    return Trainer(RunConfig.from_dict(cfg_dict))
+
+
+def make_comparison(cfg_dicts: list[dict], labels: list[str]):
+    """The child's job for a comparison."""
+    from .compare import Comparison
+
+    return Comparison([RunConfig.from_dict(d) for d in cfg_dicts], labels)
+
+
+def _child(factory, commands, events, niceness: int = 0) -> None:
+    """The child process: build the job (a ``Trainer``, or a ``Comparison`` whose ``trainers`` are
+    its runs), train, stream what each run records, obey commands.
+
+    Messages: ``("batch", [(items, status, step, elapsed) per run], job status, job step, job elapsed)``
+    and, once, ``("done", [(summary, diverged step, weights) per run], job status, job step, job elapsed)``.
+    """
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
+    job = factory()
+    runs = list(getattr(job, "trainers", None) or [job])
     last = [time.perf_counter()]
 
-    def flush(tr, force=False):
+    def batch(status=None):
+        return ("batch", [(r.store.drain(), r.status, r.step, r.elapsed) for r in runs],
+                status or job.status, job.step, job.elapsed)
+
+    def flush(force=False):  # from the training thread only: it is the one writing the stores
         now = time.perf_counter()
         if force or now - last[0] >= FLUSH_S:
             last[0] = now
-            batch = tr.store.drain()
-            events.put(("batch", batch, tr.status, tr.step, tr.elapsed))
+            events.put(batch())
 
-    tr = Trainer(cfg, on_step=lambda step, t: flush(t))
-    tr.store = _RecordingStore(max_points=cfg.train.max_points)
+    for r in runs:
+        r.store = _RecordingStore(max_points=r.cfg.train.max_points)
+        r.on_step = lambda step, t: flush()
 
     def listen():
         while True:
             cmd = commands.get()
             if cmd == "pause":
-                tr.pause()
+                job.pause()
                 end = time.perf_counter() + 10
-                while tr.status in ("idle", "running") and time.perf_counter() < end:
+                while job.status in ("idle", "running") and time.perf_counter() < end:
                     time.sleep(0.005)
-                if tr.status == "paused":  # the training thread waits now: safe to drain
-                    events.put(("batch", tr.store.drain(), "paused", tr.step, tr.elapsed))
+                if job.status == "paused":  # the training thread waits now: safe to drain
+                    events.put(batch("paused"))
             elif cmd == "resume":
-                tr.resume()
+                job.resume()
             elif cmd in ("stop", "exit"):
-                tr.stop()
+                job.stop()
                 if cmd == "exit":
                     return
 
     threading.Thread(target=listen, daemon=True).start()
-    tr.run()
-    flush(tr, force=True)
-    state = None
-    if tr.model is not None:  # as bytes: tensors on a queue would travel as shared-memory handles
-        buf = io.BytesIO()      # that vanish when this process exits
-        torch.save({k: v.detach().cpu() for k, v in tr.model.state_dict().items()}, buf)
-        state = buf.getvalue()
-    events.put(("done", tr.summary.to_dict(), tr.diverged_step, state))
+    job.run()
+    flush(force=True)
+    events.put(("done", [(r.summary.to_dict() if r.summary is not None else None, r.diverged_step, _weights(r))
+                         for r in runs], job.status, job.step, job.elapsed))
+
+
+def _weights(run) -> bytes | None:
+    """A run's weights as bytes: tensors on a queue would travel as shared-memory handles that
+    vanish when this process exits."""
+    if run.model is None:
+        return None
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, buf)
+    return buf.getvalue()
 
 
 _SPAWN_LOCK = threading.Lock()
@@ -136,25 +189,84 @@ class _Weights:
         return torch.load(io.BytesIO(self._data), weights_only=True)
 
 
-class ProcessTrainer(Worker):
-    """``Trainer``'s interface (status, step, store, summary, pause/resume/stop/join, on_finish)
-    for a run that trains in a child process."""
+class _RunState:
+    """What the parent knows of one run that trains in the child — the part of ``Trainer`` that the
+    pages and ``save_run`` read — kept up to date from the child's messages."""
 
-    def __init__(self, cfg: RunConfig, on_finish=None):
-        super().__init__()
-        self.cfg, self.on_finish = cfg, on_finish
+    def _init_run(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
         self.store = MetricStore(max_points=cfg.train.max_points)
         self.step, self.reason, self.diverged_step = 0, "", None
         self.summary: Summary | None = None
         self.model = None
         self.device = cfg.train.device
-        ctx = mp.get_context("spawn")
-        self._commands, self._events = ctx.Queue(), ctx.Queue()
-        self._proc = ctx.Process(target=_child, args=(cfg.to_dict(), self._commands, self._events), daemon=True)
         self._child_elapsed = 0.0
 
-    def start(self) -> "ProcessTrainer":
+    def _apply(self, items: list, status: str, step: int, elapsed: float) -> None:
+        for item in items:
+            if item[0] == "metrics":
+                self.store.add(item[1], item[2])
+            elif item[0] == "attention":
+                self.store.add_attention(item[1])
+            else:
+                self.store.mark(item[1], item[2], item[3])
+        self.step, self._child_elapsed = step, elapsed
+        if status in ("running", "paused"):  # a final status arrives with the run's summary
+            self.status = status
+
+    def _conclude(self, summary: dict | None, diverged_step, weights: bytes | None) -> None:
+        if summary is None:  # never started (the job was stopped first)
+            summary = {"status": "stopped", "steps": self.step, "final_loss": None, "reason": "stopped",
+                       "elapsed_s": self._child_elapsed, "device": str(self.device)}
+        self.summary = Summary(**{k: summary.get(k) for k in ("status", "steps", "final_loss", "reason",
+                                                              "elapsed_s", "device")},
+                               diverged_step=diverged_step)
+        self.step, self.reason, self.diverged_step = summary["steps"], summary["reason"], diverged_step
+        self._child_elapsed = summary["elapsed_s"]
+        self.model = _Weights(weights) if weights is not None else None
+        self.status = summary["status"]
+
+    def _fail(self, reason: str) -> None:
+        self.reason = reason
+        self.summary = Summary(status="failed", steps=self.step, final_loss=self.store.latest("train/loss"),
+                               reason=reason, elapsed_s=self._child_elapsed, device=str(self.device))
+        self.status = "failed"
+
+
+class MirroredRun(_RunState):
+    """One run of a ``ProcessComparison``, as its parent sees it."""
+
+    def __init__(self, cfg: RunConfig):
+        self.status = "idle"
+        self._init_run(cfg)
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def elapsed(self) -> float:
+        return self._child_elapsed
+
+
+class _ProcessJob(Worker):
+    """A job (one run or a comparison) trained in a spawned child, controlled through a command
+    queue; a reader thread applies the child's messages to ``self._runs``."""
+
+    def __init__(self, factory, runs: list, on_finish=None):
+        super().__init__()
+        self.on_finish = on_finish
+        self._runs = runs
+        self.step, self._child_elapsed = 0, 0.0
+        ctx = mp.get_context("spawn")
+        self._commands, self._events = ctx.Queue(), ctx.Queue()
+        self._proc = ctx.Process(target=_child, args=(factory, self._commands, self._events, worker_niceness()),
+                                 daemon=True)
+
+    def start(self):
         self.status = "running"
+        for r in self._runs:
+            r.status = "running"
         try:
             with _without_main():
                 self._proc.start()
@@ -166,10 +278,10 @@ class ProcessTrainer(Worker):
         self._thread.start()
         return self
 
-    def run(self) -> Summary:
+    def run(self):
         self.start()
         self.join()
-        return self.summary
+        return getattr(self, "summary", None)
 
     # control: forwarded to the child
     def pause(self):
@@ -197,14 +309,23 @@ class ProcessTrainer(Worker):
     def pid(self) -> int | None:
         return self._proc.pid
 
-    def _apply(self, batch: list) -> None:
-        for item in batch:
-            if item[0] == "metrics":
-                self.store.add(item[1], item[2])
-            elif item[0] == "attention":
-                self.store.add_attention(item[1])
-            else:
-                self.store.mark(item[1], item[2], item[3])
+    def _handle(self, msg) -> bool:
+        """Apply one message; True once the job has ended."""
+        kind, per_run, status, step, elapsed = msg
+        if kind == "batch":
+            for run, (items, run_status, run_step, run_elapsed) in zip(self._runs, per_run):
+                run._apply(items, run_status, run_step, run_elapsed)
+        else:
+            for run, (summary, diverged_step, weights) in zip(self._runs, per_run):
+                run._conclude(summary, diverged_step, weights)
+        self.step, self._child_elapsed = step, elapsed
+        if kind == "batch":
+            if status in ("running", "paused"):
+                self.status = status
+            return False
+        self.status = status
+        self._proc.join(5)
+        return True
 
     def _read(self) -> None:
         try:
@@ -226,24 +347,9 @@ class ProcessTrainer(Worker):
                         self._finish_failed(f"the training process ended unexpectedly "
                                             f"(exit code {self._proc.exitcode})")
                         return
-                if msg[0] == "batch":
-                    _, batch, status, step, elapsed = msg
-                    self._apply(batch)
-                    self.step, self._child_elapsed = step, elapsed
-                    if status in ("running", "paused"):
-                        self.status = status
-                else:
-                    _, summary, diverged_step, state = msg
-                    self.summary = Summary(**{k: summary[k] for k in
-                                              ("status", "steps", "final_loss", "reason", "diverged_step",
-                                               "elapsed_s", "device")})
-                    self.step, self.reason, self.diverged_step = summary["steps"], summary["reason"], diverged_step
-                    self._child_elapsed = summary["elapsed_s"]
-                    self.model = _Weights(state) if state is not None else None
-                    self.status = summary["status"]
-                    self._proc.join(5)
+                if self._handle(msg):
                     return
-        except Exception as e:  # noqa: BLE001 - a broken message must not leave the run "running"
+        except Exception as e:  # noqa: BLE001 - a broken message must not leave the job "running"
             self._finish_failed(f"lost the training process's messages ({type(e).__name__}: {e})")
         finally:
             self._call_on_finish()
@@ -252,13 +358,40 @@ class ProcessTrainer(Worker):
         if self.on_finish is not None:
             try:
                 self.on_finish(self)
-            except Exception:  # noqa: BLE001 - a callback must not hide the run's end
+            except Exception:  # noqa: BLE001 - a callback must not hide the job's end
                 pass
 
     def _finish_failed(self, reason: str) -> None:
         if self._proc.is_alive():  # never leave a child training on its own
             self._proc.kill()
+        for run in self._runs:
+            if run.status not in FINAL_STATUSES:
+                run._fail(reason)
         self.reason = reason
-        self.summary = Summary(status="failed", steps=self.step, final_loss=self.store.latest("train/loss"),
-                               reason=reason, elapsed_s=self._child_elapsed, device=str(self.device))
         self.status = "failed"
+
+
+class ProcessTrainer(_RunState, _ProcessJob):
+    """``Trainer``'s interface (status, step, store, summary, pause/resume/stop/join, on_finish)
+    for a run that trains in a child process."""
+
+    def __init__(self, cfg: RunConfig, on_finish=None):
+        _ProcessJob.__init__(self, partial(make_trainer, cfg.to_dict()), [self], on_finish)
+        self._init_run(cfg)
+
+
+class ProcessComparison(_ProcessJob):
+    """``Comparison``'s interface (configs, labels, trainers, step, total_steps, controls) for a
+    lockstep comparison that trains in a child process. ``factory`` builds the child's
+    ``Comparison`` (default: a plain one of ``configs``; lessons pass theirs)."""
+
+    def __init__(self, configs: list[RunConfig], labels: list[str] | None = None, on_finish=None, factory=None):
+        self.configs = check_configs(configs)
+        self.labels = list(labels or LETTERS[:len(configs)])
+        self.trainers = [MirroredRun(c) for c in self.configs]
+        factory = factory or partial(make_comparison, [c.to_dict() for c in self.configs], self.labels)
+        super().__init__(factory, self.trainers, on_finish)
+
+    @property
+    def total_steps(self) -> int:
+        return max(c.train.steps for c in self.configs)

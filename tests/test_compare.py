@@ -141,3 +141,101 @@ def test_invalid_variant_is_explained_and_blocks_training():
     at.run()
     assert any("deepnorm defines its own skip path" in e.value for e in at.error)
     assert at.button(key="cmp_train").disabled
+
+
+# ---- comparisons in a worker process and in the training-slot queue ---------------------------------------------
+def wait(cond, timeout=60):
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
+    from resnorm.procworker import ProcessComparison
+
+    configs = [cfg(steps=20, attention_every=10), cfg(steps=20, norm_position="post", attention_every=10),
+               cfg(steps=12, lr=3e-3)]  # a shorter run ends first; the others go on
+    here = Comparison(configs, ["A", "B", "C"])
+    here.run()
+    there = ProcessComparison(configs, ["A", "B", "C"]).start()
+    assert there.join(120) and there.status == "completed" and there.step == here.step
+    for a, b in zip(here.trainers, there.trainers):
+        assert (b.status, b.step, b.summary.final_loss) == (a.status, a.step, a.summary.final_loss)
+        assert b.store.frame().equals(a.store.frame())
+        assert len(b.store.attention()) == len(a.store.attention())
+        assert all(np.array_equal(v.numpy(), a.model.state_dict()[k].numpy()) for k, v in b.model.state_dict().items())
+
+    long = ProcessComparison([cfg(steps=100_000), cfg(steps=100_000, norm_position="post")]).start()
+    assert wait(lambda: long.step >= 3)
+    long.pause()
+    assert wait(lambda: long.status == "paused")
+    s = [tr.step for tr in long.trainers]
+    assert len(set(s)) == 1  # the same step clock
+    time.sleep(0.5)
+    assert [tr.step for tr in long.trainers] == s
+    long.resume()
+    assert wait(lambda: long.trainers[0].step > s[0] + 2)
+    long.stop()
+    assert long.join(30) and long.status == "stopped" and {tr.status for tr in long.trainers} == {"stopped"}
+
+
+def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(monkeypatch):
+    from resnorm.live import SessionCompare
+    from resnorm.slots import TrainingSlots
+
+    monkeypatch.setenv("RESNORM_WORKERS", "process")
+    slots = TrainingSlots(capacity=1)
+    first, second = SessionCompare(slots, save=False), SessionCompare(slots, save=False)
+    assert first.start([cfg(steps=100_000), cfg(steps=100_000, norm_position="post")]) is None
+    assert second.start([cfg(steps=8), cfg(steps=8, norm="rmsnorm")]) is None
+    assert (second.status, second.queue_position, second.comparison) == ("queued", 1, None)
+    assert wait(lambda: first.comparison.step >= 3)
+    first.comparison.kill()  # a crash: every run of the comparison ends failed, what arrived is kept
+    assert wait(lambda: first.comparison.done) and first.status == "failed"
+    assert all(tr.status == "failed" and "ended unexpectedly" in tr.reason for tr in first.comparison.trainers)
+    assert all(len(tr.store.series("train/loss")[0]) >= 1 for tr in first.comparison.trainers)
+    # the slot went to the queued comparison, which runs to its end
+    assert wait(lambda: second.comparison is not None and second.comparison.done, 120)
+    assert second.status == "completed" and [tr.step for tr in second.comparison.trainers] == [8, 8]
+    assert wait(lambda: slots.busy == 0) and slots.queued == 0
+    assert "2 to 4 configs" in second.start([cfg()])  # refused before queueing
+
+
+def test_leaving_the_compare_queue_gives_the_slot_to_the_next(monkeypatch):
+    from resnorm.live import SessionCompare
+    from resnorm.slots import TrainingSlots
+
+    slots = TrainingSlots(capacity=1)
+    a, b, c = (SessionCompare(slots, save=False) for _ in range(3))
+    assert a.start([cfg(steps=100_000), cfg(steps=100_000)]) is None
+    assert b.start([cfg(steps=5), cfg(steps=5)]) is None and c.start([cfg(steps=5), cfg(steps=5)]) is None
+    assert (b.queue_position, c.queue_position) == (1, 2)
+    b.close()  # b's tab closes while it waits
+    assert b.status == "idle" and c.queue_position == 1
+    a.close()
+    assert wait(lambda: c.comparison is not None and c.comparison.done) and c.status == "completed"
+    assert b.comparison is None and wait(lambda: slots.busy == 0)
+
+
+def test_compare_page_shows_its_place_in_the_queue_and_starts_when_a_slot_frees(monkeypatch):
+    import resnorm.slots as slots_mod
+    from resnorm.slots import TrainingSlots
+
+    slots = TrainingSlots(capacity=1)
+    monkeypatch.setattr(slots_mod, "_GLOBAL", slots)
+    held = slots.acquire()  # somebody else's training holds the only slot
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at.query_params.update({"steps": "10", "layers": "1"})
+    at.switch_page("app_pages/compare.py").run()
+    at.button(key="cmp_train").click().run()
+    assert not at.exception and not at.error
+    assert any("Queued: position 1" in i.value for i in at.info)
+    assert at.button(key="cmp_train").disabled and not at.button(key="cmp_stop").disabled
+    slots.release(held)
+    end = time.time() + 90
+    while time.time() < end and not any("Verdict" in m.value for m in at.markdown):
+        time.sleep(0.3)
+        at.run()
+    assert any("Verdict" in m.value for m in at.markdown) and not any("Queued" in i.value for i in at.info)
+    assert wait(lambda: slots.busy == 0)

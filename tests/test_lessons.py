@@ -101,13 +101,17 @@ def test_lesson_session_runs_in_the_background_with_a_slot_and_checks_at_the_end
     s = LS.LessonSession(slots)
     assert s.start(LS.LESSONS[6], "reduced", {"steps": 60}) is None
     assert slots.busy == 1
-    other = LS.LessonSession(slots)
-    assert "All training slots are busy" in other.start(LS.LESSONS[6], "reduced")
+    other = LS.LessonSession(slots)  # no free slot: queued behind s, started when s ends
+    assert other.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
+    assert (other.status, other.queue_position, other.comparison) == ("queued", 1, None)
     end = time.time() + 60
     while s.verdict is None and s.error is None and time.time() < end:
         time.sleep(0.05)
     assert s.error is None and s.verdict is not None and not s.active
-    assert slots.busy == 0
+    while (other.active or other.verdict is None) and other.error is None and time.time() < end:
+        time.sleep(0.05)
+    assert other.error is None and other.verdict is not None and other.comparison.step == 30
+    assert slots.busy == 0 and slots.queued == 0
     assert s.verdict.claims[0] == ("lesson.6.claim.stream", True)  # the stream signature needs no training
     assert s.start(LS.LESSONS[2], "reduced") is None and s.verdict.ok  # init lessons: at once, no slot
     s.reset()
@@ -203,3 +207,23 @@ def test_teacher_opens_the_lesson_configs_on_the_compare_page_in_the_same_langua
     s = at.session_state
     assert s["cmp_n"] == 4 and [s[f"cmp_{i}_norm_position"] for i in range(4)] == ["post", "post", "pre", "pre"]
     assert [s[f"cmp_{i}_warmup"] for i in range(4)] == [0, 150, 0, 150] and s["cfg_lr"] == pytest.approx(1e-2)
+
+
+def test_a_lesson_trains_in_a_worker_process_with_its_own_blocks(monkeypatch):
+    """Lesson 6 swaps in the seed article's buggy block: the child process must build the same
+    lesson comparison, so the verdict and the metrics match the in-thread run's."""
+    from resnorm.procworker import ProcessComparison
+
+    here = LS.LessonSession(TrainingSlots(1))
+    assert here.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
+    monkeypatch.setenv("RESNORM_WORKERS", "process")
+    there = LS.LessonSession(TrainingSlots(1))
+    assert there.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
+    assert isinstance(there.comparison, ProcessComparison)
+    end = time.time() + 120
+    while (here.verdict is None or there.verdict is None) and not (here.error or there.error) and time.time() < end:
+        time.sleep(0.05)
+    assert here.error is None and there.error is None
+    assert there.verdict == here.verdict
+    for a, b in zip(here.comparison.trainers, there.comparison.trainers):
+        assert b.store.frame().equals(a.store.frame())

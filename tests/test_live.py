@@ -271,3 +271,28 @@ def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
     monkeypatch.setattr(L.Trainer, "start", real_start)
     assert b.start(cfg(steps=3)) is None
     assert wait(lambda: b.trainer is not None and b.trainer.done) and b.status == "completed"
+
+
+def test_worker_processes_train_at_a_lower_cpu_priority_than_the_server(monkeypatch):
+    """A page refresh must get a core before a training step does (``RESNORM_WORKER_NICE``)."""
+    from resnorm.procworker import ProcessTrainer
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for nice, expected in ((None, min(19, mine + 10)), ("3", min(19, mine + 3))):
+        if nice is None:
+            monkeypatch.delenv("RESNORM_WORKER_NICE", raising=False)
+        else:
+            monkeypatch.setenv("RESNORM_WORKER_NICE", nice)
+        tr = ProcessTrainer(cfg(steps=100_000)).start()
+        try:
+            assert wait(lambda: tr.step >= 1, 60)
+            assert os.getpriority(os.PRIO_PROCESS, tr.pid) == expected
+        finally:
+            tr.stop()
+            tr.join(30)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the server's own priority is untouched
+    monkeypatch.setenv("RESNORM_WORKERS", "process")
+    for bad in ("high", "25", "-5"):
+        monkeypatch.setenv("RESNORM_WORKER_NICE", bad)
+        msg = SessionRun(TrainingSlots(1), save=False).start(cfg(steps=3))
+        assert msg and "RESNORM_WORKER_NICE" in msg and bad in msg

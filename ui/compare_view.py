@@ -9,6 +9,7 @@ from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.live import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember
+from ui.live import queued_notice
 from ui.i18n import field_help, field_label, localize, package_message, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
@@ -118,6 +119,8 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
 
 def results(sc: SessionCompare) -> None:
     c = sc.comparison
+    if queued_notice(sc, "compare.queued"):
+        return
     if c is None:
         st.info(t("compare.start_hint"))
         return

@@ -95,8 +95,6 @@ def keep_in_url() -> None:
 
 
 # ---- messages from the package -------------------------------------------------------------------------
-_BUSY = re.compile(  # i18n: ids (the English messages of resnorm.live, recognised)
-    r"All training slots are busy .*\((?P<busy>\d+)/(?P<capacity>\d+) trainings running\)")
 _FIXED = {  # i18n: ids
     "A run is already in progress: stop it first.": "msg.run_in_progress",
     "A run is already in progress or queued: stop it first.": "msg.run_in_progress",
@@ -104,10 +102,7 @@ _FIXED = {  # i18n: ids
 
 
 def package_message(msg: str) -> str:
-    """A message returned by ``resnorm`` (start refused, slots busy) in the session's language, when known."""
-    m = _BUSY.search(msg or "")
-    if m:
-        return t("msg.busy", **m.groupdict())
+    """A message returned by ``resnorm`` (a start refused) in the session's language, when known."""
     key = _FIXED.get(msg)
     return t(key) if key else msg
 

@@ -22,6 +22,7 @@ from resnorm.i18n import DEFAULT_LANG
 from ui import controls, share
 from ui.compare_view import VARY
 from ui.controls import FIELDS, GROUPS, STORE, remember
+from ui.live import queued_notice
 from ui.i18n import field_label, lang, localize, options, package_message, status, t
 
 REFRESH_S = 1.0
@@ -234,6 +235,8 @@ def results(lesson: LS.Lesson) -> None:
 
 
 def _results(lesson: LS.Lesson, session: LS.LessonSession) -> None:
+    if session.lesson is lesson and queued_notice(session, "lessons.queued"):
+        return
     if session.lesson is not lesson or (session.comparison is None and session.results is None and not session.error):
         st.info(t("lessons.start_hint"), icon=":material/science:")
         return

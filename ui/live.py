@@ -14,7 +14,7 @@ import streamlit as st
 
 from resnorm import figures as F
 from resnorm.config import RunConfig
-from resnorm.live import SessionRun
+from resnorm.live import SessionJob, SessionRun
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import lang, localize, options, package_message, status, t
 
@@ -87,11 +87,18 @@ def _wait_for(cond, timeout: float = 2.0) -> None:
         time.sleep(0.02)
 
 
+def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
+    """Say where the session's job waits in the training-slot queue; False when it does not wait."""
+    if job.status != "queued":
+        return False
+    st.info(t(key, position=job.queue_position or 1, running=job.slots.busy, capacity=job.slots.capacity),
+            icon=":material/hourglass_top:")
+    return True
+
+
 def progress(run: SessionRun) -> None:
     tr = run.trainer
-    if run.status == "queued":
-        st.info(t("live.queued", position=run.queue_position or 1, running=run.slots.busy,
-                  capacity=run.slots.capacity), icon=":material/hourglass_top:")
+    if queued_notice(run):
         return
     if tr is None:
         st.info(t("live.start_hint"))

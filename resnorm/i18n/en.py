@@ -48,7 +48,6 @@ TEXT.update({
     "event.entropy collapse": "entropy collapse",
 
     # ---- messages that come from the package, recognised and translated ------------------------------
-    "msg.busy": "All training slots are busy — try again in a moment ({busy}/{capacity} trainings running).",
     "msg.run_in_progress": "A run is already in progress: stop it first.",
     "msg.compare_in_progress": "A comparison is already running: stop it first.",
 
@@ -87,6 +86,10 @@ TEXT.update({
     "init.url_ignored": "{key} (not a setting of this page)",
     "live.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
                    "Your run starts by itself when one frees; Stop leaves the queue.",
+    "compare.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
+                      "The comparison starts by itself when one frees; Stop all leaves the queue.",
+    "lessons.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
+                      "The experiment starts by itself when one frees; Stop leaves the queue.",
     "live.train": "Train",
     "live.train_help": "Train this configuration",
     "live.pause": "Pause",

@@ -105,7 +105,6 @@ TEXT: dict[str, str] = {
     "event.grad jump": "梯度突增",
     "event.entropy collapse": "熵崩塌",
 
-    "msg.busy": "所有训练名额都在使用中——请稍后再试（{busy}/{capacity} 个训练正在运行）。",
     "msg.run_in_progress": "已有一个训练在进行：请先停止它。",
     "msg.compare_in_progress": "已有一个对比在运行：请先停止它。",
 
@@ -144,6 +143,10 @@ TEXT: dict[str, str] = {
     "init.url_ignored": "{key}（不是本页的设置）",
     "live.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
                    "有名额空出时会自动开始；点击停止可退出队列。",
+    "compare.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
+                      "有名额空出时对比会自动开始；点击全部停止可退出队列。",
+    "lessons.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
+                      "有名额空出时实验会自动开始；点击停止可退出队列。",
     "live.train": "训练",
     "live.train_help": "训练这个配置",
     "live.pause": "暂停",
