@@ -1,8 +1,10 @@
 """The Streamlit app, driven headless with AppTest: controls, formula, validation, a short run."""
+import base64
 import json
 import os
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -101,6 +103,50 @@ def test_short_run_completes_and_charts_contain_data():
         assert specs and all(s["data"] for s in specs), view
     assert not at.button(key="btn_train").disabled  # ready for the next run
     assert at.button(key="btn_stop").disabled
+
+
+def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypatch):
+    """Redrawing a finished run's page (any widget rerun) reuses its figures; new data, a new
+    option or a new run builds them again — and what is drawn is always the current state."""
+    from resnorm import figures as F
+
+    builds = []
+    real = F.loss_figure
+    monkeypatch.setattr(F, "loss_figure", lambda *a, **k: builds.append(k.get("log_y")) or real(*a, **k))
+    at = app()
+    at.number_input(key="cfg_steps").set_value(12)
+    at.number_input(key="cfg_layers").set_value(1)
+    at.run()
+    train_button(at).click().run()
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("completed" in str(p.proto) for p in at.get("progress")):
+        time.sleep(0.2)
+        at.run()
+    assert any("step 12/12" in str(p.proto) for p in at.get("progress"))
+
+    def loss_points():
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        x = [t["x"] for t in spec["data"] if t.get("name") == "train/loss"][0]
+        if isinstance(x, dict):  # Plotly's typed-array encoding: {"dtype": …, "bdata": base64}
+            return len(np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]))
+        return len(x)
+
+    assert loss_points() == 12
+    n = len(builds)
+    for _ in range(3):  # reruns with nothing new: the cached figure is sent again
+        at.run()
+    assert len(builds) == n and loss_points() == 12
+    at.toggle(key="opt_log_loss").set_value(True).run()  # a new option: rebuilt, with the log axis
+    assert builds[n:] == [True]
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["yaxis"]["type"] == "log"
+    at.number_input(key="cfg_steps").set_value(5).run()
+    train_button(at).click().run()  # a new run: new data, new figure
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("step 5/5" in str(p.proto) and "completed" in str(p.proto)
+                                             for p in at.get("progress")):
+        time.sleep(0.2)
+        at.run()
+    assert loss_points() == 5 and len(builds) > n + 1
 
 
 def test_upload_limit_agrees_with_package():

@@ -9,13 +9,13 @@ from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.live import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember
-from ui.live import queued_notice
-from ui.i18n import field_help, field_label, localize, package_message, status, t, t_or
+from ui.live import chart, memo, queued_notice, refreshing
+from ui.i18n import field_help, field_label, package_message, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
             {"norm_position": "pre", "norm": "rmsnorm"}, {"norm_position": "deepnorm"}]
-REFRESH_S = 1.0  # six charts per refresh: leave the lockstep thread most of the CPU
+REFRESH_S = 1.0  # six charts per refresh
 
 
 @st.cache_resource(scope="session", on_release=lambda c: c.close())
@@ -128,27 +128,25 @@ def results(sc: SessionCompare) -> None:
                 text=t("compare.progress", status=status(c.status), step=c.step, total=c.total_steps,
                        elapsed=c.elapsed))
     rid = f"cmp{sc.run_id}"
-    runs = []
-    for label, tr in zip(c.labels, c.trainers):
-        series = tr.store.all_series()
-        runs.append((label, series, detect_events(series, tr.store.markers())))
+    stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
+    runs = memo("cmp_runs", stamp, lambda: labelled_runs(c.labels, c.trainers))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(localize(F.overlay_figure(runs, "train/loss", title=t("compare.train_loss"), log_y=True,
-                                                  uirevision=rid + "loss")), key="cmp_loss")
-        st.plotly_chart(localize(F.overlay_figure(runs, "grad/total_norm", title=t("compare.grad_norm"), log_y=True,
-                                                  uirevision=rid + "gnorm")), key="cmp_gnorm")
+        chart("cmp_loss", stamp, lambda: F.overlay_figure(runs, "train/loss", title=t("compare.train_loss"),
+                                                          log_y=True, uirevision=rid + "loss"))
+        chart("cmp_gnorm", stamp, lambda: F.overlay_figure(runs, "grad/total_norm", title=t("compare.grad_norm"),
+                                                           log_y=True, uirevision=rid + "gnorm"))
     with right:
-        st.plotly_chart(localize(F.overlay_figure(runs, "val/loss", title=t("compare.val_loss"), log_y=True,
-                                                  uirevision=rid + "val")), key="cmp_val")
+        chart("cmp_val", stamp, lambda: F.overlay_figure(runs, "val/loss", title=t("compare.val_loss"), log_y=True,
+                                                         uirevision=rid + "val"))
         other = st.selectbox(t("compare.diff_with"), c.labels[1:], key="cmp_diff_with")
         j = c.labels.index(other)
-        st.plotly_chart(localize(F.difference_figure("A", runs[0][1], other, runs[j][1], uirevision=rid + "diff")),
-                        key="cmp_diff")
-    st.plotly_chart(localize(F.profiles_side_by_side(runs, "grad_norm", title=t("compare.grad_profiles"),
-                                                     uirevision=rid + "pg")), key="cmp_prof_grad")
-    st.plotly_chart(localize(F.profiles_side_by_side(runs, "resid_post.rms", title=t("compare.resid_profiles"),
-                                                     uirevision=rid + "pr")), key="cmp_prof_resid")
+        chart("cmp_diff", (stamp, other), lambda: F.difference_figure("A", runs[0][1], other, runs[j][1],
+                                                                      uirevision=rid + "diff"))
+    chart("cmp_prof_grad", stamp, lambda: F.profiles_side_by_side(runs, "grad_norm", title=t("compare.grad_profiles"),
+                                                                  uirevision=rid + "pg"))
+    chart("cmp_prof_resid", stamp, lambda: F.profiles_side_by_side(
+        runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr"))
     target = st.number_input(t("compare.target"), min_value=0.0, value=0.5, step=0.1, key="cmp_target")
     if sc.saved:
         st.caption(t("compare.saved", names=", ".join(f"`{p.name}`" for p in sc.saved)))
@@ -157,6 +155,15 @@ def results(sc: SessionCompare) -> None:
     st.markdown(t("compare.verdict") if c.done else t("compare.so_far"))
     for (label, _, events), tr in zip(runs, c.trainers):
         st.markdown("- " + verdict_line(verdict(label, tr, target), target, events))
+
+
+def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:
+    """(label, metric series, detected events) per run, as the overlay figures take them."""
+    runs = []
+    for label, tr in zip(labels, trainers):
+        series = tr.store.all_series()
+        runs.append((label, series, detect_events(series, tr.store.markers())))
+    return runs
 
 
 def verdict_line(v, target: float, events=()) -> str:
@@ -173,12 +180,4 @@ def verdict_line(v, target: float, events=()) -> str:
 
 
 def live_results(sc: SessionCompare) -> None:
-    active = sc.active
-
-    @st.fragment(run_every=REFRESH_S if active else None)
-    def _panel():
-        results(sc)
-        if active and not sc.active:
-            st.rerun(scope="app")
-
-    _panel()
+    refreshing(sc, lambda: results(sc), REFRESH_S)

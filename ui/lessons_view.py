@@ -16,20 +16,19 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm import figures_init as FI
 from resnorm import lessons as LS
-from resnorm.compare import LETTERS, detect_events
+from resnorm.compare import LETTERS
 from resnorm.config import ConfigError
 from resnorm.i18n import DEFAULT_LANG
 from ui import controls, share
-from ui.compare_view import VARY
+from ui.compare_view import VARY, labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE, remember
-from ui.live import queued_notice
+from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui.i18n import field_label, lang, localize, options, package_message, status, t
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
           6: ("loss", "resid", "grad_layers")}
 PROFILE_METRIC = {"rank": "rank_residual", "resid": "resid_post.rms", "grad_layers": "grad_norm"}
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
 @st.cache_resource(scope="session", on_release=lambda s: s.close())
@@ -223,15 +222,7 @@ def _config_table(lesson: LS.Lesson, configs) -> None:
 def results(lesson: LS.Lesson) -> None:
     """Progress, charts and — once the run has ended — the verdict; refreshed while it trains."""
     session = session_lesson()
-    active = session.active
-
-    @st.fragment(run_every=REFRESH_S if active else None)
-    def _panel():
-        _results(lesson, session)
-        if active and not session.active:
-            st.rerun(scope="app")
-
-    _panel()
+    refreshing(session, lambda: _results(lesson, session), REFRESH_S)
 
 
 def _results(lesson: LS.Lesson, session: LS.LessonSession) -> None:
@@ -263,22 +254,23 @@ def _label(lesson: LS.Lesson, i: int, vid: str) -> str:
 
 def _train_charts(lesson: LS.Lesson, session: LS.LessonSession) -> None:
     c = session.comparison
-    runs = []
-    for i, (vid, tr) in enumerate(zip(c.labels, c.trainers)):
-        series = tr.store.all_series()
-        runs.append((_label(lesson, i, vid), series, detect_events(series, tr.store.markers())))
     rid = f"lesson{lesson.id}-{session.run_id}-"
-    for chart in CHARTS.get(lesson.id, ("loss",)):
-        if chart == "loss":
-            fig = F.overlay_figure(runs, "train/loss", title=t("lessons.chart.loss"), log_y=True,
-                                   uirevision=rid + "loss")
-        elif chart == "grad":
-            fig = F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
-                                   uirevision=rid + "grad")
-        else:
-            fig = F.profiles_side_by_side(runs, PROFILE_METRIC[chart], title=t(f"lessons.chart.{chart}"),
-                                          uirevision=rid + chart)
-        st.plotly_chart(localize(fig), key=f"lesson_chart_{chart}", config=PLOTLY_CONFIG)
+    stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
+    runs = memo("lesson_runs", stamp, lambda: labelled_runs(
+        [_label(lesson, i, vid) for i, vid in enumerate(c.labels)], c.trainers))
+
+    def figure(name: str):
+        if name == "loss":
+            return F.overlay_figure(runs, "train/loss", title=t("lessons.chart.loss"), log_y=True,
+                                    uirevision=rid + "loss")
+        if name == "grad":
+            return F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
+                                    uirevision=rid + "grad")
+        return F.profiles_side_by_side(runs, PROFILE_METRIC[name], title=t(f"lessons.chart.{name}"),
+                                       uirevision=rid + name)
+
+    for name in CHARTS.get(lesson.id, ("loss",)):
+        chart(f"lesson_chart_{name}", stamp, lambda: figure(name))
 
 
 def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
@@ -289,8 +281,9 @@ def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
     cols = st.columns(len(metrics))
     for col, (metric, title) in zip(cols, metrics):
         with col:
-            fig = FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"), log_y=True)
-            st.plotly_chart(localize(fig), key=f"lesson_init_{metric}", config=PLOTLY_CONFIG)
+            st.plotly_chart(localize(FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"),
+                                                       log_y=True)), key=f"lesson_init_{metric}",
+                            config=PLOTLY_CONFIG)
 
 
 def verdict(lesson: LS.Lesson, v: LS.Verdict) -> None:

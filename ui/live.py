@@ -19,6 +19,7 @@ from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import lang, localize, options, package_message, status, t
 
 REFRESH_S = 0.5
+QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
                "paused": ":material/pause_circle:", "completed": ":material/check_circle:",
                "stopped": ":material/stop_circle:", "diverged": ":material/error:", "failed": ":material/cancel:"}
@@ -124,34 +125,40 @@ LOSS, RESIDUAL, GRADIENTS, RATIOS, ATTENTION, RANK = VIEWS
 
 
 def charts(run: SessionRun) -> None:
-    """The chosen view's charts. Only the visible view is built: every figure costs the server
-    time that the training thread would otherwise use."""
+    """The chosen view's charts. Only the visible view is built, and only when the run's store
+    changed since the last refresh: every figure costs the server time that other sessions wait for."""
     tr = run.trainer
     if tr is None:
         return
     view = st.segmented_control(t("live.view"), VIEWS, default=VIEWS[0], key="opt_view", label_visibility="collapsed",
                                 format_func=options("view.")) or VIEWS[0]
-    series = tr.store.all_series()
-    markers = tr.store.markers()
+    store, cfg = tr.store, tr.cfg
     rid = f"run{run.run_id}"
-    cfg = tr.cfg
+    stamp = (rid, store.version)
+
+    def series():
+        return store.all_series()
+
     if view == LOSS:
         log_y = st.toggle(t("live.log_scale"), key="opt_log_loss")
-        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "chart_loss")
+        chart("chart_loss", (stamp, log_y), lambda: F.loss_figure(series(), log_y=log_y, markers=store.markers(),
+                                                                  uirevision=rid + "loss"))
     elif view == RESIDUAL:
         left, right = st.columns([3, 2])
         with left:
-            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "chart_resid")
+            chart("chart_resid", stamp, lambda: F.resid_heatmap(series(), markers=store.markers(),
+                                                                uirevision=rid + "resid"))
         with right:
-            _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"),
-                                   y_title=t("live.rms"), uirevision=rid + "depth"), "chart_depth")
+            chart("chart_depth", stamp, lambda: F.depth_profile(series(), ("resid_post.rms",),
+                                                                title=t("live.resid_by_layer"), y_title=t("live.rms"),
+                                                                uirevision=rid + "depth"))
     elif view == GRADIENTS:
-        _chart(F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, uirevision=rid + "grad"),
-               "chart_grad")
+        chart("chart_grad", stamp, lambda: F.grad_figure(series(), grad_clip=cfg.train.grad_clip,
+                                                         markers=store.markers(), uirevision=rid + "grad"))
     elif view == RATIOS:
-        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "chart_ratio")
+        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio"))
     elif view == ATTENTION:
-        snaps = tr.store.attention()
+        snaps = store.attention()
         snap = snaps[-1] if snaps else None
         layers = F.attention_layers(snap)
         if not layers:
@@ -164,16 +171,36 @@ def charts(run: SessionRun) -> None:
                             format_func=lambda h: all_heads if h == "all" else str(h))
         left, right = st.columns([3, 2])
         with left:
-            _chart(F.attention_figure(snap, layer, None if head == "all" else head, uirevision=rid + "attn"),
-                   "chart_attn")
+            chart("chart_attn", (stamp, layer, head), lambda: F.attention_figure(
+                snap, layer, None if head == "all" else head, uirevision=rid + "attn"))
         with right:
-            _chart(F.entropy_figure(series, layer, markers=markers, uirevision=rid + "ent"), "chart_entropy")
+            chart("chart_entropy", (stamp, layer), lambda: F.entropy_figure(series(), layer, markers=store.markers(),
+                                                                           uirevision=rid + "ent"))
     else:
-        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "chart_rank")
+        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank"))
 
 
-def _chart(fig, key: str) -> None:
-    st.plotly_chart(localize(fig), key=key, config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}})
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def memo(key: str, stamp, build):
+    """``build()``, computed again only when ``stamp`` changed since this session last asked for
+    ``key`` (one value kept per key)."""
+    cache = st.session_state.setdefault("_memo", {})
+    hit = cache.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = cache[key] = (stamp, build())
+    return hit[1]
+
+
+def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
+    """Draw the figure ``build()`` under ``key``, rebuilt only when ``stamp`` (the data's version
+    and the chart's options) or the language changed since this session last drew it.
+
+    A live page redraws twice a second, and building a Plotly figure costs the server 10–30 ms
+    under the GIL that every session shares; a paused or finished run's charts, and a page that
+    reruns for an unrelated widget, then cost nothing to redraw."""
+    st.plotly_chart(memo(key, (stamp, lang()), lambda: localize(build())), key=key, config=config)
 
 
 def export(run: SessionRun) -> None:
@@ -218,15 +245,21 @@ def export(run: SessionRun) -> None:
         st.caption(t("live.export_png"))
 
 
-def live_panel(run: SessionRun) -> None:
-    """Progress and charts; refreshed every REFRESH_S while the run is active."""
-    active = run.active
+def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
+    """Run ``body()`` in a fragment redrawn every ``every`` seconds while ``job`` is active (every
+    ``QUEUED_REFRESH_S`` while it waits for a slot). When the job ends, or leaves the queue, the
+    whole page reruns once, so its buttons and its timer match the new state."""
+    active, queued = job.active, job.status == "queued"
 
-    @st.fragment(run_every=REFRESH_S if active else None)
+    @st.fragment(run_every=(QUEUED_REFRESH_S if queued else every) if active else None)
     def _panel():
-        progress(run)
-        charts(run)
-        if active and not run.active:  # the run ended since this timer started: one full rerun
+        body()
+        if (active and not job.active) or (queued and job.status != "queued"):
             st.rerun(scope="app")
 
     _panel()
+
+
+def live_panel(run: SessionRun) -> None:
+    """Progress and charts; refreshed every REFRESH_S while the run is active."""
+    refreshing(run, lambda: (progress(run), charts(run)))
