@@ -11,10 +11,16 @@ In one process, on the same model, data and seed, steps/s of:
 Each is timed over the same steps after a warm-up, ``repeats`` times in interleaved order; the
 table gives medians and ratios to (a). ``--memory`` adds the RSS growth of a 20 000-step run
 between steps 1 000 and 20 000 (small model, all probes on).
+
+On a CUDA device the table also has each config with bf16 autocast (``autocast=bf16``): all four
+cases again, the bare loop under ``torch.autocast`` too, so their ratios compare like with like.
+``--autocast`` adds these rows on the CPU as well, ``--no-autocast`` leaves them out on CUDA. The
+line above the table (and ``device`` in the JSON) names the device that produced the figures.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -25,7 +31,7 @@ import time
 
 import torch
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .model import build_model, sequence_loss
 from .tasks import make_task
 from .trainer import Trainer, cpu_threads, resolve_device
@@ -37,11 +43,22 @@ CASES = {
     "probes+attn": dict(eval_every=0),
 }
 CONFIGS = {"default": {}, "deep (24 layers)": {"layers": 24}}
+AUTOCAST = ", bf16 autocast"  # suffix of a config's name in the autocast rows
+
+
+def bench_configs(with_autocast: bool) -> dict[str, dict]:
+    """The measured configs: ``CONFIGS``, then each again with bf16 autocast when asked."""
+    out = dict(CONFIGS)
+    if with_autocast:
+        out.update({name + AUTOCAST: {**extra, "autocast": "bf16"} for name, extra in CONFIGS.items()})
+    return out
 
 
 def bare_loop(cfg: RunConfig, warmup: int, steps: int) -> float:
-    """Steps/s of a plain training loop on the same model, data and seed as the trainer."""
+    """Steps/s of a plain training loop on the same model, data and seed as the trainer; with
+    ``autocast=bf16`` its forward pass and loss run under ``torch.autocast`` to bfloat16."""
     device = resolve_device(cfg.train.device)
+    lowp = cfg.train.autocast == "bf16"
     task = make_task(cfg.task, cfg.model.arch)
     model = build_model(cfg.model, task.vocab_size, task.max_len, seed=cfg.train.seed).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -52,7 +69,8 @@ def bare_loop(cfg: RunConfig, warmup: int, steps: int) -> float:
             _sync(device)
             t0 = time.perf_counter()
         batch = task.sample(cfg.train.batch_size, gen, "train").to(device)
-        loss = sequence_loss(model(*batch.model_args()), batch.targets)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16) if lowp else contextlib.nullcontext():
+            loss = sequence_loss(model(*batch.model_args()), batch.targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
@@ -84,10 +102,11 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def measure(base: dict, warmup: int, steps: int, repeats: int) -> dict[str, dict[str, float]]:
+def measure(base: dict, warmup: int, steps: int, repeats: int,
+            configs: dict[str, dict] = CONFIGS) -> dict[str, dict[str, float]]:
     """{config: {case: median steps/s}} with the cases interleaved in each repeat."""
     out = {}
-    for cname, extra in CONFIGS.items():
+    for cname, extra in configs.items():
         rates = {case: [] for case in CASES}
         for _ in range(repeats):
             for case, overrides in CASES.items():
@@ -125,8 +144,15 @@ def memory_growth(steps: int = 20_000, first: int = 1_000) -> dict:
             "attention_snapshots": len(tr.store.attention())}
 
 
-def machine() -> str:
-    dev = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+def device_name(device: torch.device) -> str:
+    """The device that produced the figures, e.g. ``cpu`` or ``cuda: NVIDIA H100 80GB HBM3``."""
+    if device.type == "cuda":
+        return "cuda: " + torch.cuda.get_device_name(device)
+    return device.type
+
+
+def machine(device: torch.device | None = None) -> str:
+    dev = device_name(device if device is not None else resolve_device("auto"))
     return (f"{platform.node() or 'machine'}: {os.cpu_count()} cores, {platform.machine()}, "
             f"Python {platform.python_version()}, torch {torch.__version__}, device {dev}, "
             f"training threads {cpu_threads()}")
@@ -149,15 +175,25 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first (default 20)")
     p.add_argument("--repeats", type=int, default=5, help="repeats; medians are reported (default 5)")
     p.add_argument("--memory", action="store_true", help="also measure RSS growth over a 20 000-step run")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="auto uses CUDA when present, else CPU (default: auto)")
+    p.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
+                   help="also measure every config with bf16 autocast (default: on CUDA only)")
     args = p.parse_args(argv)
     if min(args.steps, args.repeats) < 1 or args.warmup < 1:
         print("error: --steps, --repeats and --warmup must be at least 1", file=sys.stderr)
         return 2
-    base = {"device": args.device, "seed": 0}
+    try:
+        device = resolve_device(args.device)
+    except ConfigError as e:
+        print(f"error: --device: {e.problems[0][1]}", file=sys.stderr)
+        return 2
+    with_autocast = device.type == "cuda" if args.autocast is None else args.autocast
+    base = {"device": device.type, "seed": 0}
     torch.set_num_threads(cpu_threads())
-    results = {"machine": machine(), "steps": args.steps, "repeats": args.repeats,
-               "rates": measure(base, args.warmup, args.steps, args.repeats)}
+    results = {"machine": machine(device), "device": device_name(device), "autocast": with_autocast,
+               "steps": args.steps, "repeats": args.repeats,
+               "rates": measure(base, args.warmup, args.steps, args.repeats, bench_configs(with_autocast))}
     if args.memory:
         results["memory"] = memory_growth()
     if args.json:

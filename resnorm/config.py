@@ -24,6 +24,7 @@ TASKS = ("copy", "reverse", "sort", "add", "stdlib-lm", "text-lm")
 SCHEDULES = ("constant", "linear", "cosine", "noam")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
+AUTOCASTS = ("off", "bf16")
 
 
 def _f(default, help, *, choices=None, lo=None, hi=None, lo_open=False, optional=False):
@@ -200,6 +201,9 @@ class TrainConfig(_Validated):
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
     seed: int = _f(0, "seed for weights, data order and dropout", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
+    autocast: str = _f("off", "mixed precision: bf16 runs the forward pass and loss under torch.autocast "
+                       "(matrix products in bfloat16, weights and optimizer kept in float32; needs dtype "
+                       "float32); off computes everything in dtype", choices=AUTOCASTS)
     probe_every: int = _f(10, "record per-layer statistics every N steps (0 = probes off)", lo=0, hi=10_000_000)
     attention_every: int = _f(50, "capture attention maps of the probe example every N steps (0 = off)", lo=0,
                               hi=10_000_000)
@@ -301,6 +305,10 @@ class RunConfig:
         problems = task_problems(self.model, self.task)
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
             problems.append(("batch_size", "batchnorm needs at least 2 sequences per batch for batch statistics"))
+        if self.train.autocast != "off" and self.model.dtype != "float32":
+            problems.append(("autocast", f"{self.train.autocast} autocast lowers float32 weights and activations; "
+                             f"with dtype {self.model.dtype} it would change nothing (autocast leaves "
+                             "bfloat16 and float64 as they are): use dtype float32, or autocast off"))
         if not problems:
             problems.extend(memory_problems(self))
         if problems:

@@ -8,6 +8,7 @@ everything recorded up to that step is kept.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -52,6 +53,18 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError([("device", "CUDA was requested but no CUDA device is available; use auto or cpu")])
     return torch.device(name)
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16}
+
+
+def autocast_context(device: torch.device, mode: str):
+    """The context a forward pass and its loss run in: ``torch.autocast`` to bfloat16 for
+    ``mode="bf16"`` (matrix products in bfloat16, weights, gradients and optimizer state stay in the
+    model's float32), a no-op for ``"off"``. Backward and the optimizer step run outside it."""
+    if mode == "off":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[mode])
 
 
 def make_optimizer(cfg, params) -> torch.optim.Optimizer:
@@ -179,7 +192,7 @@ class Trainer(Worker):
         lr = t.lr * lr_factor(t.schedule, step, t.warmup, t.steps)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
-        with self.probe.capture(active=probing):
+        with self.probe.capture(active=probing), self.autocast():
             logits = model(*batch.model_args())
             loss = sequence_loss(logits, batch.targets)
         self.optimizer.zero_grad(set_to_none=True)
@@ -220,15 +233,21 @@ class Trainer(Worker):
             self.capture_attention(step)
         return loss_v
 
+    def autocast(self):
+        """The precision context of this run's forward passes (``autocast_context`` of its config)."""
+        return autocast_context(self.device, self.cfg.train.autocast)
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Validation loss and token accuracy on the fixed validation batches (eval mode)."""
+        """Validation loss and token accuracy on the fixed validation batches (eval mode), in the
+        same precision as training."""
         self.model.eval()
         try:
             losses, accs = [], []
             for b in self.val_batches:
-                logits = self.model(*b.model_args())
-                losses.append(sequence_loss(logits, b.targets))
+                with self.autocast():
+                    logits = self.model(*b.model_args())
+                    losses.append(sequence_loss(logits, b.targets))
                 accs.append(token_accuracy(logits, b.targets))
             loss, acc = torch.stack(losses).mean().item(), torch.stack(accs).float().mean().item()
         finally:
@@ -236,7 +255,8 @@ class Trainer(Worker):
         return {"val/loss": loss, "val/accuracy": acc}
 
     def capture_attention(self, step: int):
-        maps = attention_maps(self.model, self.probe_batch.model_args())
+        with self.autocast():  # the patterns the model computes in training
+            maps = attention_maps(self.model, self.probe_batch.model_args())
         labels = {layer: self.task.attention_labels(self.probe_cpu, layer) for layer in maps}
         self.store.add_attention(AttentionSnapshot(step, maps, labels))
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from resnorm import cli
 from resnorm.config import (DEFAULT_MAX_RUN_GB, MEMORY_ENV, ConfigError, RunConfig, _check_field, field_index,
-                            parse_query, show_key)
+                            parse_query, parse_value, show_key)
 from resnorm.trainer import train
 
 FIELDS = field_index()  # name -> (section, dataclasses.Field)
@@ -294,6 +294,18 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _valid_number_text(name: str, value) -> bool:
+    """Whether a number field's invalid value is valid once written on a command line: the string
+    "3" (or "٣", "1e-3") is the wrong type in a config mapping, but a number on a command line."""
+    if str(FIELDS[name][1].type) not in ("int", "float") or value is None or isinstance(value, (bool, list)):
+        return False
+    try:
+        parse_value(name, _as_text(value))
+    except ConfigError:
+        return False
+    return True
+
+
 @st.composite
 def command_lines(draw):
     """(argv, options given a bad value)."""
@@ -310,7 +322,7 @@ def command_lines(draw):
         opt = _option(name)
         t = str(FIELDS[name][1].type)
         if name in bad_names:
-            value = draw(invalid_values(name))
+            value = draw(invalid_values(name).filter(lambda v, n=name: not _valid_number_text(n, v)))
             if t == "bool":
                 argv.append(f"{opt}={_as_text(value)}")  # a bool flag takes no value
             elif value is None or isinstance(value, list):

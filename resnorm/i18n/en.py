@@ -12,7 +12,7 @@ _LABELS = {"d_model": "d_model (width)", "d_ff": "d_ff (MLP width)", "norm_posit
            "grad_clip": "gradient clip (0 = off)", "probe_every": "probe every N steps (0 = off)",
            "attention_every": "attention maps every N steps", "eval_every": "validation every N steps",
            "vocab_size": "alphabet size", "seq_len": "sequence length", "mask_prob": "mask fraction (masked LM)",
-           "batch_size": "batch size", "weight_decay": "weight decay"}
+           "batch_size": "batch size", "weight_decay": "weight decay", "autocast": "autocast (mixed precision)"}
 
 TEXT: dict[str, str] = {}
 for _cls in SECTIONS.values():

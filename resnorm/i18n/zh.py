@@ -35,6 +35,7 @@ TEXT: dict[str, str] = {
     "field.grad_clip.label": "梯度裁剪（0 = 关闭）",
     "field.seed.label": "随机种子 seed",
     "field.device.label": "设备 device",
+    "field.autocast.label": "自动混合精度 autocast",
     "field.probe_every.label": "每 N 步探测一次（0 = 关闭）",
     "field.attention_every.label": "每 N 步记录注意力图",
     "field.eval_every.label": "每 N 步验证一次",
@@ -74,6 +75,8 @@ TEXT: dict[str, str] = {
     "field.grad_clip.help": "把全局梯度范数裁剪到这个值（0 = 关闭）",
     "field.seed.help": "权重、数据顺序和 dropout 的随机种子",
     "field.device.help": "auto：有 CUDA 时用 CUDA，否则用 CPU",
+    "field.autocast.help": "混合精度：bf16 在 torch.autocast 下运行前向传播和损失（矩阵乘法用 bfloat16，"
+                           "权重和优化器保持 float32；需要 dtype 为 float32）；off 全部按 dtype 计算",
     "field.probe_every.help": "每 N 步记录一次逐层统计量（0 = 关闭探测）",
     "field.attention_every.help": "每 N 步记录一次探测样例的注意力图（0 = 关闭）",
     "field.eval_every.help": "每 N 步计算一次验证损失（0 = 关闭）",
