@@ -23,6 +23,7 @@ from functools import partial
 import torch
 
 from .config import RunConfig
+from .device import limit_cuda_memory
 from .store import MetricStore
 from .trainer import Summary
 from .compare import LETTERS, check_configs
@@ -99,6 +100,7 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
         os.nice(niceness)
     job = factory()
     runs = list(getattr(job, "trainers", None) or [job])
+    limit_cuda_memory(runs[0].cfg.train.device)  # several workers share the GPU: each gets its share
     last = [time.perf_counter()]
 
     def batch(status=None):

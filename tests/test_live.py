@@ -296,3 +296,22 @@ def test_worker_processes_train_at_a_lower_cpu_priority_than_the_server(monkeypa
         monkeypatch.setenv("RESNORM_WORKER_NICE", bad)
         msg = SessionRun(TrainingSlots(1), save=False).start(cfg(steps=3))
         assert msg and "RESNORM_WORKER_NICE" in msg and bad in msg
+
+
+def test_the_worker_child_caps_cuda_memory_before_it_trains(monkeypatch):
+    """Each worker process takes its share of a shared GPU (``resnorm.device.limit_cuda_memory``)
+    before its job touches the device. Run in this process with plain queues."""
+    import queue as Q
+    from functools import partial
+
+    from resnorm import procworker as P
+
+    seen = []
+    monkeypatch.setattr(P, "limit_cuda_memory", lambda device: seen.append(device))
+    events = Q.Queue()
+    P._child(partial(P.make_trainer, cfg(steps=3, device="cpu").to_dict()), Q.Queue(), events)
+    msgs = []
+    while not events.empty():
+        msgs.append(events.get())
+    assert seen == ["cpu"]
+    assert msgs[-1][0] == "done" and msgs[-1][2] == "completed" and msgs[-1][1][0][0]["steps"] == 3

@@ -20,7 +20,7 @@ GROUPS = [  # (title key, fields, expanded)
     ("group.task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
     ("group.training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
                         "seed"], True),
-    ("group.hardware", ["device", "dtype"], False),
+    ("group.hardware", ["device", "dtype", "autocast"], False),
     ("group.probes", ["probe_every", "attention_every", "eval_every"], False),
 ]
 FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}

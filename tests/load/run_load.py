@@ -3,12 +3,16 @@
     python tests/load/run_load.py --sessions 10 --steps 200
 
 Starts `streamlit run app.py` on a free loopback port (processes as deployed), opens N headless
-Chromium pages (separate contexts = separate sessions), presses Train in each, then measures:
+Chromium pages (separate contexts = separate sessions), presses Train in each, then, until every
+run has ended, measures:
 
-- refresh latency: time from flipping the loss chart's "log scale" toggle to the chart showing
-  the new axis type, repeated while the runs train (p50 / p95 over all sessions);
+- refresh round trip: from each rerun request a page sends (its live panel's timer, a widget in
+  the panel, or the whole page) to the server's ``script_finished`` for it, timed in the page from
+  its websocket frames — the server's share of a refresh, without the browser's drawing;
+- toggle to repaint: from clicking a training page's "log scale" toggle to its chart showing the
+  new axis — end to end, the browser's Plotly drawing included (up to ``--toggles`` per page);
 - steps/s of each run (from its progress line) and whether it completed, was queued first, or
-  was lost (never started or failed);
+  was lost (never finished);
 - server memory: RSS of the server and its training processes, sampled every second.
 
 Not part of the default test run (it takes minutes); the last report is in BENCHMARKS.md.
@@ -66,6 +70,71 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
 
 
+# Recorded in each page: when every websocket frame was sent, and the small frames received
+# (``script_finished`` is a few bytes; chart deltas are not kept), as base64 for decoding here.
+WS_RECORDER = """(() => {
+  const Native = window.WebSocket;
+  const frames = window.__resnormFrames = [];
+  const b64 = (buf) => { const a = new Uint8Array(buf); let s = "";
+    for (let i = 0; i < a.length; i += 0x8000) s += String.fromCharCode.apply(null, a.subarray(i, i + 0x8000));
+    return btoa(s); };
+  class Recording extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (ev) => {
+        const t = performance.now();
+        const keep = (buf) => { if (buf.byteLength < 1024) frames.push({t, d: "in", b: b64(buf)}); };
+        if (ev.data instanceof ArrayBuffer) keep(ev.data);
+        else if (ev.data instanceof Blob) ev.data.arrayBuffer().then(keep);
+      });
+    }
+    send(data) {
+      const buf = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      frames.push({t: performance.now(), d: "out", b: b64(buf)});
+      return super.send(data);
+    }
+  }
+  window.WebSocket = Recording;
+})();"""
+
+
+def refresh_round_trips(frames: list[dict]) -> dict[str, list[float]]:
+    """Milliseconds from each rerun request the page sent to the server's ``script_finished`` for
+    it — the server's share of a refresh, as the browser sees it, without the browser's drawing.
+    Kinds: ``auto`` (a live panel's timer), ``panel`` (a widget inside the panel, e.g. the log-scale
+    toggle: the panel alone reruns), ``page`` (the whole page: first load, Train, sidebar). A rerun
+    superseded before it finished is skipped."""
+    import base64
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    events = []
+    for f in frames:
+        raw = base64.b64decode(f["b"])
+        if f["d"] == "out":
+            msg = BackMsg.FromString(raw)
+            if msg.WhichOneof("type") == "rerun_script":
+                r = msg.rerun_script
+                events.append((f["t"], "auto" if r.is_auto_rerun else "panel" if r.fragment_id else "page"))
+        else:
+            try:
+                msg = ForwardMsg.FromString(raw)
+            except Exception:  # noqa: BLE001 - not a whole ForwardMsg: not ours to count
+                continue
+            if msg.WhichOneof("type") == "script_finished":
+                events.append((f["t"], "finished"))
+    out, pending = {"auto": [], "panel": [], "page": []}, None
+    for t, kind in sorted(events):
+        if kind == "finished":
+            if pending is not None:
+                out[pending[1]].append(t - pending[0])
+                pending = None
+        else:
+            pending = (t, kind)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=10)
@@ -106,6 +175,7 @@ def main(argv=None) -> int:
             pages = []
             for i in range(args.sessions):
                 page = browser.new_page(viewport={"width": 1300, "height": 1100})
+                page.add_init_script(WS_RECORDER)
                 page.goto(f"{url}/?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
                 pages.append(page)
             for page in pages:
@@ -118,18 +188,33 @@ def main(argv=None) -> int:
                 page.wait_for_timeout(300)
                 if page.get_by_text(re.compile("[Qq]ueued")).count():
                     queued.add(i)
-            latencies, errors = [], 0
-            for k in range(args.toggles):
-                for page in pages:
-                    if not page.locator(".js-plotly-plot").count():
+            latencies, errors, toggled, results = [], 0, [0] * len(pages), {}
+            deadline = time.time() + args.timeout
+            while len(results) < len(pages) and time.time() < deadline:
+                for i, page in enumerate(pages):
+                    if i in results:
                         continue
-                    before = page.evaluate("() => { const p = document.querySelector('.js-plotly-plot');"
-                                           " return p && p._fullLayout ? p._fullLayout.yaxis.type : null }")
+                    txt = page.get_by_text(re.compile(r"step \d+/\d+")).first
+                    status = txt.inner_text() if txt.count() else ""
+                    if re.search(r"completed|failed|stopped|diverged", status):
+                        m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", status)
+                        results[i] = {"session": i, "status": status.split("·")[0].strip(" *"),
+                                      "steps": int(m.group(1)) if m else 0,
+                                      "steps_per_s": float(m.group(3)) if m else 0.0, "queued_first": i in queued,
+                                      "exceptions": page.locator('[data-testid="stException"]').count()}
+                        continue
+                    # a latency sample on a page whose run is training now
+                    if "running" not in status or toggled[i] >= args.toggles or \
+                            not page.locator(".js-plotly-plot").count():
+                        continue
                     toggle = page.get_by_text("log scale", exact=True)
                     if not toggle.count():
                         continue
+                    before = page.evaluate("() => { const p = document.querySelector('.js-plotly-plot');"
+                                           " return p && p._fullLayout ? p._fullLayout.yaxis.type : null }")
                     start = time.perf_counter()
                     toggle.click()
+                    toggled[i] += 1
                     try:
                         page.wait_for_function(
                             "(b) => { const p = document.querySelector('.js-plotly-plot');"
@@ -138,21 +223,13 @@ def main(argv=None) -> int:
                         latencies.append((time.perf_counter() - start) * 1000)
                     except Exception:  # noqa: BLE001 - counted, reported
                         errors += 1
-            results = []
-            deadline = time.time() + args.timeout
-            for i, page in enumerate(pages):
-                status = ""
-                while time.time() < deadline:
-                    txt = page.get_by_text(re.compile(r"step \d+/\d+")).first
-                    status = txt.inner_text() if txt.count() else ""
-                    if re.search(r"completed|failed|stopped|diverged", status):
-                        break
-                    page.wait_for_timeout(500)
-                m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", status)
-                results.append({"session": i, "status": status.split("·")[0].strip(" *"),
-                                "steps": int(m.group(1)) if m else 0,
-                                "steps_per_s": float(m.group(3)) if m else 0.0, "queued_first": i in queued,
-                                "exceptions": page.locator('[data-testid="stException"]').count()})
+                pages[0].wait_for_timeout(100)
+            results = [results.get(i, {"session": i, "status": "lost (timed out)", "steps": 0, "steps_per_s": 0.0,
+                                       "queued_first": i in queued, "exceptions": 0}) for i in range(len(pages))]
+            round_trips = {"auto": [], "panel": [], "page": []}
+            for page in pages:
+                for kind, values in refresh_round_trips(page.evaluate("() => window.__resnormFrames || []")).items():
+                    round_trips[kind].extend(values)
             wall = time.time() - t0
             browser.close()
     finally:
@@ -163,8 +240,10 @@ def main(argv=None) -> int:
     done = [r for r in results if "completed" in r["status"]]
     report = {
         "sessions": args.sessions, "steps_per_run": args.steps, "wall_s": round(wall, 1),
-        "refresh_latency_ms": {"p50": round(pct(latencies, 0.5)), "p95": round(pct(latencies, 0.95)),
-                               "samples": len(latencies), "timeouts": errors},
+        "refresh_round_trip_ms": {kind: {"p50": round(pct(v, 0.5)), "p95": round(pct(v, 0.95)), "samples": len(v)}
+                                  for kind, v in round_trips.items()},
+        "toggle_to_repaint_ms": {"p50": round(pct(latencies, 0.5)), "p95": round(pct(latencies, 0.95)),
+                                 "samples": len(latencies), "timeouts": errors},
         "steps_per_s_per_run": {"median": round(statistics.median([r["steps_per_s"] for r in done]), 1) if done else 0,
                                 "min": round(min((r["steps_per_s"] for r in done), default=0), 1)},
         "runs": {"completed": len(done), "queued_first": len(queued),
