@@ -522,8 +522,11 @@ class LessonSession(SessionJob):
             return
         if comp.status == "completed" and all(tr.status in ("completed", "diverged") for tr in comp.trainers):
             self._conclude(comp, lambda: self.init)
-        elif any(tr.status == "failed" for tr in comp.trainers):
-            self.error = "; ".join(tr.reason for tr in comp.trainers if tr.status == "failed")
+        elif any(tr.status == "failed" for tr in comp.trainers):  # one reason once (a dead worker fails all)
+            self.error = "; ".join(dict.fromkeys(tr.reason for tr in comp.trainers if tr.status == "failed"))
+
+    def _could_not_start(self, message: str) -> None:
+        self.error = message
 
     def _conclude(self, comp, init) -> None:
         try:

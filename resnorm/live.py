@@ -15,6 +15,7 @@ import threading
 
 from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
+from .device import cuda_memory_fraction
 from .slots import TrainingSlots, global_slots
 from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
 from .trainer import Trainer, resolve_device
@@ -52,8 +53,10 @@ def refusal(configs: list[RunConfig]) -> str | None:
             resolve_device(cfg.train.device)  # a clear message now, not a failed child later
         if worker_kind() == "process":
             worker_niceness()
+            if any(resolve_device(c.train.device).type == "cuda" for c in configs):
+                cuda_memory_fraction()  # a typo here would fail every GPU run in the room
     except ConfigError as e:
-        return "; ".join(m for _, m in e.problems)
+        return "; ".join(f"{field}: {m}" for field, m in e.problems)
     except ValueError as e:
         return str(e)
     return None
@@ -73,9 +76,12 @@ class SessionJob:
         self.job = None
         self.run_id = 0
         self.ticket = None  # waiting for a training slot
+        self.start_error: str | None = None  # why a queued job could not start when its turn came
+        self._settled = None  # the last job whose on_finish (slot freed, saved…) has completed
         self._lock = threading.Lock()
 
     def _submit(self, make_job) -> str | None:
+        self.start_error = None
         mine: dict = {}  # the ticket this submission queued with, for the grant to check
         token, ticket = self.slots.acquire_or_queue(lambda tok: self._granted(make_job, tok, mine))
         mine["ticket"] = self.ticket = ticket
@@ -94,18 +100,29 @@ class SessionJob:
         with self._lock:  # waits until ``_submit`` has recorded the ticket
             if self.ticket is None or self.ticket != mine.get("ticket"):
                 raise RuntimeError("this queued job was cancelled")
-            self._launch(make_job, token)
+            try:
+                self._launch(make_job, token)
+            except Exception as e:
+                self._could_not_start(f"the run could not start: {type(e).__name__}: {e}")
+                raise
 
     def _launch(self, make_job, token) -> None:
-        """Holding a slot (and ``self._lock``): create the job and start it."""
-        self.ticket = None
-
+        """Holding a slot (and ``self._lock``): create the job and start it. The session reads as
+        queued until its job is in place, and as active until the job's ``on_finish`` is done."""
         def on_finish(job):  # in the job's thread, once
-            self.slots.release(token)
-            self._finished(job)
+            try:
+                self.slots.release(token)
+                self._finished(job)
+            finally:
+                self._settled = job
 
-        job = make_job(on_finish)
+        try:
+            job = make_job(on_finish)
+        except Exception:
+            self.ticket = None
+            raise
         self.job, self.run_id = job, next(_ids)
+        self.ticket = None
         try:
             job.start()
         except Exception:
@@ -114,6 +131,10 @@ class SessionJob:
 
     def _finished(self, job) -> None:
         """The job ended (its slot is already free): save, conclude… Subclasses say what."""
+
+    def _could_not_start(self, message: str) -> None:
+        """A queued job's turn came but it could not start (its slot went to the next waiter)."""
+        self.start_error = message
 
     @property
     def queue_position(self) -> int | None:
@@ -127,7 +148,10 @@ class SessionJob:
 
     @property
     def active(self) -> bool:
-        return self.ticket is not None or (self.job is not None and not self.job.done)
+        """Queued, training, or ended but not yet settled (slot freed, saved, checked): a page that
+        stops refreshing when this turns False then draws the job's final state."""
+        job = self.job
+        return self.ticket is not None or (job is not None and (not job.done or self._settled is not job))
 
     def pause(self):
         if self.job is not None:

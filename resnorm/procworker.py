@@ -93,18 +93,23 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     """The child process: build the job (a ``Trainer``, or a ``Comparison`` whose ``trainers`` are
     its runs), train, stream what each run records, obey commands.
 
-    Messages: ``("batch", [(items, status, step, elapsed) per run], job status, job step, job elapsed)``
-    and, once, ``("done", [(summary, diverged step, weights) per run], job status, job step, job elapsed)``.
+    Messages: ``("batch", [(items, status, step, elapsed, reason, diverged step) per run], job status,
+    job step, job elapsed)`` and, once, ``("done", [(summary, diverged step, weights) per run], job
+    status, job step, job elapsed)`` — or ``("failed", why)`` when the job cannot even be set up.
     """
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
-    job = factory()
-    runs = list(getattr(job, "trainers", None) or [job])
-    limit_cuda_memory(runs[0].cfg.train.device)  # several workers share the GPU: each gets its share
+    try:
+        job = factory()
+        runs = list(getattr(job, "trainers", None) or [job])
+        limit_cuda_memory(runs[0].cfg.train.device)  # several workers share the GPU: each gets its share
+    except Exception as e:  # noqa: BLE001 - said to the parent, whose run ends failed with this reason
+        events.put(("failed", f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}"))
+        return
     last = [time.perf_counter()]
 
     def batch(status=None):
-        return ("batch", [(r.store.drain(), r.status, r.step, r.elapsed) for r in runs],
+        return ("batch", [(r.store.drain(), r.status, r.step, r.elapsed, r.reason, r.diverged_step) for r in runs],
                 status or job.status, job.step, job.elapsed)
 
     def flush(force=False):  # from the training thread only: it is the one writing the stores
@@ -204,7 +209,10 @@ class _RunState:
         self.device = cfg.train.device
         self._child_elapsed = 0.0
 
-    def _apply(self, items: list, status: str, step: int, elapsed: float) -> None:
+    _early_end = False  # may a final status arrive before the job's end? (a run in a comparison)
+
+    def _apply(self, items: list, status: str, step: int, elapsed: float, reason: str = "",
+               diverged_step: int | None = None) -> None:
         for item in items:
             if item[0] == "metrics":
                 self.store.add(item[1], item[2])
@@ -213,8 +221,10 @@ class _RunState:
             else:
                 self.store.mark(item[1], item[2], item[3])
         self.step, self._child_elapsed = step, elapsed
-        if status in ("running", "paused"):  # a final status arrives with the run's summary
+        if status in ("running", "paused"):
             self.status = status
+        elif status in FINAL_STATUSES and self._early_end:  # e.g. one config diverged, the others go on;
+            self.status, self.reason, self.diverged_step = status, reason, diverged_step  # summary: at the end
 
     def _conclude(self, summary: dict | None, diverged_step, weights: bytes | None) -> None:
         if summary is None:  # never started (the job was stopped first)
@@ -236,7 +246,11 @@ class _RunState:
 
 
 class MirroredRun(_RunState):
-    """One run of a ``ProcessComparison``, as its parent sees it."""
+    """One run of a ``ProcessComparison``, as its parent sees it. A run that ends before the others
+    shows its final status at once; a lone run (``ProcessTrainer``) turns final only with its
+    summary and weights, in the last message."""
+
+    _early_end = True
 
     def __init__(self, cfg: RunConfig):
         self.status = "idle"
@@ -272,12 +286,13 @@ class _ProcessJob(Worker):
         try:
             with _without_main():
                 self._proc.start()
+            self._thread = threading.Thread(target=self._read, name="resnorm-proc-reader", daemon=True)
+            self._thread.start()
         except Exception as e:  # e.g. too many open files: end as failed, free the slot, tell the caller
+            self._thread = None
             self._finish_failed(f"the training process could not start: {type(e).__name__}: {e}")
             self._call_on_finish()
             raise
-        self._thread = threading.Thread(target=self._read, name="resnorm-proc-reader", daemon=True)
-        self._thread.start()
         return self
 
     def run(self):
@@ -313,10 +328,14 @@ class _ProcessJob(Worker):
 
     def _handle(self, msg) -> bool:
         """Apply one message; True once the job has ended."""
+        if msg[0] == "failed":
+            self._proc.join(5)
+            self._finish_failed(f"the training process could not set up the run: {msg[1]}")
+            return True
         kind, per_run, status, step, elapsed = msg
         if kind == "batch":
-            for run, (items, run_status, run_step, run_elapsed) in zip(self._runs, per_run):
-                run._apply(items, run_status, run_step, run_elapsed)
+            for run, state in zip(self._runs, per_run):
+                run._apply(*state)
         else:
             for run, (summary, diverged_step, weights) in zip(self._runs, per_run):
                 run._conclude(summary, diverged_step, weights)

@@ -240,3 +240,31 @@ def test_compare_page_shows_its_place_in_the_queue_and_starts_when_a_slot_frees(
         at.run()
     assert any("Verdict" in m.value for m in at.markdown) and not any("Queued" in i.value for i in at.info)
     assert wait(lambda: slots.busy == 0)
+
+
+def test_a_run_that_ends_early_shows_it_while_the_others_train_on():
+    """In a worker process too, a diverged config says so at once, not when the comparison ends."""
+    from resnorm.procworker import ProcessComparison
+
+    bad = cfg(lr=1e3, optimizer="sgd", grad_clip=0.0, init="torch", norm_position="none", norm="none", layers=4,
+              steps=100_000)
+    c = ProcessComparison([cfg(steps=100_000), bad]).start()
+    try:
+        assert wait(lambda: c.trainers[1].status == "diverged")
+        assert c.status == "running" and c.trainers[0].status == "running"
+        assert c.trainers[1].diverged_step and "at step" in c.trainers[1].reason
+    finally:
+        c.stop()
+        assert c.join(30)
+    assert c.trainers[0].status == "stopped" and c.trainers[1].status == "diverged"
+
+
+def test_a_job_the_worker_cannot_set_up_fails_with_the_reason():
+    from functools import partial
+
+    from resnorm.procworker import ProcessComparison, make_comparison
+
+    c = ProcessComparison([cfg(), cfg()], factory=partial(make_comparison, [{"layers": -1}, {}], ["A", "B"]))
+    assert c.start().join(60) and c.status == "failed"
+    assert all(tr.status == "failed" and "could not set up" in tr.reason and "layers" in tr.reason
+               for tr in c.trainers)

@@ -105,7 +105,7 @@ def test_lesson_session_runs_in_the_background_with_a_slot_and_checks_at_the_end
     assert other.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
     assert (other.status, other.queue_position, other.comparison) == ("queued", 1, None)
     end = time.time() + 60
-    while s.verdict is None and s.error is None and time.time() < end:
+    while (s.active or s.verdict is None) and s.error is None and time.time() < end:
         time.sleep(0.05)
     assert s.error is None and s.verdict is not None and not s.active
     while (other.active or other.verdict is None) and other.error is None and time.time() < end:

@@ -265,6 +265,7 @@ def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
     assert wait(lambda: a.trainer.done)
     assert wait(lambda: slots.busy == 0) and slots.queued == 0
     assert not b.active and b.trainer is None  # not stuck "queued" or "running"
+    assert "could not start" in b.start_error and "Too many open files" in b.start_error  # said, not lost
     msg = b.start(cfg())  # a direct start that fails says why and frees the slot
     assert msg and "could not start" in msg and "Too many open files" in msg
     assert slots.busy == 0 and not b.active
@@ -315,3 +316,31 @@ def test_the_worker_child_caps_cuda_memory_before_it_trains(monkeypatch):
         msgs.append(events.get())
     assert seen == ["cpu"]
     assert msgs[-1][0] == "done" and msgs[-1][2] == "completed" and msgs[-1][1][0][0]["steps"] == 3
+
+
+def test_a_session_stays_active_until_its_ended_run_is_saved(monkeypatch):
+    """A page stops refreshing when its session turns inactive: by then the run must be saved (or
+    a lesson checked), or the last redraw would miss it."""
+    from resnorm import live as L
+
+    real = L.save_finished
+
+    def slow_save(*a, **kw):
+        time.sleep(0.5)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(L, "save_finished", slow_save)
+    r = SessionRun(TrainingSlots(1))
+    assert r.start(cfg(steps=3)) is None
+    assert wait(lambda: r.trainer.done)
+    assert r.active and r.saved_to is None  # ended, not yet settled
+    assert wait(lambda: not r.active) and r.saved_to is not None and r.status == "completed"
+
+
+def test_a_bad_gpu_memory_share_is_refused_before_any_run_starts(monkeypatch):
+    monkeypatch.setenv("RESNORM_WORKERS", "process")
+    monkeypatch.setenv("RESNORM_CUDA_MEMORY_FRACTION", "1.5")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    slots = TrainingSlots(1)
+    msg = SessionRun(slots, save=False).start(cfg(steps=3))
+    assert msg and "RESNORM_CUDA_MEMORY_FRACTION" in msg and "1.5" in msg and slots.busy == 0

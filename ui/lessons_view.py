@@ -256,7 +256,7 @@ def _train_charts(lesson: LS.Lesson, session: LS.LessonSession) -> None:
     c = session.comparison
     rid = f"lesson{lesson.id}-{session.run_id}-"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
-    runs = memo("lesson_runs", stamp, lambda: labelled_runs(
+    runs = memo("lesson_runs", (stamp, lang()), lambda: labelled_runs(
         [_label(lesson, i, vid) for i, vid in enumerate(c.labels)], c.trainers))
 
     def figure(name: str):

@@ -64,9 +64,9 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
         st.rerun()
     paused = tr is not None and tr.status == "paused"
     if cols[1].button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else ":material/pause:",
-                      disabled=not run.active, key="btn_pause", width="stretch"):
+                      disabled=tr is None or tr.done, key="btn_pause", width="stretch"):
         run.resume() if paused else run.pause()
-        _wait_for(lambda: tr.status != ("paused" if paused else "running") or tr.done)
+        wait_for(lambda: tr.status != ("paused" if paused else "running") or tr.done)
         st.rerun()
     if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
         run.stop()
@@ -82,15 +82,20 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
         st.error(err)
 
 
-def _wait_for(cond, timeout: float = 2.0) -> None:
+def wait_for(cond, timeout: float = 2.0) -> None:
+    """Wait up to ``timeout`` s for ``cond()``: a pause reaches a worker process a moment later,
+    and the page's buttons should show its effect."""
     end = time.time() + timeout
     while not cond() and time.time() < end:
         time.sleep(0.02)
 
 
 def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
-    """Say where the session's job waits in the training-slot queue; False when it does not wait."""
+    """Say where the session's job waits in the training-slot queue (True), or — when it does not
+    wait — why its turn to start failed, if it did (False)."""
     if job.status != "queued":
+        if job.start_error and job.job is None:
+            st.error(package_message(job.start_error), icon=":material/error:")
         return False
     st.info(t(key, position=job.queue_position or 1, running=job.slots.busy, capacity=job.slots.capacity),
             icon=":material/hourglass_top:")

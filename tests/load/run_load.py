@@ -102,8 +102,11 @@ def refresh_round_trips(frames: list[dict]) -> dict[str, list[float]]:
     """Milliseconds from each rerun request the page sent to the server's ``script_finished`` for
     it — the server's share of a refresh, as the browser sees it, without the browser's drawing.
     Kinds: ``auto`` (a live panel's timer), ``panel`` (a widget inside the panel, e.g. the log-scale
-    toggle: the panel alone reruns), ``page`` (the whole page: first load, Train, sidebar). A rerun
-    superseded before it finished is skipped."""
+    toggle: the panel alone reruns), ``page`` (the whole page: first load, Train, sidebar).
+
+    A request is answered by the first completed run after it: when a newer request interrupts
+    one (``FINISHED_EARLY_FOR_RERUN``) or Streamlit merges several, every waiting request counts
+    until that completion — the conservative reading, since the page waited that long for it."""
     import base64
 
     from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -122,16 +125,17 @@ def refresh_round_trips(frames: list[dict]) -> dict[str, list[float]]:
                 msg = ForwardMsg.FromString(raw)
             except Exception:  # noqa: BLE001 - not a whole ForwardMsg: not ours to count
                 continue
-            if msg.WhichOneof("type") == "script_finished":
+            if msg.WhichOneof("type") == "script_finished" and \
+                    msg.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
                 events.append((f["t"], "finished"))
-    out, pending = {"auto": [], "panel": [], "page": []}, None
+    out, pending = {"auto": [], "panel": [], "page": []}, []
     for t, kind in sorted(events):
         if kind == "finished":
-            if pending is not None:
-                out[pending[1]].append(t - pending[0])
-                pending = None
+            for t0, k in pending:
+                out[k].append(t - t0)
+            pending = []
         else:
-            pending = (t, kind)
+            pending.append((t, kind))
     return out
 
 
