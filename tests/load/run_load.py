@@ -2,9 +2,11 @@
 
     python tests/load/run_load.py --sessions 10 --steps 200
 
-Starts `streamlit run app.py` on a free loopback port (processes as deployed), opens N headless
-Chromium pages (separate contexts = separate sessions), presses Train in each, then, until every
-run has ended, measures:
+Starts `streamlit run app.py` on a free loopback port (processes as deployed), opens N sessions
+— headless Chromium pages (``--clients browser``, the default; separate contexts = separate
+sessions) or websocket clients that speak Streamlit's protocol (``--clients ws``,
+``ws_client.py``: the server's share alone, no browser drawing on the same cores) — presses Train
+in each, then, until every run has ended, measures:
 
 - refresh round trip: from each rerun request a page sends (its live panel's timer, a widget in
   the panel, or the whole page) to the server's ``script_finished`` for it, timed in the page from
@@ -20,6 +22,7 @@ Not part of the default test run (it takes minutes); the last report is in BENCH
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -40,10 +43,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_tree_mb(pid: int) -> float:
-    """RSS of a process and its descendants, from /proc."""
-    total, todo = 0, [pid]
-    children = {}
+def descendants(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
@@ -52,8 +54,18 @@ def rss_tree_mb(pid: int) -> float:
                 children.setdefault(ppid, []).append(int(p))
             except OSError:
                 pass
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def rss_tree_mb(pid: int) -> float:
+    """RSS of a process and its descendants, from /proc."""
+    total = 0
+    for p in descendants(pid):
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
@@ -61,8 +73,12 @@ def rss_tree_mb(pid: int) -> float:
                         total += int(line.split()[1])
         except OSError:
             continue
-        todo.extend(children.get(p, []))
     return total / 1024
+
+
+def quantiles(values) -> dict:
+    return {"p50": round(pct(values, 0.5)) if values else None, "p95": round(pct(values, 0.95)) if values else None,
+            "samples": len(values)}
 
 
 def pct(values, q):
@@ -139,16 +155,113 @@ def refresh_round_trips(frames: list[dict]) -> dict[str, list[float]]:
     return out
 
 
+def browser_sessions(args, url):
+    """N headless Chromium pages (one browser context = one session each): Train, then sample."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+        pages = []
+        for i in range(args.sessions):
+            page = browser.new_page(viewport={"width": 1300, "height": 1100})
+            page.add_init_script(WS_RECORDER)
+            page.goto(f"{url}/?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
+            pages.append(page)
+        for page in pages:
+            page.get_by_role("button", name=re.compile("Train")).wait_for(timeout=120_000)
+        if args.browser_nice:
+            for pid in descendants(os.getpid()):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        if b"chrom" in fh.read():
+                            os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
+                except OSError:
+                    pass
+        queued = set()
+        for i, page in enumerate(pages):
+            page.get_by_role("button", name=re.compile("Train")).click()
+        for i, page in enumerate(pages):
+            page.wait_for_timeout(300)
+            if page.get_by_text(re.compile("[Qq]ueued")).count():
+                queued.add(i)
+        latencies, errors, toggled, results = [], 0, [0] * len(pages), {}
+        deadline = time.time() + args.timeout
+        while len(results) < len(pages) and time.time() < deadline:
+            for i, page in enumerate(pages):
+                if i in results:
+                    continue
+                txt = page.get_by_text(re.compile(r"step \d+/\d+")).first
+                status = txt.inner_text() if txt.count() else ""
+                if re.search(r"completed|failed|stopped|diverged", status):
+                    m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", status)
+                    results[i] = {"session": i, "status": status.split("·")[0].strip(" *"),
+                                  "steps": int(m.group(1)) if m else 0,
+                                  "steps_per_s": float(m.group(3)) if m else 0.0, "queued_first": i in queued,
+                                  "exceptions": page.locator('[data-testid="stException"]').count()}
+                    continue
+                # a latency sample on a page whose run is training now
+                if "running" not in status or toggled[i] >= args.toggles or \
+                        not page.locator(".js-plotly-plot").count():
+                    continue
+                toggle = page.get_by_text("log scale", exact=True)
+                if not toggle.count():
+                    continue
+                before = page.evaluate("() => { const p = document.querySelector('.js-plotly-plot');"
+                                       " return p && p._fullLayout ? p._fullLayout.yaxis.type : null }")
+                start = time.perf_counter()
+                toggle.click()
+                toggled[i] += 1
+                try:
+                    page.wait_for_function(
+                        "(b) => { const p = document.querySelector('.js-plotly-plot');"
+                        " return p && p._fullLayout && p._fullLayout.yaxis.type !== b }", arg=before,
+                        timeout=30_000)
+                    latencies.append((time.perf_counter() - start) * 1000)
+                except Exception:  # noqa: BLE001 - counted, reported
+                    errors += 1
+            pages[0].wait_for_timeout(100)
+        results = [results.get(i, {"session": i, "status": "lost (timed out)", "steps": 0, "steps_per_s": 0.0,
+                                   "queued_first": i in queued, "exceptions": 0}) for i in range(len(pages))]
+        round_trips = {"auto": [], "panel": [], "page": []}
+        for page in pages:
+            for kind, values in refresh_round_trips(page.evaluate("() => window.__resnormFrames || []")).items():
+                round_trips[kind].extend(values)
+            browser.close()
+    return results, latencies, errors, round_trips
+
+
+async def ws_sessions(args, url):
+    """N websocket sessions (``ws_client.live_session``), started together."""
+    from ws_client import live_session
+
+    deadline = time.time() + args.timeout
+    outs = await asyncio.gather(*(live_session(url, f"steps={args.steps}&seed={i}", deadline)
+                                  for i in range(args.sessions)))
+    results, trips = [], []
+    for i, o in enumerate(outs):
+        m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", o["status"])
+        results.append({"session": i, "status": re.sub(r":material/\w+:|\*", "", o["status"].split("·")[0]).strip(),
+                        "steps": int(m.group(1)) if m else 0, "steps_per_s": float(m.group(3)) if m else 0.0,
+                        "queued_first": o["queued"], "exceptions": len(o["errors"])})
+        trips.extend(o["round_trips_ms"])
+    return results, {"auto": trips}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--toggles", type=int, default=6, help="latency samples per session")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--browser-nice", type=int, default=0, metavar="N",
+                    help="run the Chromium processes at this nice value (0-19): stands in for browsers on the "
+                         "learners' own machines, which do not take the server's cores")
+    ap.add_argument("--clients", choices=("browser", "ws"), default="browser",
+                    help="browser: headless Chromium pages (end to end, drawing included); ws: websocket "
+                         "sessions that speak Streamlit's protocol (the server alone)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-
-    from playwright.sync_api import sync_playwright
 
     port = free_port()
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"resnorm-load-{port}.log"), "w")
@@ -173,69 +286,13 @@ def main(argv=None) -> int:
 
         threading.Thread(target=sample, daemon=True).start()
         base_mem = rss_tree_mb(server.pid)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-            pages = []
-            for i in range(args.sessions):
-                page = browser.new_page(viewport={"width": 1300, "height": 1100})
-                page.add_init_script(WS_RECORDER)
-                page.goto(f"{url}/?steps={args.steps}&seed={i}", wait_until="domcontentloaded")
-                pages.append(page)
-            for page in pages:
-                page.get_by_role("button", name=re.compile("Train")).wait_for(timeout=120_000)
-            t0 = time.time()
-            queued = set()
-            for i, page in enumerate(pages):
-                page.get_by_role("button", name=re.compile("Train")).click()
-            for i, page in enumerate(pages):
-                page.wait_for_timeout(300)
-                if page.get_by_text(re.compile("[Qq]ueued")).count():
-                    queued.add(i)
-            latencies, errors, toggled, results = [], 0, [0] * len(pages), {}
-            deadline = time.time() + args.timeout
-            while len(results) < len(pages) and time.time() < deadline:
-                for i, page in enumerate(pages):
-                    if i in results:
-                        continue
-                    txt = page.get_by_text(re.compile(r"step \d+/\d+")).first
-                    status = txt.inner_text() if txt.count() else ""
-                    if re.search(r"completed|failed|stopped|diverged", status):
-                        m = re.search(r"step (\d+)/(\d+) · ([\d.]+) steps/s", status)
-                        results[i] = {"session": i, "status": status.split("·")[0].strip(" *"),
-                                      "steps": int(m.group(1)) if m else 0,
-                                      "steps_per_s": float(m.group(3)) if m else 0.0, "queued_first": i in queued,
-                                      "exceptions": page.locator('[data-testid="stException"]').count()}
-                        continue
-                    # a latency sample on a page whose run is training now
-                    if "running" not in status or toggled[i] >= args.toggles or \
-                            not page.locator(".js-plotly-plot").count():
-                        continue
-                    toggle = page.get_by_text("log scale", exact=True)
-                    if not toggle.count():
-                        continue
-                    before = page.evaluate("() => { const p = document.querySelector('.js-plotly-plot');"
-                                           " return p && p._fullLayout ? p._fullLayout.yaxis.type : null }")
-                    start = time.perf_counter()
-                    toggle.click()
-                    toggled[i] += 1
-                    try:
-                        page.wait_for_function(
-                            "(b) => { const p = document.querySelector('.js-plotly-plot');"
-                            " return p && p._fullLayout && p._fullLayout.yaxis.type !== b }", arg=before,
-                            timeout=30_000)
-                        latencies.append((time.perf_counter() - start) * 1000)
-                    except Exception:  # noqa: BLE001 - counted, reported
-                        errors += 1
-                pages[0].wait_for_timeout(100)
-            results = [results.get(i, {"session": i, "status": "lost (timed out)", "steps": 0, "steps_per_s": 0.0,
-                                       "queued_first": i in queued, "exceptions": 0}) for i in range(len(pages))]
-            round_trips = {"auto": [], "panel": [], "page": []}
-            for page in pages:
-                for kind, values in refresh_round_trips(page.evaluate("() => window.__resnormFrames || []")).items():
-                    round_trips[kind].extend(values)
-            wall = time.time() - t0
-            browser.close()
+        t0 = time.time()
+        if args.clients == "browser":
+            results, latencies, errors, round_trips = browser_sessions(args, url)
+        else:
+            results, round_trips = asyncio.run(ws_sessions(args, url))
+            latencies, errors = [], 0
+        wall = time.time() - t0
     finally:
         stop_sampling.set()
         server.terminate()
@@ -244,17 +301,18 @@ def main(argv=None) -> int:
     done = [r for r in results if "completed" in r["status"]]
     report = {
         "sessions": args.sessions, "steps_per_run": args.steps, "wall_s": round(wall, 1),
-        "refresh_round_trip_ms": {kind: {"p50": round(pct(v, 0.5)), "p95": round(pct(v, 0.95)), "samples": len(v)}
-                                  for kind, v in round_trips.items()},
-        "toggle_to_repaint_ms": {"p50": round(pct(latencies, 0.5)), "p95": round(pct(latencies, 0.95)),
-                                 "samples": len(latencies), "timeouts": errors},
+        "clients": args.clients,
+        "refresh_round_trip_ms": {kind: quantiles(v) for kind, v in round_trips.items()},
+        "toggle_to_repaint_ms": {**quantiles(latencies), "timeouts": errors} if args.clients == "browser" else None,
         "steps_per_s_per_run": {"median": round(statistics.median([r["steps_per_s"] for r in done]), 1) if done else 0,
                                 "min": round(min((r["steps_per_s"] for r in done), default=0), 1)},
-        "runs": {"completed": len(done), "queued_first": len(queued),
+        "runs": {"completed": len(done), "queued_first": sum(r["queued_first"] for r in results),
                  "lost": args.sessions - len(done), "page_exceptions": sum(r["exceptions"] for r in results)},
         "server_memory_mb": {"idle": round(base_mem), "peak": round(max(mem, default=0)),
                              "per_session_peak": round((max(mem, default=0) - base_mem) / args.sessions, 1)},
-        "machine": f"{os.cpu_count()} cores; server, {args.sessions} Chromium pages and the trainings share them",
+        "machine": f"{os.cpu_count()} cores; the server, the trainings and the "
+                   + (f"{args.sessions} Chromium pages" + (f" (at nice {args.browser_nice})" if args.browser_nice else "")
+                      if args.clients == "browser" else f"{args.sessions} websocket clients") + " share them",
     }
     print(json.dumps(report, indent=2) if args.json else json.dumps(report))
     return 0 if report["runs"]["lost"] == 0 and errors == 0 else 1
