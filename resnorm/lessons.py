@@ -32,7 +32,7 @@ import pandas as pd
 
 from .compare import Comparison
 from .config import RunConfig
-from .live import SessionJob, refusal, worker_kind
+from .live import SessionJob, job_alias, refusal, worker_kind
 from .model import Block
 from .trainer import Trainer
 
@@ -467,13 +467,7 @@ class LessonSession(SessionJob):
         self.verdict: Verdict | None = None
         self.error: str | None = None
 
-    @property
-    def comparison(self):
-        return self.job
-
-    @comparison.setter
-    def comparison(self, value):
-        self.job = value
+    comparison = job_alias("The lesson's comparison (``LessonComparison`` or ``ProcessComparison``), or None.")
 
     def start(self, lesson: Lesson, scale: str = "full", changes: dict | None = None) -> str | None:
         """Start ``lesson`` at ``scale`` with a learner's ``changes`` (or queue its training); None,

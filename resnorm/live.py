@@ -62,6 +62,11 @@ def refusal(configs: list[RunConfig]) -> str | None:
     return None
 
 
+def job_alias(doc: str) -> property:
+    """``SessionJob.job`` under the name its page knows it by (``trainer``, ``comparison``)."""
+    return property(lambda self: self.job, lambda self, value: setattr(self, "job", value), doc=doc)
+
+
 class SessionJob:
     """A session's one job — a run, a comparison or a lesson's comparison — holding one training
     slot: started at once when a slot is free, else queued first-come-first-served (``status`` is
@@ -190,13 +195,7 @@ class SessionRun(SessionJob):
         self.save = save
         self.saved_to = self.save_error = None
 
-    @property
-    def trainer(self):
-        return self.job
-
-    @trainer.setter
-    def trainer(self, value):
-        self.job = value
+    trainer = job_alias("The run (``Trainer`` or ``ProcessTrainer``), or None.")
 
     def start(self, cfg: RunConfig) -> str | None:
         """Start training ``cfg`` now, or queue it until a slot frees; returns None, or a message
@@ -228,13 +227,7 @@ class SessionCompare(SessionJob):
         self.save = save
         self.saved, self.save_errors = [], []
 
-    @property
-    def comparison(self):
-        return self.job
-
-    @comparison.setter
-    def comparison(self, value):
-        self.job = value
+    comparison = job_alias("The comparison (``Comparison`` or ``ProcessComparison``), or None.")
 
     def start(self, configs: list[RunConfig], labels: list[str] | None = None) -> str | None:
         with self._lock:
