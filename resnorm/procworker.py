@@ -30,6 +30,7 @@ from .compare import LETTERS, check_configs
 from .worker import FINAL_STATUSES, Worker
 
 FLUSH_S = 0.25
+PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long
 DEFAULT_NICE = 10
 
 
@@ -122,9 +123,18 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
         r.store = _RecordingStore(max_points=r.cfg.train.max_points)
         r.on_step = lambda step, t: flush()
 
+    parent = mp.parent_process()  # None when this runs in the parent itself (tests)
+
     def listen():
         while True:
-            cmd = commands.get()
+            try:
+                cmd = commands.get(timeout=PARENT_CHECK_S)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():  # the server died, even by SIGKILL:
+                    events.cancel_join_thread()  # nobody reads what is left; do not wait for it at exit
+                    job.stop()
+                    return
+                continue
             if cmd == "pause":
                 job.pause()
                 end = time.perf_counter() + 10

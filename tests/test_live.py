@@ -344,3 +344,43 @@ def test_a_bad_gpu_memory_share_is_refused_before_any_run_starts(monkeypatch):
     slots = TrainingSlots(1)
     msg = SessionRun(slots, save=False).start(cfg(steps=3))
     assert msg and "RESNORM_CUDA_MEMORY_FRACTION" in msg and "1.5" in msg and slots.busy == 0
+
+
+def test_a_worker_stops_when_its_server_dies_even_by_sigkill(tmp_path):
+    """No orphan trainings: a killed server's worker processes notice and end on their own."""
+    import signal
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script, pid_file = tmp_path / "server_like.py", tmp_path / "worker.pid"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        f"sys.path.insert(0, {root!r})\n"
+        "from resnorm.config import RunConfig\n"
+        "from resnorm.procworker import ProcessTrainer\n"
+        "if __name__ == '__main__':\n"
+        "    tr = ProcessTrainer(RunConfig.from_flat(dict(steps=10_000_000, layers=1, d_model=8, heads=1, d_ff=8,\n"
+        "                                                 probe_every=0, attention_every=0, eval_every=0))).start()\n"
+        "    while tr.step < 2:\n"
+        "        time.sleep(0.05)\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(tr.pid))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    # no pipes: an orphaned worker would hold them open
+    rc = subprocess.run([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        timeout=180).returncode
+    assert rc == -signal.SIGKILL
+    child = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{child}/status") as fh:
+                return any(line.startswith("State:") and "Z" in line.split()[1] for line in fh)
+        except FileNotFoundError:
+            return True
+
+    try:
+        assert wait(gone, 30), "the worker kept training after its server was killed"
+    finally:
+        if not gone():
+            os.kill(child, signal.SIGKILL)
