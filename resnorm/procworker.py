@@ -355,7 +355,6 @@ class _ProcessJob(Worker):
                 self.status = status
             return False
         self.status = status
-        self._proc.join(5)
         return True
 
     def _read(self) -> None:
@@ -383,7 +382,11 @@ class _ProcessJob(Worker):
         except Exception as e:  # noqa: BLE001 - a broken message must not leave the job "running"
             self._finish_failed(f"lost the training process's messages ({type(e).__name__}: {e})")
         finally:
-            self._call_on_finish()
+            self._call_on_finish()  # first: the slot is free and the run saved while the child exits
+            self._proc.join(5)
+            if self._proc.is_alive():  # said its last words but does not exit
+                self._proc.kill()
+                self._proc.join(5)
 
     def _call_on_finish(self) -> None:
         if self.on_finish is not None:
