@@ -84,11 +84,11 @@ TEXT.update({
     "live.fix_first": "Fix the settings first: {problems}",
     "live.in_progress": "A run is in progress.",
     "init.url_ignored": "{key} (not a setting of this page)",
-    "live.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
+    "live.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "
                    "Your run starts by itself when one frees; Stop leaves the queue.",
-    "compare.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
+    "compare.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "
                       "The comparison starts by itself when one frees; Stop all leaves the queue.",
-    "lessons.queued": "Queued: position {position} — all {capacity} training slots are busy ({running} running). "
+    "lessons.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "
                       "The experiment starts by itself when one frees; Stop leaves the queue.",
     "live.train": "Train",
     "live.train_help": "Train this configuration",

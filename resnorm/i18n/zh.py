@@ -144,11 +144,11 @@ TEXT: dict[str, str] = {
     "live.fix_first": "请先修正设置：{problems}",
     "live.in_progress": "训练正在进行。",
     "init.url_ignored": "{key}（不是本页的设置）",
-    "live.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
+    "live.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
                    "有名额空出时会自动开始；点击停止可退出队列。",
-    "compare.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
+    "compare.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
                       "有名额空出时对比会自动开始；点击全部停止可退出队列。",
-    "lessons.queued": "排队中：第 {position} 位——{capacity} 个训练名额均已占用（{running} 个正在运行）。"
+    "lessons.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
                       "有名额空出时实验会自动开始；点击停止可退出队列。",
     "live.train": "训练",
     "live.train_help": "训练这个配置",
