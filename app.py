@@ -2,6 +2,7 @@
 import streamlit as st
 
 import resnorm
+from resnorm.live import settings_problems
 from ui import compare_view, lessons_view, live
 from ui.i18n import keep_in_url, language_switch, t
 
@@ -23,6 +24,10 @@ page = st.navigation(list(pages.values()))  # pages live in app_pages/: a folder
 keep_in_url()
 if "lesson" in st.query_params and page is not pages["lessons"]:
     st.switch_page(pages["lessons"], query_params=st.query_params.to_dict())  # ?lesson=2&lang=zh from any page
+problems = settings_problems()
+if problems:  # a bad RESNORM_* setting: say so on every page, before anything needs the setting
+    st.error(t("app.bad_settings", problems="\n".join(f"- `{p}`" for p in problems)), icon=":material/error:")
+    st.stop()
 # Leaving a page stops the run it owns (closing the tab does too: see the session-scoped resources).
 if page is not pages["live"]:
     live.session_run().stop(wait=0.0)

@@ -46,6 +46,39 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
 _ids = itertools.count(1)
 
 
+def settings_problems() -> list[str]:
+    """What is wrong with the server's ``RESNORM_*`` settings, one message per variable (the app
+    shows them on its first page instead of failing each learner's Train later)."""
+    import math
+
+    import torch
+
+    from .config import MEMORY_ENV
+    from .slots import default_capacity
+    from .trainer import cpu_threads
+
+    problems = []
+    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads]
+    if torch.cuda.is_available():
+        checks.append(cuda_memory_fraction)
+    for check in checks:
+        try:
+            check()
+        except ConfigError as e:
+            problems.extend(f"{field}: {m}" for field, m in e.problems)
+        except ValueError as e:
+            problems.append(str(e))
+    gb = os.environ.get(MEMORY_ENV, "").strip()
+    if gb:
+        try:
+            ok = math.isfinite(float(gb)) and float(gb) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"{MEMORY_ENV} must be a number of GiB greater than 0, not {gb!r}")
+    return problems
+
+
 def refusal(configs: list[RunConfig]) -> str | None:
     """Why these configs cannot run on this server at all (checked before queueing), or None."""
     try:

@@ -4,6 +4,18 @@ Forward hooks are attached only for the step being probed (``ActivationProbe.cap
 reduce each tensor to a few scalars at once, so no activation outlives its step; all scalars of a
 step are moved to the host in one transfer. Gradient norms and update ratios read ``.grad`` and the
 parameters after backward / after the optimizer step.
+
+Metric names (``{p}`` = ``blocks.{i}``, or ``enc.blocks.{i}`` / ``dec.blocks.{i}`` in an
+encoder-decoder; ``{sub}`` = ``attn``, ``mlp`` and, in a decoder block with cross-attention, ``cross_attn``):
+
+- ``{p}.resid_post.{rms,mean,std,absmax}`` — the residual stream after the block; ``{p}.rank_residual``
+  = mean ‖X − 1x̄ᵀ‖/‖X‖ over sequences (0: every token carries the same vector);
+- ``{p}.{sub}_out.rms`` and ``{p}.{sub}_out.ratio`` = ‖F(x)‖/‖x‖, the branch against its input
+  (before a ReZero gate or DeepNorm's scaling);
+- ``{p}.{attn,cross_attn}.entropy`` (mean over heads) and ``{p}.{attn,cross_attn}.head{h}.entropy``;
+- ``{p}.grad_norm``, ``{p}.{sub}.grad_norm`` and ``{p}.update_ratio`` = ‖Δθ‖/‖θ‖ of the block's step;
+- run-level (trainer): ``train/loss``, ``train/accuracy``, ``val/loss``, ``val/accuracy``,
+  ``grad/total_norm``, ``lr``.
 """
 from __future__ import annotations
 

@@ -157,3 +157,14 @@ def test_upload_limit_agrees_with_package():
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         cfg = tomllib.load(fh)
     assert cfg["server"]["maxUploadSize"] * 1024 * 1024 == MAX_TEXT_BYTES  # Streamlit counts MiB
+
+
+@pytest.mark.parametrize("env, value", [("RESNORM_MAX_TRAININGS", "0"), ("RESNORM_MAX_TRAININGS", "abc"),
+                                        ("RESNORM_WORKERS", "fork"), ("RESNORM_WORKER_NICE", "high"),
+                                        ("RESNORM_CPU_THREADS", "two"), ("RESNORM_MAX_RUN_GB", "lots")])
+def test_a_bad_server_setting_is_named_on_the_page_not_a_traceback(env, value, monkeypatch):
+    monkeypatch.setenv(env, value)
+    at = app()
+    assert not at.exception
+    assert any(env in e.value and value in e.value for e in at.error), [e.value for e in at.error]
+    assert not at.get("button")  # the page stops there: nothing to press that would fail later

@@ -84,6 +84,8 @@ TEXT.update({
     "live.fix_first": "Fix the settings first: {problems}",
     "live.in_progress": "A run is in progress.",
     "init.url_ignored": "{key} (not a setting of this page)",
+    "app.bad_settings": "This server's settings are wrong; fix them and restart it "
+                        "(`streamlit run app.py`):\n{problems}",
     "live.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "
                    "Your run starts by itself when one frees; Stop leaves the queue.",
     "compare.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "

@@ -144,6 +144,7 @@ TEXT: dict[str, str] = {
     "live.fix_first": "请先修正设置：{problems}",
     "live.in_progress": "训练正在进行。",
     "init.url_ignored": "{key}（不是本页的设置）",
+    "app.bad_settings": "服务器设置有误；请修改后重启服务器（`streamlit run app.py`）：\n{problems}",
     "live.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
                    "有名额空出时会自动开始；点击停止可退出队列。",
     "compare.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
