@@ -227,7 +227,7 @@ def browser_sessions(args, url):
         for page in pages:
             for kind, values in refresh_round_trips(page.evaluate("() => window.__resnormFrames || []")).items():
                 round_trips[kind].extend(values)
-            browser.close()
+        browser.close()
     return results, latencies, errors, round_trips
 
 
