@@ -382,11 +382,11 @@ class _ProcessJob(Worker):
         except Exception as e:  # noqa: BLE001 - a broken message must not leave the job "running"
             self._finish_failed(f"lost the training process's messages ({type(e).__name__}: {e})")
         finally:
-            self._call_on_finish()  # first: the slot is free and the run saved while the child exits
-            self._proc.join(5)
+            self._proc.join(5)  # the slot is handed on only once this child's memory is free
             if self._proc.is_alive():  # said its last words but does not exit
                 self._proc.kill()
                 self._proc.join(5)
+            self._call_on_finish()
 
     def _call_on_finish(self) -> None:
         if self.on_finish is not None:
