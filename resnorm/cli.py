@@ -150,10 +150,11 @@ def _json_safe(x):
 
 
 def cmd_train(args) -> int:
-    from .trainer import Trainer, resolve_device  # torch import only once the arguments parse
+    from .trainer import Trainer, cpu_threads, resolve_device  # torch import only once the arguments parse
 
     cfg = _config_from_args(args)
     resolve_device(cfg.train.device)
+    cpu_threads()  # a malformed RESNORM_CPU_THREADS: a usage error now, not a failed run
     out = _prepare_out_dir(args.out)
     bar = None
     if not args.quiet:
@@ -247,7 +248,7 @@ def cmd_init_stats(args) -> int:
 
 
 def _field_option(field: str) -> str:
-    if "." in field:  # section.field from a JSON config
+    if "." in field or field.isupper():  # section.field from a JSON config; an environment variable
         return field
     return _option(field) if field not in ("config",) else "--config"
 

@@ -71,6 +71,12 @@ def test_invalid_input_exits_2_with_one_error_line_naming_the_field(args, field,
     assert "Traceback" not in r.stderr
 
 
+def test_a_bad_thread_setting_is_a_usage_error_naming_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNORM_CPU_THREADS", "abc")
+    r = run("train", "--out", str(tmp_path / "o"), "--steps", "1")
+    assert r.returncode == 2 and r.stderr.strip() == "error: RESNORM_CPU_THREADS: must be a whole number, not 'abc'"
+
+
 def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
     import torch
 
