@@ -82,11 +82,10 @@ def settings_problems() -> list[str]:
 def refusal(configs: list[RunConfig]) -> str | None:
     """Why these configs cannot run on this server at all (checked before queueing), or None."""
     try:
-        for cfg in configs:
-            resolve_device(cfg.train.device)  # a clear message now, not a failed child later
+        devices = [resolve_device(cfg.train.device) for cfg in configs]  # a clear message now, not a failed child later
         if worker_kind() == "process":
             worker_niceness()
-            if any(resolve_device(c.train.device).type == "cuda" for c in configs):
+            if any(d.type == "cuda" for d in devices):
                 cuda_memory_fraction()  # a typo here would fail every GPU run in the room
     except ConfigError as e:
         return "; ".join(f"{field}: {m}" for field, m in e.problems)
