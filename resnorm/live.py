@@ -58,7 +58,7 @@ def settings_problems() -> list[str]:
     from .trainer import cpu_threads
 
     problems = []
-    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads]
+    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s]
     if torch.cuda.is_available():
         checks.append(cuda_memory_fraction)
     for check in checks:
@@ -77,6 +77,26 @@ def settings_problems() -> list[str]:
         if not ok:
             problems.append(f"{MEMORY_ENV} must be a number of GiB greater than 0, not {gb!r}")
     return problems
+
+
+PAUSE_GRACE_ENV = "RESNORM_PAUSE_GRACE_S"
+DEFAULT_PAUSE_GRACE_S = 180.0
+
+
+def pause_grace_s() -> float:
+    """Seconds a paused job keeps its training slot while others wait (``RESNORM_PAUSE_GRACE_S``,
+    default 180; 0 = for ever)."""
+    text = os.environ.get(PAUSE_GRACE_ENV, "").strip()
+    if not text:
+        return DEFAULT_PAUSE_GRACE_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        raise ValueError(f"{PAUSE_GRACE_ENV} must be a number of seconds >= 0 (0: paused runs keep their "
+                         f"slot for ever), not {text!r}")
+    return value
 
 
 def refusal(configs: list[RunConfig]) -> str | None:
@@ -115,10 +135,12 @@ class SessionJob:
         self.ticket = None  # waiting for a training slot
         self.start_error: str | None = None  # why a queued job could not start when its turn came
         self._settled = None  # the last job whose on_finish (slot freed, saved…) has completed
+        self.preempted_after: float | None = None  # stopped after this many seconds paused while others waited
+        self._pauses = 0  # counts pauses and resumes: a pause's watch ends when this moves on
         self._lock = threading.Lock()
 
     def _submit(self, make_job) -> str | None:
-        self.start_error = None
+        self.start_error, self.preempted_after = None, None
         mine: dict = {}  # the ticket this submission queued with, for the grant to check
         token, ticket = self.slots.acquire_or_queue(lambda tok: self._granted(make_job, tok, mine))
         mine["ticket"] = self.ticket = ticket
@@ -193,10 +215,37 @@ class SessionJob:
     def pause(self):
         if self.job is not None:
             self.job.pause()
+            self._pauses += 1
+            self._watch_pause(self.job, self._pauses)
 
     def resume(self):
         if self.job is not None:
+            self._pauses += 1  # ends the watch of the last pause
             self.job.resume()
+
+    def _watch_pause(self, job, pause: int) -> None:
+        """A paused job keeps its slot, but not for ever while others wait: once it has stayed
+        paused ``pause_grace_s()`` seconds and someone is queued, it is stopped (what it recorded
+        is kept and saved) and its slot goes to the next in line; ``preempted_after`` says so."""
+        grace = pause_grace_s()
+        if grace <= 0:
+            return
+
+        def check():
+            if self._pauses != pause or self.job is not job or job.done:
+                return  # resumed, paused again (a newer watch runs), replaced or ended
+            if job.status == "paused" and self.slots.queued:
+                self.preempted_after = grace
+                job.stop()
+            else:  # nobody waits (yet), or the pause has not reached the worker: look again later
+                arm()
+
+        def arm():
+            timer = threading.Timer(grace, check)
+            timer.daemon = True
+            timer.start()
+
+        arm()
 
     def stop(self, wait: float = 5.0):
         """Stop the job, or leave the queue."""

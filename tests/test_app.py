@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import resnorm
+from resnorm.config import RunConfig
 from resnorm.variants import block_latex
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -161,10 +162,45 @@ def test_upload_limit_agrees_with_package():
 
 @pytest.mark.parametrize("env, value", [("RESNORM_MAX_TRAININGS", "0"), ("RESNORM_MAX_TRAININGS", "abc"),
                                         ("RESNORM_WORKERS", "fork"), ("RESNORM_WORKER_NICE", "high"),
-                                        ("RESNORM_CPU_THREADS", "two"), ("RESNORM_MAX_RUN_GB", "lots")])
+                                        ("RESNORM_CPU_THREADS", "two"), ("RESNORM_MAX_RUN_GB", "lots"),
+                                        ("RESNORM_PAUSE_GRACE_S", "-1")])
 def test_a_bad_server_setting_is_named_on_the_page_not_a_traceback(env, value, monkeypatch):
     monkeypatch.setenv(env, value)
     at = app()
     assert not at.exception
     assert any(env in e.value and value in e.value for e in at.error), [e.value for e in at.error]
     assert not at.get("button")  # the page stops there: nothing to press that would fail later
+
+
+def test_a_preempted_pause_is_explained_on_the_page(monkeypatch):
+    from resnorm.live import SessionRun
+    from resnorm.slots import global_slots
+
+    monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "1")
+    slots = global_slots()
+    held = []
+    at = app()
+    at.number_input(key="cfg_steps").set_value(1_000_000)
+    at.number_input(key="cfg_layers").set_value(1)
+    at.run()
+    while slots.busy < slots.capacity - 1 and (token := slots.acquire()) is not None:
+        held.append(token)  # this page's run will take the last free slot
+    try:
+        train_button(at).click().run()
+        assert any("running" in str(p.proto) for p in at.get("progress"))
+        at.button(key="btn_pause").click().run()
+        waiter = SessionRun(slots, save=False)
+        assert waiter.start(RunConfig.from_flat({"steps": 3, "layers": 1})) is None and waiter.status == "queued"
+        deadline = time.time() + 30
+        while time.time() < deadline and not any("paused while others waited" in i.value for i in at.info):
+            time.sleep(0.3)
+            at.run()
+        assert any("Stopped after 1 s paused while others waited" in i.value for i in at.info)
+        assert any("stopped" in str(p.proto) for p in at.get("progress"))
+        deadline = time.time() + 60
+        while time.time() < deadline and not (waiter.trainer is not None and waiter.trainer.done):
+            time.sleep(0.1)
+        assert waiter.status == "completed"  # the slot went to the one waiting
+    finally:
+        for token in held:
+            slots.release(token)

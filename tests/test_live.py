@@ -384,3 +384,39 @@ def test_a_worker_stops_when_its_server_dies_even_by_sigkill(tmp_path):
     finally:
         if not gone():
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_paused_run_yields_its_slot_only_after_the_grace_and_only_to_someone_waiting(monkeypatch):
+    monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "0.3")
+    slots = TrainingSlots(capacity=1)
+    a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
+    assert a.start(cfg()) is None
+    assert wait(lambda: a.trainer.step >= 2)
+    a.pause()
+    assert wait(lambda: a.status == "paused")
+    time.sleep(1.0)  # three graces with nobody waiting: it keeps its slot
+    assert a.status == "paused" and a.preempted_after is None
+    a.resume()
+    a.pause()  # a new pause: its own grace
+    assert b.start(cfg(steps=5)) is None and b.status == "queued"
+    assert wait(lambda: a.trainer.done, 10) and a.status == "stopped" and a.preempted_after == 0.3
+    assert wait(lambda: b.trainer is not None and b.trainer.done, 60) and b.status == "completed"
+    assert len(a.trainer.store.series("train/loss")[0]) >= 2  # what it recorded is kept
+
+
+def test_a_resumed_run_is_not_stopped_for_someone_waiting(monkeypatch):
+    monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "0.3")
+    slots = TrainingSlots(capacity=1)
+    a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
+    assert a.start(cfg()) is None and b.start(cfg(steps=5)) is None
+    assert wait(lambda: a.trainer.step >= 2)
+    a.pause()
+    a.resume()  # before the grace ends
+    time.sleep(1.0)
+    assert a.status == "running" and a.preempted_after is None and b.status == "queued"
+    monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "0")  # 0: a paused run keeps its slot for ever
+    a.pause()
+    time.sleep(1.0)
+    assert a.status == "paused" and b.status == "queued"
+    a.close()
+    b.close()

@@ -92,10 +92,12 @@ def wait_for(cond, timeout: float = 2.0) -> None:
 
 def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
     """Say where the session's job waits in the training-slot queue (True), or — when it does not
-    wait — why its turn to start failed, if it did (False)."""
+    wait — why its turn to start failed, or that it was stopped to free its slot (False)."""
     if job.status != "queued":
         if job.start_error and job.job is None:
             st.error(package_message(job.start_error), icon=":material/error:")
+        if job.preempted_after is not None and job.job is not None and job.job.done:
+            st.info(t("job.preempted", seconds=round(job.preempted_after)), icon=":material/hourglass_disabled:")
         return False
     st.info(t(key, position=job.queue_position or 1, running=job.slots.busy, capacity=job.slots.capacity),
             icon=":material/hourglass_top:")

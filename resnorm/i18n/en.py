@@ -86,6 +86,8 @@ TEXT.update({
     "init.url_ignored": "{key} (not a setting of this page)",
     "app.bad_settings": "This server's settings are wrong; fix them and restart it "
                         "(`streamlit run app.py`):\n{problems}",
+    "job.preempted": "Stopped after {seconds} s paused while others waited for a training slot; what it "
+                     "recorded is kept. Train again to take your place in the queue.",
     "live.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "
                    "Your run starts by itself when one frees; Stop leaves the queue.",
     "compare.queued": "Queued: position {position} — training slots in use: {running} of {capacity}. "

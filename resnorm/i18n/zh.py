@@ -145,6 +145,8 @@ TEXT: dict[str, str] = {
     "live.in_progress": "训练正在进行。",
     "init.url_ignored": "{key}（不是本页的设置）",
     "app.bad_settings": "服务器设置有误；请修改后重启服务器（`streamlit run app.py`）：\n{problems}",
+    "job.preempted": "暂停超过 {seconds} 秒且有其他人在等待训练名额，已自动停止；已记录的内容会保留。"
+                     "再次训练即可重新排队。",
     "live.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
                    "有名额空出时会自动开始；点击停止可退出队列。",
     "compare.queued": "排队中：第 {position} 位——训练名额已用 {running}/{capacity}。"
