@@ -27,14 +27,6 @@ SMALL = {"layers": 2, "d_model": 16, "heads": 2, "d_ff": 32, "batch_size": 4, "s
          "probe_every": 2, "eval_every": 5, "attention_every": 0, "device": "cpu"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained():
     """One short real run (10 steps, probes on), shared by the tests; they only read it."""
