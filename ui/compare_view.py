@@ -9,7 +9,7 @@ from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.live import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember
-from ui.live import chart, memo, queued_notice, refreshing, wait_for
+from ui.live import chart, memo, pause_button, queued_notice, refreshing
 from ui.i18n import field_help, field_label, package_message, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
@@ -101,12 +101,7 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
         if msg:
             st.session_state["cmp_error"] = package_message(msg)
         st.rerun()
-    paused = c is not None and c.status == "paused"
-    if cols[1].button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else ":material/pause:",
-                      disabled=c is None or c.done, key="cmp_pause", width="stretch"):
-        sc.resume() if paused else sc.pause()
-        wait_for(lambda: c.status != ("paused" if paused else "running") or c.done)  # the label follows
-        st.rerun()
+    pause_button(cols[1], sc, "cmp_pause")
     if cols[2].button(t("compare.stop_all"), icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
         sc.stop()
         st.rerun()

@@ -62,12 +62,7 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
         if msg:
             st.session_state["start_error"] = package_message(msg)
         st.rerun()
-    paused = tr is not None and tr.status == "paused"
-    if cols[1].button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else ":material/pause:",
-                      disabled=tr is None or tr.done, key="btn_pause", width="stretch"):
-        run.resume() if paused else run.pause()
-        wait_for(lambda: tr.status != ("paused" if paused else "running") or tr.done)
-        st.rerun()
+    pause_button(cols[1], run, "btn_pause")
     if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
         run.stop()
         st.rerun()
@@ -80,6 +75,18 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
     err = st.session_state.pop("start_error", None)
     if err:
         st.error(err)
+
+
+def pause_button(col, session: SessionJob, key: str) -> None:
+    """Pause / Resume of the session's job (Live and Compare pages); disabled while it waits in
+    the queue or has ended. The label follows the job once the worker has obeyed."""
+    job = session.job
+    paused = job is not None and job.status == "paused"
+    if col.button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else
+                  ":material/pause:", disabled=job is None or job.done, key=key, width="stretch"):
+        session.resume() if paused else session.pause()
+        wait_for(lambda: job.status != ("paused" if paused else "running") or job.done)
+        st.rerun()
 
 
 def wait_for(cond, timeout: float = 2.0) -> None:
