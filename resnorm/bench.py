@@ -175,6 +175,9 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first (default 20)")
     p.add_argument("--repeats", type=int, default=5, help="repeats; medians are reported (default 5)")
     p.add_argument("--memory", action="store_true", help="also measure RSS growth over a 20 000-step run")
+    p.add_argument("--charts", action="store_true",
+                   help="instead: build and serialisation time of each live chart (see resnorm.bench_charts)")
+    p.add_argument("--points", type=int, default=2000, help="with --charts: points per series (default 2000)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto uses CUDA when present, else CPU (default: auto)")
     p.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
@@ -183,6 +186,8 @@ def main(argv=None) -> int:
     if min(args.steps, args.repeats) < 1 or args.warmup < 1:
         print("error: --steps, --repeats and --warmup must be at least 1", file=sys.stderr)
         return 2
+    if args.charts:
+        return _charts(args)
     try:
         device = resolve_device(args.device)
     except ConfigError as e:
@@ -203,6 +208,24 @@ def main(argv=None) -> int:
         print(table(results["rates"]))
         if args.memory:
             print("memory:", json.dumps(results["memory"]))
+    return 0
+
+
+def _charts(args) -> int:
+    from . import bench_charts
+
+    if args.points < 2:
+        print("error: --points must be at least 2", file=sys.stderr)
+        return 2
+    torch.set_num_threads(cpu_threads())
+    results = {"machine": machine(torch.device("cpu")), "points": args.points, "repeats": args.repeats,
+               "engines": bench_charts.engines(), "charts": bench_charts.measure(args.points, args.repeats)}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(results["machine"])
+        print(f"{args.points} points per series, medians of {args.repeats}")
+        print(bench_charts.table(results["charts"]))
     return 0
 
 

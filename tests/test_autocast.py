@@ -1,6 +1,7 @@
 """GPU settings (issue 5) that can be checked without a GPU: bf16 autocast on the CPU (the same
 ``torch.autocast`` the trainer uses on CUDA), the per-process CUDA memory fraction (CUDA faked),
 and the bench's autocast rows."""
+import json
 import math
 
 import numpy as np
@@ -13,12 +14,9 @@ from resnorm import device as D
 from resnorm.config import ConfigError, RunConfig, parse_value, to_cli
 from resnorm.model import sequence_loss
 from resnorm.trainer import Trainer, train
+from helpers import TINY, configs
 
-TINY = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, device="cpu", lr=3e-3)
-
-
-def cfg(**kw):
-    return RunConfig.from_flat({**TINY, **kw})
+cfg = configs(TINY, lr=3e-3)
 
 
 # ---- the setting ---------------------------------------------------------------------------------------
@@ -199,8 +197,20 @@ def test_bench_autocast_rows_only_when_asked():
     assert list(rows)[:2] == list(bench.CONFIGS)
 
 
-def test_bench_bare_loop_runs_under_autocast_and_names_the_device():
-    assert bench.bare_loop(cfg(autocast="bf16"), warmup=1, steps=2) > 0
+def test_bench_bare_loop_runs_under_autocast_and_names_the_device(monkeypatch):
+    seen = []
+    real = bench.sequence_loss
+
+    def spy(logits, targets):
+        seen.append(logits.dtype)
+        return real(logits, targets)
+
+    monkeypatch.setattr(bench, "sequence_loss", spy)
+    rate = bench.bare_loop(cfg(autocast="bf16"), warmup=1, steps=2)
+    assert seen == [torch.bfloat16] * 3 and math.isfinite(rate) and rate > 0  # every step, in bf16
+    seen.clear()
+    bench.bare_loop(cfg(), warmup=1, steps=2)
+    assert seen == [torch.float32] * 3  # and without autocast, float32
     assert "device cpu," in bench.machine(torch.device("cpu"))
 
 
@@ -208,3 +218,13 @@ def test_bench_bare_loop_runs_under_autocast_and_names_the_device():
 def test_bench_refuses_cuda_without_cuda(capsys):
     assert bench.main(["--device", "cuda"]) == 2
     assert capsys.readouterr().err.startswith("error: --device: CUDA was requested")
+
+
+def test_bench_charts_times_every_live_chart_with_each_json_engine(capsys):
+    assert bench.main(["--charts", "--points", "50", "--repeats", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["engines"][0] == "json" and out["points"] == 50
+    assert {"loss", "gradients", "attention (all heads)", "rank"} <= set(out["charts"])
+    for row in out["charts"].values():
+        assert all(math.isfinite(row[e]) and row[e] > 0 for e in ["build", *out["engines"]]) and row["kB"] > 0
+    assert bench.main(["--charts", "--points", "1"]) == 2
