@@ -11,12 +11,12 @@ from streamlit.testing.v1 import AppTest
 import resnorm
 from resnorm.config import RunConfig
 from resnorm.variants import block_latex
+from helpers import ROOT, app_test
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def app() -> AppTest:
-    return AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
+    return app_test()
 
 
 def train_button(at):

@@ -39,20 +39,18 @@ from streamlit.testing.v1 import AppTest
 
 from resnorm import figures as F
 from resnorm import runs as R
-from resnorm.config import ConfigError, RunConfig
+from resnorm.config import ConfigError
 from resnorm.live import SessionRun
 from resnorm.slots import TrainingSlots
 from resnorm.tasks import MAX_TEXT_BYTES, TaskError, check_text
 from resnorm.trainer import train
+from helpers import ROOT, TINY, app_test, configs
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, device="cpu")
 CHINESE = ("天地玄黄，宇宙洪荒。日月盈昃，辰宿列张。寒来暑往，秋收冬藏。闰余成岁，律吕调阳。"
            "云腾致雨，露结为霜。金生丽水，玉出昆冈。剑号巨阙，珠称夜光。果珍李柰，菜重芥姜。\n") * 20
 
 
-def cfg(**kw) -> RunConfig:
-    return RunConfig.from_flat({**TINY, **kw})
+cfg = configs(TINY)
 
 
 # ---- 1. text: the package's check ---------------------------------------------------------------------
@@ -112,7 +110,7 @@ def test_one_character_text_is_too_short_and_says_so(tmp_path):
 
 # ---- 2. text: the Live page ---------------------------------------------------------------------------
 def app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = app_test()
     at.selectbox(key="cfg_task").set_value("text-lm").run()
     return at
 
@@ -212,7 +210,11 @@ def test_residual_off_at_48_layers_ends_cleanly_with_finite_metrics(position):
     series = tr.store.all_series()
     assert len(F.block_prefixes(series)) == 48
     for fig in _every_figure(tr):
-        fig.to_json()
+        _strict_spec(fig)
+    heat = F.resid_heatmap(series)
+    assert len(heat.data[0].y) == 48 and heat.data[0].y[-1] == "L47"  # every block drawn
+    layer_lines = {t.name for t in F.rank_figure(series).data if t.name and t.name.startswith("L")}
+    assert layer_lines == {f"L{i}" for i in range(48)}
 
 
 @pytest.mark.parametrize("lr", [1e-3, 100.0])
@@ -226,6 +228,14 @@ def test_bfloat16_on_cpu_trains_or_diverges_cleanly(lr):
     else:
         assert s.diverged_step == len(losses) and f"step {s.diverged_step}" in s.reason
     assert all(p.dtype == torch.bfloat16 for p in tr.model.parameters())
+
+
+def _strict_spec(fig) -> dict:
+    """The figure as the browser receives it, parsed as strict JSON (a NaN or Infinity literal, which
+    the browser's JSON.parse refuses, fails the test)."""
+    def refuse(token):
+        raise AssertionError(f"{token} literal in a figure's JSON")
+    return json.loads(fig.to_json(), parse_constant=refuse)
 
 
 def _every_figure(tr):
@@ -282,8 +292,7 @@ def test_a_fault_mid_run_is_diverged_and_everything_before_it_is_kept_exported_a
 
     # drawn: every chart builds and serialises, the bad value is a gap, the divergence is marked
     for fig in _every_figure(tr):
-        spec = json.loads(fig.to_json())
-        assert spec["data"] is not None
+        assert len(_strict_spec(fig)["data"]) == len(fig.data)
     loss = F.loss_figure(tr.store.all_series(), markers=tr.store.markers())
     y = [tr_ for tr_ in loss.data if tr_.name == "train/loss"][0].y
     assert np.isfinite(np.asarray(y, dtype=float)[:4]).all()
@@ -292,10 +301,8 @@ def test_a_fault_mid_run_is_diverged_and_everything_before_it_is_kept_exported_a
 
 # ---- 4. faults while saving ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def finished():
-    tr = train(cfg(steps=4, probe_every=2))
-    assert tr.summary.status == "completed"
-    return tr
+def finished(trained_run):
+    return trained_run
 
 
 def test_disk_full_at_fsync_is_a_clear_error_and_loses_nothing(finished, tmp_path, monkeypatch):

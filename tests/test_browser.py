@@ -1,8 +1,15 @@
 """A real browser against the running app: headless Chromium (Debian's) driven by Playwright.
 
 The test starts `streamlit run app.py` on a free port, presses Train, watches the step counter and
-the charts update, takes screenshots (docs/screenshots/, shown in the README), presses Stop, and
-checks that neither the page nor the server log shows an exception or a ScriptRunContext warning.
+the charts update, takes screenshots, presses Stop, and checks that neither the page nor the server
+log shows an exception or a ScriptRunContext warning.
+
+Controls are found by their Streamlit keys (``.st-key-<key>``) inside the main area, never by their
+label alone: Streamlit's own header shows a "Stop" button while a script runs. Every test that takes
+the only training slot gives it back in a ``finally``, so one failing test cannot starve the next.
+
+Screenshots go to pytest's temporary folder. The README's screenshots are regenerated on purpose,
+by a person, with ``RESNORM_SCREENSHOTS=docs/screenshots python3 -m pytest -q -m browser``.
 """
 import os
 import re
@@ -13,10 +20,9 @@ import time
 import urllib.request
 
 import pytest
+from helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = os.environ.get("RESNORM_CHROMIUM", "/usr/bin/chromium")
-SHOTS = os.path.join(ROOT, "docs", "screenshots")
 
 playwright = pytest.importorskip("playwright.sync_api")
 if not os.path.exists(CHROMIUM):
@@ -64,6 +70,35 @@ def server(tmp_path_factory):
     log.close()
 
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> str:
+    """Where screenshots go: RESNORM_SCREENSHOTS when a person asks for them, else a temporary folder."""
+    wanted = os.environ.get("RESNORM_SCREENSHOTS")
+    if wanted:
+        os.makedirs(wanted, exist_ok=True)
+        return wanted
+    return str(tmp_path_factory.mktemp("screenshots"))
+
+
+def control(page, key: str):
+    """The app's own widget with Streamlit key ``key``, in the main area (not the header's Stop)."""
+    return page.locator(f'[data-testid="stMain"] .st-key-{key}').get_by_role("button")
+
+
+def give_back(page, key: str) -> None:
+    """Press the keyed Stop button if the run it belongs to is still active (hands the slot back)."""
+    try:
+        stop = control(page, key)
+        if stop.count() and stop.is_enabled():
+            stop.click(timeout=5_000)
+            page.wait_for_timeout(500)
+    except playwright.Error:
+        pass  # the page is gone: closing it ends its session, which stops its run
+
+
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
@@ -91,46 +126,48 @@ def _loss_points(page) -> int:
     }""")
 
 
-def test_train_watch_stop_in_a_real_browser(server, browser):
+def test_train_watch_stop_in_a_real_browser(server, browser, shots):
     url, log_path = server
-    os.makedirs(SHOTS, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1700})
-    page.goto(url, wait_until="domcontentloaded")
-    train = page.get_by_role("button", name=re.compile("Train"))
-    train.wait_for(timeout=60_000)
-    page.get_by_text("Choose a block design").wait_for(timeout=30_000)
-    page.screenshot(path=os.path.join(SHOTS, "before-training.png"), full_page=True)
+    try:
+        page.goto(url + "/?steps=3000", wait_until="domcontentloaded")
+        train = control(page, "btn_train")
+        train.wait_for(timeout=60_000)
+        page.get_by_text("Choose a block design").wait_for(timeout=30_000)
+        page.screenshot(path=os.path.join(shots, "before-training.png"), full_page=True)
 
-    t0 = time.time()
-    train.click()
-    page.get_by_text(re.compile(r"step [1-9]\d*/\d+")).first.wait_for(timeout=60_000)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
-    first_points_s = time.time() - t0
-    print(f"first points {first_points_s:.2f} s after pressing Train")
+        t0 = time.time()
+        train.click()
+        page.get_by_text(re.compile(r"step [1-9]\d*/\d+")).first.wait_for(timeout=60_000)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
+        print(f"first points {time.time() - t0:.2f} s after pressing Train")
 
-    # the step counter advances and the loss chart gets new points at least three times
-    steps, points = [_step(page)], [_loss_points(page)]
-    deadline = time.time() + 90
-    while (len(set(points)) < 4 or len(set(steps)) < 4) and time.time() < deadline:
-        page.wait_for_timeout(600)
-        steps.append(_step(page))
-        points.append(_loss_points(page))
-    assert len(set(steps)) >= 4, steps
-    assert len(set(p for p in points if p > 0)) >= 3, points
-    assert steps == sorted(steps)
-    page.screenshot(path=os.path.join(SHOTS, "live-training.png"), full_page=True)
+        # the step counter advances and the loss chart gets new points at least three times
+        steps, points = [_step(page)], [_loss_points(page)]
+        deadline = time.time() + 90
+        while (len(set(points)) < 4 or len(set(steps)) < 4) and time.time() < deadline:
+            page.wait_for_timeout(600)
+            steps.append(_step(page))
+            points.append(_loss_points(page))
+        assert len(set(steps)) >= 4, steps
+        assert len(set(p for p in points if p > 0)) >= 3, points
+        assert steps == sorted(steps)
+        page.screenshot(path=os.path.join(shots, "live-training.png"), full_page=True)
 
-    stop = page.get_by_role("button", name=re.compile("Stop"))
-    if stop.is_enabled():
+        stop = control(page, "btn_stop")
+        playwright.expect(stop).to_be_enabled(timeout=10_000)  # the run is still going: Stop must be live
         stop.click()
-    page.get_by_text(re.compile(r"\*?\*?(stopped|completed)")).first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)
-    stopped_at = _step(page)
-    page.wait_for_timeout(1500)
-    assert _step(page) == stopped_at  # nothing runs after Stop
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.screenshot(path=os.path.join(SHOTS, "after-stop.png"), full_page=True)
-    page.close()
+        page.get_by_text(re.compile(r"\*?\*?stopped")).first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        stopped_at = _step(page)
+        assert stopped_at < 3000  # it stopped before its end
+        page.wait_for_timeout(1500)
+        assert _step(page) == stopped_at  # nothing runs after Stop
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=os.path.join(shots, "after-stop.png"), full_page=True)
+    finally:
+        give_back(page, "btn_stop")
+        page.close()
 
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log, log[-3000:]
@@ -142,63 +179,72 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
     closing the first tab ends its session, which stops its run, and the queued run starts."""
     url, log_path = server
     first = browser.new_page(viewport={"width": 1400, "height": 1200})
-    first.goto(url + "/?steps=100000", wait_until="domcontentloaded")
-    first.get_by_role("button", name=re.compile("Train")).wait_for(timeout=60_000)
-    first.wait_for_timeout(800)
-    first.get_by_role("button", name=re.compile("Train")).click()
-    first.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
-
     second = browser.new_page(viewport={"width": 1400, "height": 1200})
-    second.goto(url + "/?steps=100000", wait_until="domcontentloaded")
-    train = second.get_by_role("button", name=re.compile("Train"))
-    train.wait_for(timeout=60_000)
-    second.wait_for_timeout(800)
-    train.click()
-    second.get_by_text(re.compile(r"[Qq]ueued.*1")).first.wait_for(timeout=30_000)  # its place in the queue
+    try:
+        first.goto(url + "/?steps=3000", wait_until="domcontentloaded")
+        control(first, "btn_train").wait_for(timeout=60_000)
+        first.wait_for_timeout(800)
+        control(first, "btn_train").click()
+        first.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
 
-    first.close()  # the tab goes away: its session ends, its run stops, the queue moves on
-    second.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
-    second.get_by_role("button", name=re.compile("Stop")).click()
-    assert second.locator('[data-testid="stException"]').count() == 0
-    second.close()
+        second.goto(url + "/?steps=3000", wait_until="domcontentloaded")
+        train = control(second, "btn_train")
+        train.wait_for(timeout=60_000)
+        second.wait_for_timeout(800)
+        train.click()
+        second.get_by_text(re.compile(r"[Qq]ueued.*1")).first.wait_for(timeout=30_000)  # its place in the queue
+
+        first.close()  # the tab goes away: its session ends, its run stops, the queue moves on
+        second.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
+        control(second, "btn_stop").click()
+        second.get_by_text(re.compile(r"\*?\*?stopped")).first.wait_for(timeout=30_000)
+        assert second.locator('[data-testid="stException"]').count() == 0
+    finally:
+        for page in (first, second):
+            if not page.is_closed():
+                give_back(page, "btn_stop")
+                page.close()
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
 
 
-def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, browser):
+def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, browser, shots):
     url, log_path = server
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(url + "/compare?norm_position=post,pre&layers=3&steps=60&seed=7", wait_until="domcontentloaded")
-    page.get_by_text("Config A").wait_for(timeout=60_000)
-    # a direct link goes through the app's router (its navigation and its sidebar caption)
-    page.get_by_text(re.compile(r"resnorm \d+\.\d+")).first.wait_for(timeout=20_000)
-    assert "At initialisation" in page.locator('[data-testid="stSidebarNav"]').inner_text()
-    expect = playwright.expect  # waits until the page settles (the first paint may show a default)
-    expect(page.get_by_label("layers", exact=True)).to_have_value("3", timeout=20_000)
-    expect(page.get_by_label("seed", exact=True)).to_have_value("7", timeout=20_000)
-    combos = page.get_by_role("combobox", name="norm position", exact=True)
-    expect(combos.nth(-2)).to_have_value("post", timeout=20_000)  # config A (the sidebar's base control is first)
-    expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
-    # the previous test's run may still be handing back the only slot: then the comparison waits
-    # in the queue and starts by itself
-    page.get_by_role("button", name=re.compile("Train all")).click()
     try:
-        page.get_by_text("Verdict").wait_for(timeout=120_000)
-    except playwright.Error:
-        page.screenshot(path=os.path.join(SHOTS, "compare-failure.png"), full_page=True)
-        raise AssertionError("no verdict; page says: " + page.locator("main").inner_text()[:1500])
-    page.wait_for_timeout(1500)  # let the final render paint
-    names = page.evaluate("""() => {
-        for (const p of document.querySelectorAll('.js-plotly-plot')) {
-            const title = (p._fullLayout && p._fullLayout.title && p._fullLayout.title.text) || '';
-            if (title.includes('Training loss')) return (p._fullData || []).filter(d => d.x && d.x.length > 1).map(d => d.name);
-        }
-        return [];
-    }""")
-    assert sorted(names) == ["A", "B"], names
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.screenshot(path=os.path.join(SHOTS, "compare.png"), full_page=True)
-    page.close()
+        page.goto(url + "/compare?norm_position=post,pre&layers=3&steps=60&seed=7", wait_until="domcontentloaded")
+        page.get_by_text("Config A").wait_for(timeout=60_000)
+        # a direct link goes through the app's router (its navigation and its sidebar caption)
+        page.get_by_text(re.compile(r"resnorm \d+\.\d+")).first.wait_for(timeout=20_000)
+        assert "At initialisation" in page.locator('[data-testid="stSidebarNav"]').inner_text()
+        expect = playwright.expect  # waits until the page settles (the first paint may show a default)
+        expect(page.get_by_label("layers", exact=True)).to_have_value("3", timeout=20_000)
+        expect(page.get_by_label("seed", exact=True)).to_have_value("7", timeout=20_000)
+        combos = page.get_by_role("combobox", name="norm position", exact=True)
+        expect(combos.nth(-2)).to_have_value("post", timeout=20_000)  # config A (the sidebar's base control is first)
+        expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
+        # the previous test's run may still be handing back the only slot: then the comparison waits
+        # in the queue and starts by itself
+        control(page, "cmp_train").click()
+        try:
+            page.get_by_text("Verdict").wait_for(timeout=120_000)
+        except playwright.Error:
+            page.screenshot(path=os.path.join(shots, "compare-failure.png"), full_page=True)
+            raise AssertionError("no verdict; page says: " + page.locator("main").inner_text()[:1500])
+        page.wait_for_timeout(1500)  # let the final render paint
+        names = page.evaluate("""() => {
+            for (const p of document.querySelectorAll('.js-plotly-plot')) {
+                const title = (p._fullLayout && p._fullLayout.title && p._fullLayout.title.text) || '';
+                if (title.includes('Training loss')) return (p._fullData || []).filter(d => d.x && d.x.length > 1).map(d => d.name);
+            }
+            return [];
+        }""")
+        assert sorted(names) == ["A", "B"], names
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=os.path.join(shots, "compare.png"), full_page=True)
+    finally:
+        give_back(page, "cmp_stop")
+        page.close()
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
 
@@ -208,15 +254,19 @@ def test_lesson_link_in_chinese_runs_to_its_verdict(server, browser):
     ends in the lesson's verdict (its own check, with numbers)."""
     url, log_path = server
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(url + "/lessons?lesson=2&lang=zh", wait_until="domcontentloaded")
-    run = page.get_by_role("button", name=re.compile("在初始化时计算"))  # lessons.run_init in zh
-    run.wait_for(timeout=60_000)
-    assert page.get_by_text("教师：解锁全部控件").count() > 0  # workshop mode: locked until a teacher unlocks
-    page.wait_for_timeout(800)
-    run.click()
-    page.get_by_text("结论", exact=True).wait_for(timeout=120_000)
-    assert page.get_by_text(re.compile("预期的效应")).count() > 0
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.close()
+    try:
+        page.goto(url + "/lessons?lesson=2&lang=zh", wait_until="domcontentloaded")
+        run = control(page, "lesson_run")
+        run.wait_for(timeout=60_000)
+        playwright.expect(run).to_contain_text("在初始化时计算", timeout=20_000)  # lessons.run_init in zh
+        assert page.get_by_text("教师：解锁全部控件").count() > 0  # workshop mode: locked until a teacher unlocks
+        page.wait_for_timeout(800)
+        run.click()
+        page.get_by_text("结论", exact=True).wait_for(timeout=120_000)
+        assert page.get_by_text(re.compile("预期的效应")).count() > 0
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        give_back(page, "lesson_stop")
+        page.close()
     log = log_path.read_text()
     assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]

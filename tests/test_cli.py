@@ -1,18 +1,44 @@
-"""The command line of DESIGN.md §4, run as a user runs it (a subprocess)."""
+"""The command line, run as a user runs it.
+
+Most tests call ``resnorm.cli.main`` in this process (what a subprocess would run, without paying
+for a fresh interpreter and torch import each time); ``run_process`` runs the real
+``python -m resnorm`` for the few tests that check what only a process shows: its exit status and
+that a usage error is one ``error:`` line on stderr and nothing else.
+"""
+import io
 import json
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from resnorm import cli
+from helpers import ROOT
+
 SMALL = ["--layers", "2", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--batch-size", "8"]
 
 
-def run(*args, timeout=120):
-    env = {**os.environ, "PYTHONPATH": ROOT}
+def run(*args):
+    """``python -m resnorm ARGS`` in this process: its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as e:  # argparse's --help
+            code = e.code if isinstance(e.code, int) else 1
+    torch.set_num_threads(threads)  # the CLI may choose its own thread count
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def run_process(*args, timeout=120):
+    """``python -m resnorm ARGS`` as a separate process, from the repository folder."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "resnorm", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
 
@@ -69,6 +95,24 @@ def test_invalid_input_exits_2_with_one_error_line_naming_the_field(args, field,
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("error:") and field in lines[0], lines[0]
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--layers", "0"], "--layers"),
+    (["--norm-position", "deepnorm", "--residual", "off"], "--residual"),
+    (["--bogus-option", "1"], "--bogus-option"),
+])
+def test_a_real_process_exits_2_with_only_one_error_line(args, field, tmp_path):
+    r = run_process("train", "--out", str(tmp_path / "o"), "--steps", "1", *args)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error:") and field in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())  # nothing written
+
+
+def test_a_real_process_trains_and_exits_0(tmp_path):
+    r = run_process("train", "--out", str(tmp_path / "o"), "--steps", "3", "--quiet", *SMALL)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["steps"] == 3
 
 
 def test_a_bad_thread_setting_is_a_usage_error_naming_the_variable(tmp_path, monkeypatch):

@@ -1,23 +1,17 @@
 """Comparisons: lockstep training, automatic events, verdicts, the Compare page."""
 import json
-import os
 import time
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
+import pytest
 
 from resnorm.compare import Comparison, detect_events, difference, verdict
 from resnorm.config import RunConfig, parse_query, to_cli, to_python
 from resnorm.store import Marker
+from helpers import TINY, app_test, configs, wait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def cfg(**kw):
-    base = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=8, steps=15, probe_every=5, eval_every=5,
-                attention_every=0)
-    base.update(kw)
-    return RunConfig.from_flat(base)
+cfg = configs(TINY, seq_len=8, batch_size=8, steps=15, probe_every=5, eval_every=5, attention_every=0,
+              device="auto")
 
 
 def test_identical_configs_in_a_comparison_give_identical_metrics():
@@ -112,7 +106,7 @@ def test_link_cli_and_python_round_trip():
 
 
 def test_compare_page_from_a_shared_link_runs_to_a_verdict():
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at = app_test(run=False)
     at.query_params.update({"norm_position": "post,pre", "layers": "3", "steps": "20", "lr": "bogus"})
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception
@@ -134,7 +128,7 @@ def test_compare_page_from_a_shared_link_runs_to_a_verdict():
 
 
 def test_invalid_variant_is_explained_and_blocks_training():
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at = app_test(run=False)
     at.switch_page("app_pages/compare.py").run()
     at.selectbox(key="cmp_1_norm_position").set_value("deepnorm")
     at.selectbox(key="cmp_1_residual").set_value("off")
@@ -144,13 +138,7 @@ def test_invalid_variant_is_explained_and_blocks_training():
 
 
 # ---- comparisons in a worker process and in the training-slot queue ---------------------------------------------
-def wait(cond, timeout=60):
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        time.sleep(0.01)
-    return cond()
-
-
+@pytest.mark.slow
 def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
     from resnorm.procworker import ProcessComparison
 
@@ -180,6 +168,7 @@ def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
     assert long.join(30) and long.status == "stopped" and {tr.status for tr in long.trainers} == {"stopped"}
 
 
+@pytest.mark.slow
 def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(monkeypatch):
     from resnorm.live import SessionCompare
     from resnorm.slots import TrainingSlots
@@ -225,7 +214,7 @@ def test_compare_page_shows_its_place_in_the_queue_and_starts_when_a_slot_frees(
     held = []
     while (token := slots.acquire()) is not None:  # somebody else's trainings hold every slot
         held.append(token)
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at = app_test(run=False)
     at.query_params.update({"steps": "10", "layers": "1"})
     at.switch_page("app_pages/compare.py").run()
     at.button(key="cmp_train").click().run()
@@ -259,6 +248,7 @@ def test_a_run_that_ends_early_shows_it_while_the_others_train_on():
     assert c.trainers[0].status == "stopped" and c.trainers[1].status == "diverged"
 
 
+@pytest.mark.slow
 def test_a_job_the_worker_cannot_set_up_fails_with_the_reason():
     from functools import partial
 

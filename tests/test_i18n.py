@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from resnorm import i18n as I
 from resnorm.config import field_index
+from helpers import ROOT, app_test
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UI_FILES = sorted([os.path.join("app.py")]
                   + [os.path.join("ui", f) for f in os.listdir(os.path.join(ROOT, "ui")) if f.endswith(".py")]
                   + [os.path.join("app_pages", f) for f in os.listdir(os.path.join(ROOT, "app_pages"))
@@ -211,9 +211,7 @@ def test_the_scan_catches_hard_coded_text(tmp_path):
 
 # ---- in the app ------------------------------------------------------------------------------------------
 def _app(**params) -> AppTest:
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
-    at.query_params.update(params)
-    return at.run()
+    return app_test(**params)
 
 
 def test_live_page_in_chinese_from_the_link():

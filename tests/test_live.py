@@ -1,4 +1,5 @@
 """The UI-free parts of the live page: session runs, the training-slot cap, figure builders."""
+import json
 import math
 import os
 import time
@@ -10,25 +11,16 @@ import torch
 import pytest
 
 from resnorm import figures as F
-from resnorm.config import RunConfig
 from resnorm.live import SessionRun
 from resnorm.slots import TrainingSlots, default_capacity
 from resnorm.store import Marker
 from resnorm.trainer import train
+from helpers import TINY, configs, wait
 
 
-def cfg(**kw):
-    base = dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=8, steps=100_000, eval_every=0,
-                probe_every=5, attention_every=5)
-    base.update(kw)
-    return RunConfig.from_flat(base)
+cfg = configs(TINY, seq_len=8, batch_size=8, steps=100_000, eval_every=0, probe_every=5, attention_every=5,
+              device="auto")
 
-
-def wait(cond, timeout=30):
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        time.sleep(0.01)
-    return cond()
 
 
 def test_full_slots_queue_runs_first_come_first_served():
@@ -91,8 +83,8 @@ def test_capacity_from_environment(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def finished():
-    return train(cfg(steps=30, arch="decoder", layers=3))
+def finished(trained_run):
+    return trained_run
 
 
 def test_every_figure_builds_with_data(finished):
@@ -101,9 +93,23 @@ def test_every_figure_builds_with_data(finished):
     figs = [F.loss_figure(s), F.resid_heatmap(s), F.depth_profile(s), F.grad_figure(s, grad_clip=1.0),
             F.ratio_figure(s), F.attention_figure(snap, "blocks.0.attn"), F.attention_figure(snap, "blocks.2.attn", 1),
             F.entropy_figure(s, "blocks.1.attn"), F.rank_figure(s)]
+    recorded = {name: F.thin(*sv) for name, sv in s.items()}
+
+    def is_recorded(x, y) -> bool:
+        return any(len(st) == len(x) and np.array_equal(st, x) and np.allclose(v, y, equal_nan=True)
+                   for st, v in recorded.values())
+
     for f in figs:
         assert isinstance(f, go.Figure) and f.data
-        f.to_json()  # serialisable as sent to the browser
+        assert len(json.loads(f.to_json())["data"]) == len(f.data)  # serialisable as sent to the browser
+        for tr in f.data:  # every line over steps is a recorded series, unchanged
+            if tr.type == "scatter" and tr.x is not None and len(tr.x) > 2 and not isinstance(tr.x[0], str):
+                assert is_recorded(np.asarray(tr.x), np.asarray(tr.y, dtype=float)), (f.layout.title.text, tr.name)
+    lines = sum(1 for f in figs for tr in f.data if tr.type == "scatter" and tr.x is not None and len(tr.x) > 2)
+    assert lines >= 3 * 3  # per-layer lines of the gradient, ratio and rank charts at least
+    heads = F.attention_figure(snap, "blocks.0.attn")
+    for h, tr in enumerate(heads.data):
+        np.testing.assert_allclose(np.asarray(tr.z, dtype=float), snap.maps["blocks.0.attn"][h])
 
 
 def test_layer_colours_are_consistent_across_charts(finished):
@@ -185,6 +191,7 @@ def test_finished_run_is_saved_and_an_unwritable_folder_loses_nothing(tmp_path, 
     assert len(r.trainer.store.series("train/loss")[0]) == 6  # still downloadable from the page
 
 
+@pytest.mark.slow
 def test_process_worker_matches_the_thread_trainer_and_obeys_controls():
     """Training in a child process gives exactly the metrics of the in-process trainer."""
     from resnorm.procworker import ProcessTrainer
@@ -212,6 +219,7 @@ def test_process_worker_matches_the_thread_trainer_and_obeys_controls():
     assert long.join(30) and long.status == "stopped"
 
 
+@pytest.mark.slow
 def test_killed_worker_ends_failed_frees_its_slot_and_keeps_its_metrics(monkeypatch):
     monkeypatch.setenv("RESNORM_WORKERS", "process")
     slots = TrainingSlots(capacity=1)
@@ -227,6 +235,7 @@ def test_killed_worker_ends_failed_frees_its_slot_and_keeps_its_metrics(monkeypa
     assert wait(lambda: r.trainer.done, 60) and r.status == "completed"
 
 
+@pytest.mark.slow
 def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
     """Under Streamlit the main script is the app: a spawned child must not execute it again."""
     import subprocess
@@ -274,6 +283,7 @@ def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
     assert wait(lambda: b.trainer is not None and b.trainer.done) and b.status == "completed"
 
 
+@pytest.mark.slow
 def test_worker_processes_train_at_a_lower_cpu_priority_than_the_server(monkeypatch):
     """A page refresh must get a core before a training step does (``RESNORM_WORKER_NICE``)."""
     from resnorm.procworker import ProcessTrainer
@@ -346,6 +356,7 @@ def test_a_bad_gpu_memory_share_is_refused_before_any_run_starts(monkeypatch):
     assert msg and "RESNORM_CUDA_MEMORY_FRACTION" in msg and "1.5" in msg and slots.busy == 0
 
 
+@pytest.mark.slow
 def test_a_worker_stops_when_its_server_dies_even_by_sigkill(tmp_path):
     """No orphan trainings: a killed server's worker processes notice and end on their own."""
     import signal

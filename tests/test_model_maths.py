@@ -10,13 +10,11 @@ from torch import nn
 from resnorm.config import ModelConfig, TaskConfig
 from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import make_task
+from helpers import model_configs
 
 
 
-def _cfg(**kw):
-    base = dict(arch="decoder", layers=6, d_model=32, heads=4, d_ff=128, dtype="float64", dropout=0.0)
-    base.update(kw)
-    return ModelConfig(**base)
+_cfg = model_configs(arch="decoder", layers=6, d_model=32, heads=4, d_ff=128, dtype="float64", dropout=0.0)
 
 
 def _capture(model, names):

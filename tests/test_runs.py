@@ -21,15 +21,16 @@ from resnorm import runs as R
 from resnorm.config import RunConfig
 from resnorm.model import build_model
 from resnorm.trainer import train
+from helpers import ROOT, app_test
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {"layers": 2, "d_model": 16, "heads": 2, "d_ff": 32, "batch_size": 4, "seq_len": 4, "steps": 10,
          "probe_every": 2, "eval_every": 5, "attention_every": 0, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """One short real run (10 steps, probes on), shared by the tests; they only read it."""
+    """One short real run (10 steps, probes on) whose names, steps and metrics these tests check;
+    they only read it."""
     tr = train(RunConfig.from_flat({**SMALL, "norm_position": "post", "norm": "rmsnorm"}))
     assert tr.summary.status == "completed" and tr.store.n_points() > 0
     return tr
@@ -400,7 +401,7 @@ def runs_dir(trained, tmp_path, monkeypatch):
 
 
 def page() -> AppTest:
-    return AppTest.from_file(os.path.join(ROOT, "app_pages", "runs.py"), default_timeout=30).run()
+    return app_test("app_pages/runs.py", timeout=30)
 
 
 def test_runs_page_lists_reports_and_reopens(runs_dir):

@@ -2,7 +2,6 @@
 "At initialisation" page: the published effects, the seed band, the cache, and the page's logic."""
 import base64
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -12,15 +11,13 @@ from streamlit.testing.v1 import AppTest
 from resnorm import figures_init as FI
 from resnorm import signal as S
 from resnorm.analysis import init_metrics
-from resnorm.config import ConfigError, RunConfig
+from resnorm.config import ConfigError
+from helpers import app_test, configs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = (0, 1, 2)
 
 
-def cfg(**kw) -> RunConfig:
-    return RunConfig.from_flat({"layers": 12, "batch_size": 8, "init": "xavier", "norm": "layernorm",
-                                "residual": "on", **kw})
+cfg = configs(layers=12, batch_size=8, init="xavier", norm="layernorm", residual="on")
 
 
 def per_seed(df: pd.DataFrame, metric: str, stack: str = "blocks") -> np.ndarray:
@@ -224,7 +221,7 @@ def test_depth_figure_groups_and_panels():
 
 # ---- the page -------------------------------------------------------------------------------------
 def _page() -> AppTest:
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60).run()
+    at = app_test()
     at.switch_page("app_pages/init.py").run()
     assert not at.exception, at.exception
     return at
@@ -302,7 +299,7 @@ def test_page_settings_and_invalid_input(page):
 
 
 def test_init_page_link_restores_its_setup_and_url_follows():
-    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=60)
+    at = app_test(run=False)
     at.query_params.update({"norm_position": "post,pre,lns", "d_model": "32", "bogus": "1", "norm": "rmsnorm"})
     at.switch_page("app_pages/init.py").run()
     assert not at.exception

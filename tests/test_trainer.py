@@ -11,15 +11,14 @@ from resnorm.config import RunConfig
 from resnorm.schedules import lr_factor
 from resnorm.store import MetricStore
 from resnorm.trainer import Trainer, train
+from helpers import configs
 
 
-def small(**kw):
-    base = dict(layers=2, d_model=32, heads=4, d_ff=64, steps=30, batch_size=16, probe_every=5,
+small = configs(layers=2, d_model=32, heads=4, d_ff=64, steps=30, batch_size=16, probe_every=5,
                 attention_every=10, eval_every=10)
-    base.update(kw)
-    return RunConfig.from_flat(base)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["copy", "reverse"])
 def test_pre_ln_decoder_learns_sequence_task(task):
     """A 4-layer Pre-LN decoder learns copy / reverse to >95 % validation token accuracy."""
@@ -132,11 +131,18 @@ def test_pause_resume_stop_take_effect_within_one_step():
 
 def test_stop_while_paused():
     tr = Trainer(small(steps=100_000, probe_every=0), on_step=None).start()
-    time.sleep(0.3)
+    deadline = time.time() + 30
+    while tr.step < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert tr.status == "running" and tr.step >= 2
     tr.pause()
+    while tr.status != "paused" and time.time() < deadline:
+        time.sleep(0.01)
+    assert tr.status == "paused"
+    paused_at = tr.step
     tr.stop()
     assert tr.join(30)
-    assert tr.status == "stopped"
+    assert tr.status == "stopped" and tr.step <= paused_at + 1  # stopped from the pause, not resumed
 
 
 def test_non_finite_gradient_ends_run_as_diverged_and_keeps_metrics():

@@ -15,6 +15,7 @@ from torch import nn
 from resnorm.config import ConfigError, ModelConfig
 from resnorm.model import build_model
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, RESIDUAL_MODES, block_dot, block_latex
+from helpers import model_configs
 
 POSITIONS = ["post", "pre", "sandwich", "deepnorm", "lns", "none"]
 RESIDUALS = ["on", "off", "rezero", "scaled"]
@@ -26,10 +27,7 @@ D, H, DFF, L, V, T, B = 16, 2, 32, 3, 11, 6, 4
 
 
 
-def _cfg(**kw):
-    base = dict(arch="decoder", layers=L, d_model=D, heads=H, d_ff=DFF, dtype="float64", dropout=0.0)
-    base.update(kw)
-    return ModelConfig(**base)
+_cfg = model_configs(arch="decoder", layers=L, d_model=D, heads=H, d_ff=DFF, dtype="float64", dropout=0.0)
 
 
 def _randomise(model: nn.Module, seed: int = 3) -> nn.Module:
