@@ -58,7 +58,11 @@ def pytest_sessionfinish(session, exitstatus):
         return
     new = sorted(after - before)
     if new:
+        # In CI (and in a fresh clone) only the tests can have changed it: that fails the run. On a
+        # developer's machine an edit made while the tests ran would look the same: a warning there.
+        fail = bool(os.environ.get("CI"))
         session.config.get_terminal_writer().line(
-            "\nerror: the tests changed the checkout (tests must write only to temporary folders):\n  "
-            + "\n  ".join(new), red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            f"\n{'error' if fail else 'warning'}: the checkout changed while the tests ran (tests must write "
+            "only to temporary folders):\n  " + "\n  ".join(new), red=True)
+        if fail:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
