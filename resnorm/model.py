@@ -17,7 +17,6 @@ from torch import nn
 
 from . import variants
 from .config import ModelConfig
-from .norms import make_norm
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -96,10 +95,11 @@ class Block(nn.Module):
     """
 
     def __init__(self, cfg: ModelConfig, layer: int, n_layers: int, *, causal: bool, cross: bool,
-                 deepnorm_alpha: float = 1.0):
+                 skip_scale: float = 1.0):
         super().__init__()
         self.cfg, self.layer, self.n_layers = cfg, layer, n_layers
-        self.causal, self.deepnorm_alpha = causal, deepnorm_alpha
+        self.causal, self.skip_scale = causal, skip_scale
+        position = variants.NORM_POSITIONS[cfg.norm_position]
         self.sublayers = ["attn"] + (["cross_attn"] if cross else []) + (["mlp"] if cfg.mlp else [])
         self.hook_resid_pre = HookPoint()
         self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
@@ -107,12 +107,12 @@ class Block(nn.Module):
             self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
         if cfg.mlp:
             self.mlp = MLP(cfg.d_model, cfg.d_ff, cfg.activation)
-        norm_kind = cfg.norm if cfg.norm_position != "none" else "none"
+        norm_kind = cfg.norm if position.normalises else "none"
         for sub in self.sublayers:
-            self.add_module(f"norm_{sub}", make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
-            if cfg.norm_position == "sandwich":
-                self.add_module(f"norm_{sub}_out", make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
-            if cfg.residual == "rezero":
+            self.add_module(f"norm_{sub}", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+            if "N_out" in position.branch_ops:  # a second norm on the branch's output (sandwich)
+                self.add_module(f"norm_{sub}_out", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+            if variants.RESIDUAL_MODES[cfg.residual].gated:
                 self.register_parameter(f"gate_{sub}", nn.Parameter(torch.zeros(())))
             self.add_module(f"hook_{sub}_out", HookPoint())
             self.add_module(f"hook_resid_after_{sub}", HookPoint())
@@ -124,7 +124,7 @@ class Block(nn.Module):
             x, F, getattr(self, f"norm_{sub}"), getattr(self, f"norm_{sub}_out", None),
             position=self.cfg.norm_position, residual=self.cfg.residual,
             gate=getattr(self, f"gate_{sub}", None), layer=self.layer, n_layers=self.n_layers,
-            deepnorm_alpha=self.deepnorm_alpha)
+            skip_scale=self.skip_scale)
 
     def forward(self, x, memory=None):
         x = self.hook_resid_pre(x)
@@ -143,13 +143,13 @@ class Block(nn.Module):
 class Stack(nn.Module):
     """L blocks and, for positions that need it (pre, sandwich, lns), a final norm."""
 
-    def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool, deepnorm_alpha: float = 1.0):
+    def __init__(self, cfg: ModelConfig, *, causal: bool, cross: bool, skip_scale: float = 1.0):
         super().__init__()
         L = cfg.layers
         self.blocks = nn.ModuleList(
-            Block(cfg, i + 1, L, causal=causal, cross=cross, deepnorm_alpha=deepnorm_alpha) for i in range(L))
+            Block(cfg, i + 1, L, causal=causal, cross=cross, skip_scale=skip_scale) for i in range(L))
         final = variants.NORM_POSITIONS[cfg.norm_position].final_norm
-        self.norm_final = make_norm(cfg.norm if final else "none", cfg.d_model, cfg.norm_eps)
+        self.norm_final = variants.make_norm(cfg.norm if final else "none", cfg.d_model, cfg.norm_eps)
         self.hook_final = HookPoint()
 
     def forward(self, x, memory=None):
@@ -171,14 +171,15 @@ class Transformer(nn.Module):
         self.embed = nn.Embedding(vocab_size, cfg.d_model)
         self.pos_embed = nn.Embedding(max_len, cfg.d_model)
         self.hook_embed = HookPoint()
-        consts = variants.deepnorm_constants(cfg.arch, cfg.layers) if cfg.norm_position == "deepnorm" else {}
+        # per-stack (skip scale α, init scale β) of positions that define them (DeepNorm), else none
+        consts = variants.NORM_POSITIONS[cfg.norm_position].constants(cfg.arch, cfg.layers)
         alpha = lambda stack: consts.get(stack, (1.0, 1.0))[0]  # noqa: E731
         if cfg.arch == "encoder-decoder":
-            self.enc = Stack(cfg, causal=False, cross=False, deepnorm_alpha=alpha("enc"))
-            self.dec = Stack(cfg, causal=True, cross=True, deepnorm_alpha=alpha("dec"))
+            self.enc = Stack(cfg, causal=False, cross=False, skip_scale=alpha("enc"))
+            self.dec = Stack(cfg, causal=True, cross=True, skip_scale=alpha("dec"))
             self.stacks = {"enc": self.enc, "dec": self.dec}
         else:
-            stack = Stack(cfg, causal=cfg.arch == "decoder", cross=False, deepnorm_alpha=alpha("blocks"))
+            stack = Stack(cfg, causal=cfg.arch == "decoder", cross=False, skip_scale=alpha("blocks"))
             # register the blocks at the top level so names read ``blocks.3.hook_resid_post``
             self.blocks, self.norm_final, self.hook_final = stack.blocks, stack.norm_final, stack.hook_final
             self._stack = [stack]  # a plain list: not registered twice
@@ -206,8 +207,9 @@ class Transformer(nn.Module):
         return [n for n, m in self.named_modules() if isinstance(m, HookPoint)]
 
 
-def init_weights(model: Transformer, cfg: ModelConfig, deepnorm: dict) -> None:
-    """The inits of DESIGN.md §2, then DeepNet's β scaling of W_V, W_O and the MLP if deepnorm."""
+def init_weights(model: Transformer, cfg: ModelConfig, constants: dict) -> None:
+    """The init named by ``cfg.init`` (``variants.INITS``), then, for a position with per-stack
+    constants (DeepNorm), DeepNet's β scaling of W_V, W_O and the MLP."""
     out_projections = {n for n, _ in model.named_modules() if n.endswith((".W_O", ".mlp.W_2"))}
     for name, m in model.named_modules():
         if cfg.init == "xavier":
@@ -222,12 +224,12 @@ def init_weights(model: Transformer, cfg: ModelConfig, deepnorm: dict) -> None:
                 nn.init.normal_(m.weight, 0.0, std)
             if isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
-    if deepnorm:
+    if constants:
         with torch.no_grad():
             for name, m in model.named_modules():
                 if isinstance(m, nn.Linear) and name.endswith((".W_V", ".W_O", ".mlp.W_1", ".mlp.W_2")):
                     stack = name.split(".")[0] if cfg.arch == "encoder-decoder" else "blocks"
-                    m.weight.mul_(deepnorm[stack][1])
+                    m.weight.mul_(constants[stack][1])
 
 
 _BUILD_LOCK = threading.Lock()

@@ -2,7 +2,8 @@
 
 LayerNorm and RMSNorm use PyTorch's fused kernels, which compute exactly these formulas (the tests
 check them against the formulas written out by hand); DyT and the batch-statistics norm have no
-PyTorch equivalent of the same meaning, so they are written out here.
+PyTorch equivalent of the same meaning, so they are written out here. Which class a norm type
+builds is on its record in ``resnorm.variants.NORM_TYPES`` (``variants.make_norm``).
 """
 from __future__ import annotations
 
@@ -45,17 +46,3 @@ class TokenBatchNorm(nn.BatchNorm1d):
     def forward(self, x):
         shape = x.shape
         return super().forward(x.reshape(-1, shape[-1])).reshape(shape)
-
-
-def make_norm(kind: str, d: int, eps: float = 1e-5) -> nn.Module:
-    if kind == "layernorm":
-        return LayerNorm(d, eps=eps)
-    if kind == "rmsnorm":
-        return RMSNorm(d, eps=eps)
-    if kind == "dyt":
-        return DyT(d)
-    if kind == "batchnorm":
-        return TokenBatchNorm(d, eps=eps)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm type {kind!r}")

@@ -23,94 +23,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from torch import nn
 
-@dataclass(frozen=True)
-class NormPosition:
-    name: str
-    latex: Callable[[Callable, str], str]  # (N, branch prefix "r + b") -> the update's right-hand side
-    source: str
-    final_norm: bool  # a last N before the output head
-    branch_ops: tuple[str, ...]  # what the branch applies, in order, for the block diagram
-    after_add: tuple[str, ...] = ()  # what follows the addition
-    skip_op: str = ""  # what the skip path applies before the addition
-    plain: str = ""  # the update in plain text, for --help and tables
+from . import norms
 
 
-NORM_POSITIONS = {
-    p.name: p
-    for p in [
-        NormPosition("post", lambda N, rb: N(rb + "F(x)"), "Vaswani et al. 2017; BERT", False,
-                     ("F",), after_add=("N",), plain="x <- N(x + F(x))"),
-        NormPosition("pre", lambda N, rb: rb + rf"F\big({N('x')}\big)", "GPT-2; Xiong et al. 2020", True,
-                     ("N", "F"), plain="x <- x + F(N(x)), final N"),
-        NormPosition("sandwich", lambda N, rb: rb + N(rf"F\big({N('x', 'in')}\big)", "out"),
-                     "CogView 2021 (Sandwich-LN); Peri-LN 2025", True, ("N_in", "F", "N_out"),
-                     plain="x <- x + N_out(F(N_in(x))), final N"),
-        NormPosition("deepnorm", lambda N, rb: N(r"\alpha\,x + F(x)"), "Wang et al. 2022 (DeepNet)", False,
-                     ("F",), after_add=("N",), skip_op="× α", plain="x <- N(alpha*x + F(x)), alpha=(2L)^(1/4)"),
-        NormPosition("lns", lambda N, rb: rb + rf"F\big({N('x')}/\sqrt{{\ell}}\big)",
-                     'Sun et al. 2025 ("The Curse of Depth")', True, ("N", "÷ √ℓ", "F"), plain="x <- x + F(N(x)/sqrt(l)), final N"),
-        NormPosition("none", lambda N, rb: rb + "F(x)", "—", False, ("F",), plain="x <- x + F(x)"),
-    ]
-}
-
-
-@dataclass(frozen=True)
-class ResidualMode:
-    name: str
-    skip_latex: str  # the r(x) term as it appears before the branch
-    scale_latex: str  # the branch scale b
-    help: str
-
-
-RESIDUAL_MODES = {
-    m.name: m
-    for m in [
-        ResidualMode("on", "x + ", "", "r(x) = x"),
-        ResidualMode("off", "", "", "no skip path: the update is the branch alone"),
-        ResidualMode("rezero", "x + ", r"\alpha_{\mathrm{rz}}\,",
-                     "x + a*F(x), one learnable a per sublayer, a = 0 at init (Bachlechner et al. 2020)"),
-        ResidualMode("scaled", "x + ", r"\tfrac{1}{\sqrt{2L}}\,", "x + F(x)/sqrt(2L)"),
-    ]
-}
-
-
-@dataclass(frozen=True)
-class NormType:
-    name: str
-    symbol: str  # as written in the update formula
-    formula: str  # LaTeX definition
-    help: str
-
-
-NORM_TYPES = {
-    n.name: n
-    for n in [
-        NormType("layernorm", r"\mathrm{LN}", r"\gamma \odot \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}} + \beta",
-                 "LayerNorm (Ba et al. 2016): centre and scale each token"),
-        NormType("rmsnorm", r"\mathrm{RMS}", r"\gamma \odot \frac{x}{\sqrt{\overline{x^2}+\epsilon}}",
-                 "RMSNorm (Zhang & Sennrich 2019): scale each token, no centring"),
-        NormType("dyt", r"\mathrm{DyT}", r"\gamma \odot \tanh(a x) + \beta,\ a_0 = 0.5",
-                 "Dynamic Tanh (Zhu et al. 2025): a learnable squashing instead of statistics"),
-        NormType("batchnorm", r"\mathrm{BN}",
-                 r"\gamma \odot \frac{x-\mu_{\mathrm{batch}}}{\sqrt{\sigma^2_{\mathrm{batch}}+\epsilon}} + \beta",
-                 "BatchNorm over batch and positions: mixes sequences and, in a decoder, leaks the future"),
-        NormType("none", "", r"x", "no normalisation"),
-    ]
-}
-
-INITS = {
-    "xavier": "Xavier-uniform weights, zero biases, embeddings N(0, 1) (the setting of Xiong et al. 2020)",
-    "gpt2": "N(0, 0.02) weights and embeddings; residual output projections x 1/sqrt(2L)",
-    "torch": "PyTorch's own defaults",
-}
-
-
-def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple[str, str] | None:
-    """(field, why) for a combination that cannot be built, else None."""
-    if position == "deepnorm" and residual != "on":
-        return ("residual", f"deepnorm defines its own skip path (alpha*x); residual must be 'on', not {residual!r}")
-    return None
+def _no_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
+    return {}
 
 
 def deepnorm_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
@@ -125,39 +44,162 @@ def deepnorm_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]
             "dec": ((3 * m) ** 0.25, (12 * m) ** -0.25)}
 
 
-def update(x, F: Callable, N: Callable, N_out: Callable, *, position: str, residual: str,
-           gate=None, layer: int = 1, n_layers: int = 1, deepnorm_alpha: float = 1.0):
-    """One residual/norm update of the stream ``x`` around the sublayer ``F``.
+@dataclass(frozen=True)
+class NormPosition:
+    """Where the norm sits: what the branch computes from the stream, what the skip path carries,
+    and whether the sum is normalised. ``update`` composes these three; nothing else in the package
+    asks which position it is."""
+    name: str
+    latex: Callable[[Callable, str], str]  # (N, branch prefix "r + b") -> the update's right-hand side
+    source: str
+    final_norm: bool  # a last N before the output head
+    branch_ops: tuple[str, ...]  # what the branch applies, in order, for the block diagram
+    branch: Callable  # (x, F, N, N_out, layer) -> the branch's output
+    after_add: tuple[str, ...] = ()  # what follows the addition ("N": the sum is normalised)
+    skip_op: str = ""  # what the skip path applies before the addition
+    plain: str = ""  # the update in plain text, for --help and tables
+    constants: Callable[[str, int], dict] = _no_constants  # per stack (skip scale α, init scale β)
+    own_skip: bool = False  # the position defines the skip path itself: residual must be "on"
+    latex_note: Callable[[str], str] = lambda arch: ""  # constants shown after the formula
+    normalises: bool = True  # False: no norm anywhere, whatever the norm type says
 
-    ``N`` is the sublayer's norm (``N_in`` for sandwich), ``N_out`` the sandwich's second norm,
-    ``gate`` the ReZero scalar, ``layer`` the 1-based block index ℓ and ``n_layers`` L.
+    @property
+    def norm_after_add(self) -> bool:
+        return "N" in self.after_add
+
+
+def _deepnorm_note(arch: str) -> str:
+    return (r",\ \alpha_{\mathrm{enc}} = 0.81\,(N^4 M)^{1/16},\ \alpha_{\mathrm{dec}} = (3M)^{1/4}"
+            if arch == "encoder-decoder" else r",\ \alpha = (2L)^{1/4}")
+
+
+NORM_POSITIONS = {
+    p.name: p
+    for p in [
+        NormPosition("post", lambda N, rb: N(rb + "F(x)"), "Vaswani et al. 2017; BERT", False, ("F",),
+                     branch=lambda x, F, N, N_out, layer: F(x), after_add=("N",), plain="x <- N(x + F(x))"),
+        NormPosition("pre", lambda N, rb: rb + rf"F\big({N('x')}\big)", "GPT-2; Xiong et al. 2020", True,
+                     ("N", "F"), branch=lambda x, F, N, N_out, layer: F(N(x)), plain="x <- x + F(N(x)), final N"),
+        NormPosition("sandwich", lambda N, rb: rb + N(rf"F\big({N('x', 'in')}\big)", "out"),
+                     "CogView 2021 (Sandwich-LN); Peri-LN 2025", True, ("N_in", "F", "N_out"),
+                     branch=lambda x, F, N, N_out, layer: N_out(F(N(x))),
+                     plain="x <- x + N_out(F(N_in(x))), final N"),
+        NormPosition("deepnorm", lambda N, rb: N(r"\alpha\,x + F(x)"), "Wang et al. 2022 (DeepNet)", False,
+                     ("F",), branch=lambda x, F, N, N_out, layer: F(x), after_add=("N",), skip_op="× α",
+                     plain="x <- N(alpha*x + F(x)), alpha=(2L)^(1/4)", constants=deepnorm_constants,
+                     own_skip=True, latex_note=_deepnorm_note),
+        NormPosition("lns", lambda N, rb: rb + rf"F\big({N('x')}/\sqrt{{\ell}}\big)",
+                     'Sun et al. 2025 ("The Curse of Depth")', True, ("N", "÷ √ℓ", "F"),
+                     branch=lambda x, F, N, N_out, layer: F(N(x) / math.sqrt(layer)),
+                     plain="x <- x + F(N(x)/sqrt(l)), final N"),
+        NormPosition("none", lambda N, rb: rb + "F(x)", "—", False, ("F",),
+                     branch=lambda x, F, N, N_out, layer: F(x), plain="x <- x + F(x)", normalises=False),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ResidualMode:
+    """What the skip path does with the branch b: the new stream is ``combine(skip, b, gate, L)``."""
+    name: str
+    skip_latex: str  # the r(x) term as it appears before the branch
+    scale_latex: str  # the branch scale b
+    help: str
+    combine: Callable  # (skip, branch, gate, n_layers) -> the new stream
+    gated: bool = False  # one learnable scalar per sublayer (initialised to 0)
+    diagram: str = ""  # the branch's scale in the block diagram
+
+
+RESIDUAL_MODES = {
+    m.name: m
+    for m in [
+        ResidualMode("on", "x + ", "", "r(x) = x", combine=lambda skip, b, gate, L: skip + b),
+        ResidualMode("off", "", "", "no skip path: the update is the branch alone",
+                     combine=lambda skip, b, gate, L: b),
+        ResidualMode("rezero", "x + ", r"\alpha_{\mathrm{rz}}\,",
+                     "x + a*F(x), one learnable a per sublayer, a = 0 at init (Bachlechner et al. 2020)",
+                     combine=lambda skip, b, gate, L: skip + gate * b, gated=True, diagram="× α (init 0)"),
+        ResidualMode("scaled", "x + ", r"\tfrac{1}{\sqrt{2L}}\,", "x + F(x)/sqrt(2L)",
+                     combine=lambda skip, b, gate, L: skip + b / math.sqrt(2 * L), diagram="× 1/√(2L)"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class NormType:
+    name: str
+    symbol: str  # as written in the update formula
+    formula: str  # LaTeX definition
+    help: str
+    build: Callable[[int, float], nn.Module]  # (d_model, eps) -> the module
+
+
+NORM_TYPES = {
+    n.name: n
+    for n in [
+        NormType("layernorm", r"\mathrm{LN}", r"\gamma \odot \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}} + \beta",
+                 "LayerNorm (Ba et al. 2016): centre and scale each token",
+                 build=lambda d, eps: norms.LayerNorm(d, eps=eps)),
+        NormType("rmsnorm", r"\mathrm{RMS}", r"\gamma \odot \frac{x}{\sqrt{\overline{x^2}+\epsilon}}",
+                 "RMSNorm (Zhang & Sennrich 2019): scale each token, no centring",
+                 build=lambda d, eps: norms.RMSNorm(d, eps=eps)),
+        NormType("dyt", r"\mathrm{DyT}", r"\gamma \odot \tanh(a x) + \beta,\ a_0 = 0.5",
+                 "Dynamic Tanh (Zhu et al. 2025): a learnable squashing instead of statistics",
+                 build=lambda d, eps: norms.DyT(d)),
+        NormType("batchnorm", r"\mathrm{BN}",
+                 r"\gamma \odot \frac{x-\mu_{\mathrm{batch}}}{\sqrt{\sigma^2_{\mathrm{batch}}+\epsilon}} + \beta",
+                 "BatchNorm over batch and positions: mixes sequences and, in a decoder, leaks the future",
+                 build=lambda d, eps: norms.TokenBatchNorm(d, eps=eps)),
+        NormType("none", "", r"x", "no normalisation", build=lambda d, eps: nn.Identity()),
+    ]
+}
+
+INITS = {
+    "xavier": "Xavier-uniform weights, zero biases, embeddings N(0, 1) (the setting of Xiong et al. 2020)",
+    "gpt2": "N(0, 0.02) weights and embeddings; residual output projections x 1/sqrt(2L)",
+    "torch": "PyTorch's own defaults",
+}
+
+
+def make_norm(kind: str, d: int, eps: float = 1e-5) -> nn.Module:
+    """The norm module of type ``kind`` (a key of ``NORM_TYPES``) over ``d`` features."""
+    if kind not in NORM_TYPES:
+        raise ValueError(f"unknown norm type {kind!r}")
+    return NORM_TYPES[kind].build(d, eps)
+
+
+def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple[str, str] | None:
+    """(field, why) for a combination that cannot be built, else None: the records say what they
+    need (a position that defines its own skip path needs residual "on")."""
+    if NORM_POSITIONS[position].own_skip and residual != "on":
+        return ("residual", f"{position} defines its own skip path (alpha*x); residual must be 'on', not {residual!r}")
+    return None
+
+
+def update(x, F: Callable, N: Callable, N_out: Callable, *, position: str, residual: str,
+           gate=None, layer: int = 1, n_layers: int = 1, skip_scale: float = 1.0):
+    """One residual/norm update of the stream ``x`` around the sublayer ``F``:
+
+        x <- [N] combine(skip_scale · x, branch(x))
+
+    with ``branch`` from the norm position's record, ``combine`` from the residual mode's, and the
+    sum normalised when the position says so. ``N`` is the sublayer's norm (``N_in`` for
+    sandwich), ``N_out`` the sandwich's second norm, ``gate`` the ReZero scalar, ``layer`` the
+    1-based block index ℓ, ``n_layers`` L and ``skip_scale`` DeepNorm's α (1 elsewhere).
     """
-    if position == "deepnorm":
-        return N(deepnorm_alpha * x + F(x))
-    if position == "post":
-        branch = F(x)
-    elif position == "pre":
-        branch = F(N(x))
-    elif position == "sandwich":
-        branch = N_out(F(N(x)))
-    elif position == "lns":
-        branch = F(N(x) / math.sqrt(layer))
-    elif position == "none":
-        branch = F(x)
-    else:
+    if position not in NORM_POSITIONS:
         raise ValueError(f"unknown norm position {position!r}")
-    if residual == "rezero":
-        branch = gate * branch
-    elif residual == "scaled":
-        branch = branch / math.sqrt(2 * n_layers)
-    stream = branch if residual == "off" else x + branch
-    return N(stream) if position == "post" else stream
+    p, r = NORM_POSITIONS[position], RESIDUAL_MODES[residual]
+    branch = p.branch(x, F, N, N_out, layer)
+    skip = skip_scale * x if skip_scale != 1.0 else x
+    stream = r.combine(skip, branch, gate, n_layers)
+    return N(stream) if p.norm_after_add else stream
 
 
 def block_latex(position: str, residual: str, norm: str, arch: str = "decoder") -> str:
     """The update of one sublayer as LaTeX, e.g. ``x \\leftarrow x + F\\big(\\mathrm{LN}(x)\\big)``."""
     r, n = RESIDUAL_MODES[residual], NORM_TYPES[norm]
-    sym = n.symbol if position != "none" else ""
+    sym = n.symbol if NORM_POSITIONS[position].normalises else ""
 
     def N(arg: str, which: str = "") -> str:
         if not sym:
@@ -165,17 +207,15 @@ def block_latex(position: str, residual: str, norm: str, arch: str = "decoder") 
         sub = rf"_{{\mathrm{{{which}}}}}" if which else ""
         return rf"{sym}{sub}({arg})" if arg == "x" else rf"{sym}{sub}\big({arg}\big)"
 
-    body = NORM_POSITIONS[position].latex(N, r.skip_latex + r.scale_latex).replace(r"F\big(x\big)", "F(x)")
-    if position == "deepnorm":
-        body += (r",\ \alpha_{\mathrm{enc}} = 0.81\,(N^4 M)^{1/16},\ \alpha_{\mathrm{dec}} = (3M)^{1/4}"
-                 if arch == "encoder-decoder" else r",\ \alpha = (2L)^{1/4}")
+    p = NORM_POSITIONS[position]
+    body = p.latex(N, r.skip_latex + r.scale_latex).replace(r"F\big(x\big)", "F(x)") + p.latex_note(arch)
     return r"x \leftarrow " + body
 
 
 def block_dot(position: str, residual: str, norm: str) -> str:
     """Graphviz DOT of one sublayer: the skip path, the branch and where the norm sits."""
     p, n = NORM_POSITIONS[position], NORM_TYPES[norm]
-    norm_label = n.name if (norm != "none" and position != "none") else None
+    norm_label = n.name if (norm != "none" and p.normalises) else None
     lines = ['digraph block {', 'rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
              'x_in [label="x", shape=plaintext, fillcolor=none];']
     prev = "x_in"
@@ -191,11 +231,11 @@ def block_dot(position: str, residual: str, norm: str) -> str:
             lines.append(f'b{i} [label="{op}"];')
         lines.append(f"{prev} -> b{i};")
         prev = f"b{i}"
-    if residual in ("rezero", "scaled"):
-        lines.append('scale [label="{}"];'.format("× α (init 0)" if residual == "rezero" else "× 1/√(2L)"))
+    if RESIDUAL_MODES[residual].diagram:
+        lines.append(f'scale [label="{RESIDUAL_MODES[residual].diagram}"];')
         lines.append(f"{prev} -> scale;")
         prev = "scale"
-    if residual == "off" and position != "deepnorm":
+    if residual == "off" and not p.own_skip:
         out = prev
     else:
         lines.append('add [label="+", shape=circle, fillcolor="#e6f2e6"];')

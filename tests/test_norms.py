@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnorm.norms import DyT, LayerNorm, RMSNorm, TokenBatchNorm, make_norm
+from resnorm.norms import DyT, LayerNorm, RMSNorm, TokenBatchNorm
+from resnorm.variants import make_norm
 
 D = 16
 EPS = 1e-5
