@@ -1,4 +1,4 @@
-"""Command line (DESIGN.md §4): ``python -m resnorm {train,init-stats} [options]``.
+"""Command line (docs/ARCHITECTURE.md §3): ``python -m resnorm {train,init-stats} [options]``.
 
 Options are generated from the config schema (``resnorm.config``): every field is ``--field-name``
 with its help text, choices and default. Invalid input exits 2 with a single ``error:`` line that
@@ -79,7 +79,7 @@ def _choice_help(name: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m resnorm", description="resnorm: residual connections and normalization "
-                "in Transformers, measured. Options use the config field names (DESIGN.md §4).")
+                "in Transformers, measured. Options use the config field names (docs/ARCHITECTURE.md §3).")
     p.add_argument("--version", action="version", version=f"resnorm {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     s = sub.add_parser("init-stats", help="per-layer metrics at initialisation over several seeds",
                        description="One forward/backward at initialisation per seed (no optimizer step); "
-                       "writes columns seed,name,value with the metric names of DESIGN.md §3.")
+                       "writes columns seed,name,value with the metric names listed in docs/ARCHITECTURE.md §3.")
     s.add_argument("--seeds", type=int, default=3, metavar="K", help="number of seeds 0..K-1 (default: 3)")
     s.add_argument("--out", metavar="FILE.csv", help="write CSV here (default: standard output)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,4 +1,4 @@
-"""The norm types of DESIGN.md §2, each written as its formula over the last dimension (d_model).
+"""The norm types of docs/ARCHITECTURE.md §2, each written as its formula over the last dimension (d_model).
 
 LayerNorm and RMSNorm use PyTorch's fused kernels, which compute exactly these formulas (the tests
 check them against the formulas written out by hand); DyT and the batch-statistics norm have no

@@ -1,4 +1,4 @@
-"""Probes: the observables of DESIGN.md §3, read through hook points without changing the maths.
+"""Probes: the observables of docs/ARCHITECTURE.md §3, read through hook points without changing the maths.
 
 Forward hooks are attached only for the step being probed (``ActivationProbe.capture``) and
 reduce each tensor to a few scalars at once, so no activation outlives its step; all scalars of a

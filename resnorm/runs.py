@@ -4,7 +4,7 @@ Layout of a run folder (the CLI's ``train --out DIR`` layout, plus weights and a
 
     runs/20261125-173012-post-layernorm-on-L6/
         config.json    RunConfig.to_json()
-        metrics.csv    step,name,value (long format, DESIGN.md §3)
+        metrics.csv    step,name,value (long format, docs/ARCHITECTURE.md §3)
         summary.json   Summary.to_dict(): status, steps, final_loss, reason, ...
         weights.pt     the model's state_dict (torch.save); optional (older CLI runs lack it)
         meta.json      {"created", "source", "label"}; optional

@@ -42,7 +42,7 @@ from .config import RunConfig, TaskConfig, TrainConfig
 from .tasks import make_task
 from .trainer import cpu_threads, resolve_device
 
-#: metric (column ``metric``) → (source name suffix in DESIGN §3, meaning)
+#: metric (column ``metric``) → (source name suffix in docs/ARCHITECTURE.md §3, meaning)
 METRICS: dict[str, tuple[str, str]] = {
     "resid_ms": ("resid_post.rms", "residual-stream mean square E[x²] after the block (= rms²)"),
     "grad_norm": ("grad_norm", "L2 norm of the gradient of all the block's parameters"),

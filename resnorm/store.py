@@ -91,7 +91,7 @@ class MetricStore:
 
     # ---- reading (any thread) ------------------------------------------------------------------
     def frame(self, names=None) -> pd.DataFrame:
-        """Long-format copy: columns step, name, value (DESIGN.md §3)."""
+        """Long-format copy: columns step, name, value (docs/ARCHITECTURE.md §3)."""
         with self._lock:
             chosen = [n for n in (names or self._series) if n in self._series]
             parts = [(*self._arrays(n), n) for n in chosen]

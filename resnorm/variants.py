@@ -1,4 +1,4 @@
-r"""The block, as one table of variants (DESIGN.md §2).
+r"""The block, as one table of variants (docs/ARCHITECTURE.md §2).
 
 For each sublayer F (self-attention, cross-attention, MLP), with N the chosen norm, r(x) the skip
 path and b the branch scale of the residual mode, a block applies one of these updates:

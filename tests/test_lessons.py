@@ -26,7 +26,7 @@ def test_six_lessons_with_paper_page_configs_and_texts():
     for lesson in LS.LESSONS.values():
         assert lesson.citation and lesson.page in ("live", "compare", "init") and lesson.kind in ("train", "init")
         assert 1 <= len(lesson.variants) <= 4 and len({v.id for v in lesson.variants}) == len(lesson.variants)
-        assert lesson.base["init"] == "xavier"  # the init is stated: effects depend on it (DESIGN.md §2)
+        assert lesson.base["init"] == "xavier"  # the init is stated: effects depend on it (docs/ARCHITECTURE.md §2)
         assert lesson.answer in lesson.options and set(lesson.controls) <= set(RunConfig().to_flat())
         for scale in LS.SCALES:  # every config builds at both scales
             assert len(lesson.configs(scale)) == len(lesson.variants)

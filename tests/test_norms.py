@@ -1,4 +1,4 @@
-"""Each norm type of DESIGN.md §2 against its formula written out by hand (float64, random γ/β)."""
+"""Each norm type of docs/ARCHITECTURE.md §2 against its formula written out by hand (float64, random γ/β)."""
 from __future__ import annotations
 
 import pytest

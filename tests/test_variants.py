@@ -1,4 +1,4 @@
-"""The variant table of DESIGN.md §2, checked on real blocks against the formulas written out by hand.
+"""The variant table of docs/ARCHITECTURE.md §2, checked on real blocks against the formulas written out by hand.
 
 The hand formulas below call the block's own submodules (attention, MLP, norms, gates) but compose
 them independently of ``resnorm.variants.update``.
@@ -21,7 +21,7 @@ POSITIONS = ["post", "pre", "sandwich", "deepnorm", "lns", "none"]
 RESIDUALS = ["on", "off", "rezero", "scaled"]
 NORMS = ["layernorm", "rmsnorm", "dyt", "batchnorm", "none"]
 ARCHS = ["decoder", "encoder", "encoder-decoder"]
-FINAL_NORM = {"pre", "sandwich", "lns"}  # positions with a last N before the head (DESIGN §2)
+FINAL_NORM = {"pre", "sandwich", "lns"}  # positions with a last N before the head (docs/ARCHITECTURE.md §2)
 
 D, H, DFF, L, V, T, B = 16, 2, 32, 3, 11, 6, 4
 
@@ -53,7 +53,7 @@ def _x(seed=0, shape=(B, T, D)):
 
 
 def hand_block(block, x, *, position, residual, ell, n_layers, alpha, causal, memory=None, mlp=True):
-    """One block, composed from the DESIGN.md §2 table."""
+    """One block, composed from the docs/ARCHITECTURE.md §2 table."""
     subs = [("attn", lambda h: block.attn(h, causal=causal))]
     if memory is not None:
         subs.append(("cross_attn", lambda h: block.cross_attn(h, memory)))
