@@ -465,7 +465,7 @@ TEXT.update({
     "lesson.1.claim.collapse": "Rank collapse at initialisation: last block's rank residual {rr_off:.1e} without "
                                "skips (expected ≤ {collapse:g}), {rr_on:.2f} with skips (expected ≥ {healthy:g}).",
     "lesson.1.claim.stall": "Training stalls: final loss {loss_off:.3f} without skips (chance {chance:.3f}; expected "
-                            "within {stall:g} of it) against {loss_on:.3f} with skips (expected at least {gap:g} "
+                            "finite and within ±{stall:g} of it — far above chance or diverged is not a stall) against {loss_on:.3f} with skips (expected at least {gap:g} "
                             "lower).",
     "lesson.1.ok": "Without skip connections the tokens collapse to one vector at initialisation and the model "
                    "cannot learn the task; with them it learns.",
@@ -507,8 +507,9 @@ TEXT.update({
                                 "for Pre-LN (expected ≤ −{pre_slope:g}) and {slope_post:+.3f} for Post-LN (expected "
                                 "at least {slope_gap:g} higher).",
     "lesson.2.claim.growth": "Residual growth over {layers:.0f} blocks: Pre-LN's mean square grows ×{growth_pre:.2f} "
-                             "from the first block to the last (expected ≥ ×{growth:g}); Post-LN's ×{growth_post:.3f} "
-                             "(expected 1 ± {flat:g}).",
+                             "from the first block to the last (expected ≥ ×{growth:g}). Post-LN's ×{growth_post:.3f} is a "
+                             "definition, not a finding: every Post-LN block ends with a LayerNorm (γ = 1, β = 0 at "
+                             "initialisation), so its mean square is 1 by construction.",
     "lesson.2.ok": "Pre-LN's gradients shrink towards the output and its stream grows with depth; Post-LN's stream "
                    "stays normalised and its gradients do not shrink like Pre-LN's.",
     "lesson.2.fail": "Part of the expected effect is missing at these settings: see the claim marked ✗ and its "
@@ -591,8 +592,8 @@ TEXT.update({
     "lesson.4.variant.rmsnorm": "RMSNorm",
     "lesson.4.variant.dyt": "DyT",
     "lesson.4.variant.none": "no norm",
-    "lesson.4.claim.ln_rms": "LayerNorm and RMSNorm end alike: final loss {loss_ln:.3f} and {loss_rms:.3f} "
-                             "(expected within {same:g} of each other).",
+    "lesson.4.claim.ln_rms": "LayerNorm and RMSNorm both train and end alike: final loss {loss_ln:.3f} and "
+                             "{loss_rms:.3f} (expected each ≤ {trained:g} and within {same:g} of each other).",
     "lesson.4.claim.dyt": "DyT trains: final loss {loss_dyt:.3f} (expected ≤ {trained:g}).",
     "lesson.4.claim.none": "Without a norm the stream after block {layers:.0f} starts at RMS {rms_none:.1f}, "
                            "×{ratio:.1f} LayerNorm's {rms_ln:.2f} (expected ≥ ×{blowup:g}), and the final loss is "
@@ -684,8 +685,9 @@ TEXT.update({
     "lesson.6.variant.correct": "correct Post-LN block",
     "lesson.6.variant.seed_article": "the article's block",
     "lesson.6.claim.stream": "The stream is no longer normalised: mean RMS after the blocks at initialisation "
-                             "{rms_seed:.2f} with the article's block (expected ≥ {rms_bug:g}) against {rms_correct:.3f} "
-                             "with the correct one (expected 1 ± {rms_ok:g}).",
+                             "{rms_seed:.2f} with the article's block (expected ≥ {rms_bug:g}). The correct block's "
+                             "{rms_correct:.3f} is a definition, not a finding: it is a LayerNorm output (γ = 1, β = 0 "
+                             "at initialisation), 1 by construction.",
     "lesson.6.claim.training": "It trains worse: final loss {loss_seed:.3f} with the article's block against "
                                "{loss_correct:.3f} with the correct one (expected at least {gap:g} worse; chance "
                                "{chance:.3f}).",

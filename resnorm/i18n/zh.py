@@ -498,8 +498,8 @@ TEXT.update({
     "lesson.1.variant.noskip": "没有跳跃连接，F(x)",
     "lesson.1.claim.collapse": "初始化时的秩坍缩：没有跳跃连接时最后一个块的秩残差为 {rr_off:.1e}（预期 ≤ {collapse:g}），"
                                "有跳跃连接时为 {rr_on:.2f}（预期 ≥ {healthy:g}）。",
-    "lesson.1.claim.stall": "训练停滞：没有跳跃连接时最终损失 {loss_off:.3f}（随机猜测为 {chance:.3f}；预期与之相差不超过 "
-                            "{stall:g}），有跳跃连接时为 {loss_on:.3f}（预期至少低 {gap:g}）。",
+    "lesson.1.claim.stall": "训练停滞：没有跳跃连接时最终损失 {loss_off:.3f}（随机猜测为 {chance:.3f}；预期为有限值，且与之相差在 "
+                            "±{stall:g} 以内——远高于随机猜测或发散都不算停滞），有跳跃连接时为 {loss_on:.3f}（预期至少低 {gap:g}）。",
     "lesson.1.ok": "没有跳跃连接时，词元在初始化时就坍缩成同一个向量，模型学不会这个任务；有了跳跃连接它就能学会。",
     "lesson.1.fail": "这次运行中缺少部分预期效应：请看标记为 ✗ 的那一条及其数字。",
 
@@ -529,7 +529,8 @@ TEXT.update({
     "lesson.2.claim.gradients": "{seeds:.0f} 个种子上的梯度剖面：ln‖∇‖ 随层号的斜率，Pre-LN 为 {slope_pre:+.3f}（预期 ≤ "
                                 "−{pre_slope:g}），Post-LN 为 {slope_post:+.3f}（预期至少高 {slope_gap:g}）。",
     "lesson.2.claim.growth": "{layers:.0f} 个块上的残差增长：Pre-LN 的均方值从第一个块到最后一个块增长 ×{growth_pre:.2f}"
-                             "（预期 ≥ ×{growth:g}）；Post-LN 的为 ×{growth_post:.3f}（预期 1 ± {flat:g}）。",
+                             "（预期 ≥ ×{growth:g}）。Post-LN 的 ×{growth_post:.3f} 是定义而非发现：每个 Post-LN 块都以 "
+                             "LayerNorm 结束（初始化时 γ = 1、β = 0），所以它的均方值按构造就是 1。",
     "lesson.2.ok": "Pre-LN 的梯度朝输出方向变小，残差流随深度增长；Post-LN 的残差流保持归一化，梯度也不像 Pre-LN "
                    "那样变小。",
     "lesson.2.fail": "在这些设置下缺少部分预期效应：请看标记为 ✗ 的那一条及其数字。",
@@ -594,8 +595,8 @@ TEXT.update({
     "lesson.4.variant.rmsnorm": "RMSNorm",
     "lesson.4.variant.dyt": "DyT",
     "lesson.4.variant.none": "无归一化",
-    "lesson.4.claim.ln_rms": "LayerNorm 和 RMSNorm 结果相近：最终损失 {loss_ln:.3f} 和 {loss_rms:.3f}（预期相差不超过 "
-                             "{same:g}）。",
+    "lesson.4.claim.ln_rms": "LayerNorm 和 RMSNorm 都能训练且结果相近：最终损失 {loss_ln:.3f} 和 {loss_rms:.3f}"
+                             "（预期各自 ≤ {trained:g}，且相差不超过 {same:g}）。",
     "lesson.4.claim.dyt": "DyT 能训练：最终损失 {loss_dyt:.3f}（预期 ≤ {trained:g}）。",
     "lesson.4.claim.none": "没有归一化时，第 {layers:.0f} 个块之后的残差流初始 RMS 为 {rms_none:.1f}，是 LayerNorm 的 "
                            "{rms_ln:.2f} 的 ×{ratio:.1f}（预期 ≥ ×{blowup:g}），最终损失为 {loss_none:.3f}（预期比 "
@@ -670,7 +671,8 @@ TEXT.update({
     "lesson.6.variant.correct": "正确的 Post-LN 块",
     "lesson.6.variant.seed_article": "原文的块",
     "lesson.6.claim.stream": "残差流不再归一化：初始化时各块之后的平均 RMS，原文的块为 {rms_seed:.2f}（预期 ≥ "
-                             "{rms_bug:g}），正确的块为 {rms_correct:.3f}（预期 1 ± {rms_ok:g}）。",
+                             "{rms_bug:g}），正确的块的 {rms_correct:.3f} 是定义而非发现：它是 LayerNorm 的输出"
+                             "（初始化时 γ = 1、β = 0），按构造就是 1。",
     "lesson.6.claim.training": "它训练得更差：原文的块最终损失 {loss_seed:.3f}，正确的块为 {loss_correct:.3f}（预期至少差 "
                                "{gap:g}；随机猜测 {chance:.3f}）。",
     "lesson.6.ok": "原文的块让残差流不再归一化，在相同的权重和数据下训练得远比正确的 Post-LN 块差。",

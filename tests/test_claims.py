@@ -1,0 +1,115 @@
+"""Issue 14: what the app teaches is what the papers say and what the runs show.
+
+Each test here failed on the code before the fix it accompanies. Checks are fed constructed
+metrics (what a run would record) so that a claim's logic is tested against hand-made cases; the
+probes and tasks are tested against hand computations on tiny models.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from resnorm import lessons as LS
+from resnorm.config import RunConfig
+
+STEPS = np.arange(1, 101)
+
+
+def _loss_series(final: float, layers: int = 2, **extra) -> dict:
+    """Metrics of a run whose training loss ends at ``final`` (inf: diverged), ``layers`` blocks."""
+    s = {"train/loss": (STEPS, np.full(len(STEPS), final, dtype=float))}
+    for i in range(layers):
+        s[f"blocks.{i}.resid_post.rms"] = (STEPS[:1], np.array([1.0]))
+    for k, v in extra.items():
+        s[k] = (STEPS[:1], np.array([v]))
+    return s
+
+
+def _results(lesson, series: dict, init: dict | None = None) -> LS.Results:
+    configs = dict(lesson.configs("reduced"))
+    return LS.Results(series=series, status={k: "completed" for k in series}, init=init or {}, configs=configs)
+
+
+# ---- item 3: lesson 1's stall is two-sided and finite ---------------------------------------------------
+@pytest.mark.parametrize("loss_off, stalls", [(math.log(10), True), (math.log(10) + 0.05, True),
+                                              (math.log(10) + 1.7, False), (math.inf, False)])
+def test_lesson_1_stall_is_near_chance_on_both_sides_and_finite(loss_off, stalls):
+    lesson = LS.LESSONS[1]
+    rr = "blocks.1.rank_residual"
+    r = _results(lesson, {"skip": _loss_series(0.01, **{rr: 0.5}), "noskip": _loss_series(loss_off, **{rr: 1e-7})})
+    claims = dict(lesson.check(r).claims)
+    assert claims["lesson.1.claim.collapse"]
+    assert claims["lesson.1.claim.stall"] is stalls
+
+
+# ---- item 4: checks that could fail -----------------------------------------------------------------------
+def test_lesson_4_layernorm_and_rmsnorm_alike_at_chance_is_not_a_pass():
+    lesson = LS.LESSONS[4]
+    rms = "blocks.1.resid_post.rms"
+    series = {"layernorm": _loss_series(2.30), "rmsnorm": _loss_series(2.31), "dyt": _loss_series(0.02),
+              "none": _loss_series(3.5)}
+    series["none"][rms] = (STEPS[:1], np.array([20.0]))
+    claims = dict(lesson.check(_results(lesson, series)).claims)
+    assert claims["lesson.4.claim.ln_rms"] is False
+    series["layernorm"], series["rmsnorm"] = _loss_series(0.01), _loss_series(0.012)
+    series["none"][rms] = (STEPS[:1], np.array([20.0]))
+    claims = dict(lesson.check(_results(lesson, series)).claims)
+    assert claims["lesson.4.claim.ln_rms"] and claims["lesson.4.claim.none"]
+
+
+def _init_frame(grad: np.ndarray, ms: np.ndarray) -> pd.DataFrame:
+    rows = [(seed, layer, "blocks", metric, float(v)) for metric, arr in (("grad_norm", grad), ("resid_ms", ms))
+            for seed, row in enumerate(arr) for layer, v in enumerate(row)]
+    return pd.DataFrame(rows, columns=["seed", "layer", "stack", "metric", "value"])
+
+
+def test_lesson_2_does_not_count_post_ln_mean_square_of_one_as_a_finding():
+    """Post-LN's stream ends every block in a LayerNorm: its mean square is 1 by construction. The check
+    must not rest on it, and the text must call it a definition."""
+    from resnorm.i18n import en, zh
+
+    lesson = LS.LESSONS[2]
+    L = 12
+    layers = np.arange(L)
+    pre = _init_frame(np.exp(-0.06 * layers)[None].repeat(2, 0), (1 + layers)[None].repeat(2, 0).astype(float))
+    post_ms = np.ones((2, L))
+    for ms_post in (post_ms, post_ms * 1.5):  # a Post-LN mean square other than 1 cannot occur; it must not matter
+        post = _init_frame(np.ones((2, L)), ms_post)
+        v = lesson.check(LS.Results(init={"post": post, "pre": pre}, configs=dict(lesson.configs("reduced"))))
+        assert dict(v.claims)["lesson.2.claim.growth"]
+    assert "flat" not in lesson.margins
+    assert "definition" in en.TEXT["lesson.2.claim.growth"] and "定义" in zh.TEXT["lesson.2.claim.growth"]
+
+
+def test_lesson_6_does_not_count_the_correct_blocks_rms_of_one_as_a_finding():
+    from resnorm.i18n import en, zh
+
+    lesson = LS.LESSONS[6]
+    metric = "blocks.{}.resid_post.rms"
+
+    def run(loss, rms):
+        s = _loss_series(loss, layers=0)
+        for i in range(2):
+            s[metric.format(i)] = (STEPS[:1], np.array([rms]))
+        return s
+
+    for rms_correct in (1.0, 1.2):
+        v = lesson.check(_results(lesson, {"correct": run(0.05, rms_correct), "seed_article": run(2.0, 1.7)}))
+        assert dict(v.claims)["lesson.6.claim.stream"]
+    assert "rms_ok" not in lesson.margins
+    assert "definition" in en.TEXT["lesson.6.claim.stream"] and "定义" in zh.TEXT["lesson.6.claim.stream"]
+
+
+def test_lesson_5_measures_the_initialisation_of_the_learners_seed():
+    lesson = LS.LESSONS[5]
+    assert lesson.seeds_at("full") == (0, 1, 2)
+    assert lesson.seeds_at("full", {"seed": 7}) == (7, 8, 9)
+    assert lesson.seeds_at("reduced", {"seed": 7}) == (7, 8)
+    frames = [LS.run_init(lesson, lesson.init_configs("reduced", {"seed": s, "layers": 3}),
+                          lesson.seeds_at("reduced", {"seed": s}))["pre"] for s in (0, 5)]
+    g0, g5 = (LS.init_profile(f, "resid_ms") for f in frames)
+    assert not np.allclose(g0, g5)
