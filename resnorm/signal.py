@@ -49,9 +49,14 @@ METRICS: dict[str, tuple[str, str]] = {
     "attn.grad_norm": ("attn.grad_norm", "gradient norm of the self-attention weights"),
     "cross_attn.grad_norm": ("cross_attn.grad_norm", "gradient norm of the cross-attention weights"),
     "mlp.grad_norm": ("mlp.grad_norm", "gradient norm of the MLP weights"),
-    "attn_out.ratio": ("attn_out.ratio", "‖F(x)‖/‖x‖ of the self-attention branch against the stream it reads"),
-    "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F(x)‖/‖x‖ of the cross-attention branch"),
-    "mlp_out.ratio": ("mlp_out.ratio", "‖F(x)‖/‖x‖ of the MLP branch against the stream it reads"),
+    "attn_out.change": ("attn_out.change", "‖x_out − x_in‖/‖x_in‖: how much the self-attention sublayer's "
+                        "whole update (gate, scale, norms included) changes the stream"),
+    "cross_attn_out.change": ("cross_attn_out.change", "‖x_out − x_in‖/‖x_in‖ of the cross-attention sublayer"),
+    "mlp_out.change": ("mlp_out.change", "‖x_out − x_in‖/‖x_in‖ of the MLP sublayer"),
+    "attn_out.ratio": ("attn_out.ratio", "‖F‖/‖x‖, the raw self-attention branch output (before a ReZero gate, "
+                       "the 1/√(2L) scale, Sandwich's N_out; against x, not DeepNorm's αx) against the stream"),
+    "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F‖/‖x‖ of the raw cross-attention branch output"),
+    "mlp_out.ratio": ("mlp_out.ratio", "‖F‖/‖x‖ of the raw MLP branch output against the stream it reads"),
     "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖/‖X‖ of the stream after the block (0 = rank collapse)"),
     "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
 }

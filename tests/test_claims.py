@@ -113,3 +113,72 @@ def test_lesson_5_measures_the_initialisation_of_the_learners_seed():
                           lesson.seeds_at("reduced", {"seed": s}))["pre"] for s in (0, 5)]
     g0, g5 = (LS.init_profile(f, "resid_ms") for f in frames)
     assert not np.allclose(g0, g5)
+
+
+# ---- item 5: how much a sublayer changes the stream -------------------------------------------------------
+def _hand_changes(model, inputs) -> dict[str, float]:
+    """‖x_out − x_in‖/‖x_in‖ per sublayer from the model's own hook points, without the probe: x_in is
+    the stream entering the sublayer (the block's input, or the stream after the previous sublayer)."""
+    from resnorm.model import Block
+
+    seen: dict[str, torch.Tensor] = {}
+    handles = []
+    for p in model.block_prefixes():
+        block: Block = model.get_submodule(p)
+        names = ["hook_resid_pre"] + [f"hook_resid_after_{s}" for s in block.sublayers]
+        for n in names:
+            handles.append(model.get_submodule(f"{p}.{n}").register_forward_hook(
+                lambda m, a, out, key=f"{p}.{n}": seen.__setitem__(key, out.detach().double())))
+    model(inputs)
+    for h in handles:
+        h.remove()
+    out = {}
+    for p in model.block_prefixes():
+        block = model.get_submodule(p)
+        prev = seen[f"{p}.hook_resid_pre"]
+        for s in block.sublayers:
+            cur = seen[f"{p}.hook_resid_after_{s}"]
+            out[f"{p}.{s}_out.change"] = float((cur - prev).norm() / prev.norm())
+            prev = cur
+    return out
+
+
+@pytest.mark.parametrize("changes", [
+    dict(norm_position="none", norm="none", residual="rezero"),
+    dict(norm_position="pre", residual="scaled"),
+    dict(norm_position="sandwich"),
+    dict(norm_position="deepnorm"),
+    dict(norm_position="post"),
+])
+def test_stream_change_is_the_actual_update_of_the_stream(changes):
+    from resnorm.model import build_model
+    from resnorm.probes import ActivationProbe
+
+    cfg = RunConfig.from_flat(dict(layers=3, d_model=16, heads=2, d_ff=32, init="xavier", **changes))
+    model = build_model(cfg.model, 12, 16, seed=3)
+    x = torch.randint(0, 12, (4, 16), generator=torch.Generator().manual_seed(0))
+    probe = ActivationProbe(model)
+    with torch.no_grad(), probe.capture():
+        model(x)
+    got = probe.pop()
+    hand = _hand_changes(model, x)
+    for name, v in hand.items():
+        assert got[name] == pytest.approx(v, rel=1e-5, abs=1e-12), name
+    if changes.get("residual") == "rezero":  # a = 0 at init: the stream is not changed at all ...
+        assert all(got[n] == 0.0 for n in hand)
+        assert all(got[n.replace(".change", ".ratio")] > 0.1 for n in hand)  # ... though the raw branch is not 0
+    if changes.get("residual") == "scaled":  # pre + 1/√(2L): the change is the raw branch ratio / √(2L) = /√6
+        for n in hand:
+            assert got[n] == pytest.approx(got[n.replace(".change", ".ratio")] / math.sqrt(6), rel=1e-5)
+
+
+def test_live_chart_shows_the_stream_change_and_names_an_old_runs_raw_ratio_for_what_it_is():
+    from resnorm import figures as F
+
+    steps = np.arange(1, 4)
+    new = {f"blocks.{i}.{m}": (steps, np.ones(3)) for i in range(2)
+           for m in ("attn_out.change", "attn_out.ratio", "update_ratio", "resid_post.rms")}
+    old = {k: v for k, v in new.items() if ".change" not in k}  # a run saved before the metric existed
+    titles = lambda fig: [a.text for a in fig.layout.annotations]  # noqa: E731
+    assert titles(F.ratio_figure(new))[0].startswith("stream change ‖x_out − x_in‖/‖x_in‖")
+    assert titles(F.ratio_figure(old))[0].startswith("raw branch ‖F‖/‖x‖ (before gate")

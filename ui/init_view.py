@@ -52,8 +52,8 @@ PRESETS: dict[str, list[dict]] = {  # i18n: ids (shown via preset.*)
 DEFAULT_PRESET = next(iter(PRESETS))
 KEEP = dict(persist_state="session")
 
-BRANCHES = {"attention": "attn_out.ratio", "MLP": "mlp_out.ratio",  # i18n: ids (shown via branch.*)
-            "cross-attention": "cross_attn_out.ratio"}
+BRANCHES = {"attention": "attn_out.change", "MLP": "mlp_out.change",  # i18n: ids (shown via branch.*)
+            "cross-attention": "cross_attn_out.change"}  # ‖x_out − x_in‖/‖x_in‖ of the whole update
 
 
 @dataclass
