@@ -170,7 +170,10 @@ class ModelConfig(_Validated):
 class TaskConfig(_Validated):
     task: str = _f("copy", "copy / reverse / sort a random symbol string, add two numbers, or "
                    "character-level language modelling (stdlib-lm: Python's own sources; "
-                   "text-lm: your text file)", choices=TASKS)
+                   "text-lm: your text file). Validation is held out: the last 10 % of a text; for the "
+                   "symbol tasks a tenth of the possible inputs, chosen by a hash of the input, never used "
+                   "in training — unless the task has so few distinct inputs that none can be set aside "
+                   "(e.g. copy with 2 symbols x 1), which the run's summary then says", choices=TASKS)
     seq_len: int = _f(8, "symbols per input (digits per operand for add; context length for text)",
                       lo=1, hi=512)
     vocab_size: int = _f(10, "alphabet size of the symbol tasks (copy, reverse, sort)", lo=2, hi=62)

@@ -182,3 +182,118 @@ def test_live_chart_shows_the_stream_change_and_names_an_old_runs_raw_ratio_for_
     titles = lambda fig: [a.text for a in fig.layout.annotations]  # noqa: E731
     assert titles(F.ratio_figure(new))[0].startswith("stream change ‖x_out − x_in‖/‖x_in‖")
     assert titles(F.ratio_figure(old))[0].startswith("raw branch ‖F‖/‖x‖ (before gate")
+
+
+# ---- item 2: events ---------------------------------------------------------------------------------------
+def _events(series, context=None):
+    from resnorm.compare import detect_events
+
+    return [(e.kind, e.step) for e in detect_events(series, (), context)]
+
+
+def test_grad_jump_ignores_a_converged_runs_small_fluctuation_and_reports_every_real_jump():
+    steps = np.arange(1, 1001)
+    g = np.full(1000, 0.02)
+    g[:20] = 2.0                      # early training: norm ~2
+    g[600] = 0.31                     # converged run: ×15 but far below the early norm -> no event
+    calm = {"grad/total_norm": (steps, g.copy())}
+    assert _events(calm) == []
+    g[300] = 5.0                      # a real jump ...
+    g[990] = 0.02 * 673               # ... and a later one, ×673 at step 991
+    jumps = _events({"grad/total_norm": (steps, g)})
+    assert jumps == [("grad jump", 301), ("grad jump", 991)]
+
+
+CTX = {"unigram": math.log(10), "uniform": {"blocks.0.attn": 1.9, "blocks.1.attn": 1.9}}
+
+
+def test_a_run_stuck_at_the_unigram_loss_is_marked_stalled_once():
+    steps = np.arange(1, 301)
+    rng = np.random.default_rng(0)
+    loss = np.concatenate([np.linspace(4.0, 2.5, 50), math.log(10) + rng.uniform(-0.05, 0.05, 250)])
+    assert _events({"train/loss": (steps, loss)}, CTX) == [("stalled", 51)]
+    learning = np.concatenate([np.linspace(4.0, 2.3, 50), np.linspace(2.3, 0.1, 250)])  # passes through
+    assert _events({"train/loss": (steps, learning)}, CTX) == []
+    assert _events({"train/loss": (steps, loss)}) == []  # no task known: not checked
+
+
+def _entropy_series(probe_model_pairs):
+    """Entropy metrics at steps 1, 2, ... from the probe on each (model, inputs)."""
+    from resnorm.probes import ActivationProbe
+
+    series: dict = {}
+    for step, (model, x) in enumerate(probe_model_pairs, 1):
+        probe = ActivationProbe(model)
+        with torch.no_grad(), probe.capture():
+            model(x)
+        for k, v in probe.pop().items():
+            s, vals = series.get(k, ([], []))
+            series[k] = (s + [step], vals + [v])
+    return {k: (np.array(s), np.array(v)) for k, (s, v) in series.items()}
+
+
+def test_entropy_collapse_fires_on_a_constructed_collapse_and_not_on_a_healthy_run():
+    import copy
+
+    from resnorm.compare import event_context
+    from resnorm.trainer import train
+
+    cfg = RunConfig.from_flat(dict(arch="decoder", layers=2, d_model=16, heads=2, d_ff=32, task="reverse",
+                                   vocab_size=10, seq_len=4, batch_size=8, steps=60, probe_every=5,
+                                   attention_every=0, eval_every=0, init="xavier"))
+    ctx = event_context(cfg)
+    assert ctx["uniform"]["blocks.0.attn"] == pytest.approx(np.mean(np.log(np.arange(1, 9))))  # 8 causal keys
+    tr = train(cfg)
+    healthy = tr.store.all_series()
+    assert not [e for e in _events(healthy, ctx) if e[0] == "entropy collapse"]
+    # the same model with its queries and keys scaled ×100: softmax turns one-hot, every query reads one key
+    collapsed = copy.deepcopy(tr.model)
+    with torch.no_grad():
+        for p in collapsed.block_prefixes():
+            attn = collapsed.get_submodule(f"{p}.attn")
+            for lin in (attn.W_Q, attn.W_K):
+                lin.weight.mul_(100.0)
+                lin.bias.mul_(100.0)
+    x = tr.task.sample(8, torch.Generator().manual_seed(0)).inputs
+    series = _entropy_series([(tr.model, x), (collapsed, x)])
+    assert series["blocks.1.attn.entropy"][1][1] < 0.05 * ctx["uniform"]["blocks.1.attn"]
+    assert ("entropy collapse", 2) in _events(series, ctx)
+    # a layer already near zero at its first record has not collapsed during the run
+    near_zero = {"blocks.0.attn.entropy": (np.array([1, 2]), np.array([0.02, 0.001]))}
+    assert _events(near_zero, CTX) == []
+
+
+# ---- item 6: validation is held out -----------------------------------------------------------------------
+@pytest.mark.parametrize("task, arch, kw", [("add", "decoder", dict(seq_len=2)),
+                                            ("copy", "encoder", dict(vocab_size=4, seq_len=5)),
+                                            ("sort", "encoder-decoder", dict(vocab_size=3, seq_len=4))])
+def test_validation_examples_are_never_training_examples(task, arch, kw):
+    """500 training steps of 16 examples against the 4 validation batches: no input in common, though
+    the space is small enough that drawing both from it would make most validation inputs seen ones
+    (10⁴ inputs for add with 2 digits, 4⁵ = 1,024 for copy with 4 symbols × 5, 3⁴ = 81 for sort)."""
+    from resnorm.config import TaskConfig
+    from resnorm.tasks import make_task
+
+    t = make_task(TaskConfig(task=task, **kw), arch)
+    g_train, g_val = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    seen = {tuple(r) for _ in range(500) for r in t.sample(16, g_train, "train").inputs.tolist()}
+    val = [tuple(r) for _ in range(4) for r in t.sample(16, g_val, "val").inputs.tolist()]
+    assert len(seen & set(val)) == 0
+    assert len(set(val)) > 1 and t.held_out
+    # and the training part is most of the space: a tenth (by the hash) is set aside, no more
+    space = t.space_size()
+    assert 0.05 < t.val_fraction < 0.15 and (len(seen) > 0.8 * space if space <= 1024 else True)
+
+
+def test_a_space_too_small_to_hold_out_anything_says_so():
+    from resnorm.config import TaskConfig
+    from resnorm.tasks import make_task, not_held_out, validation_note
+    from resnorm.trainer import train
+
+    t = make_task(TaskConfig(task="copy", vocab_size=2, seq_len=1), "encoder")
+    assert not t.held_out and t.space_size() == 2
+    assert not_held_out(TaskConfig(task="copy", vocab_size=2, seq_len=1), "encoder") == 2
+    assert "not held out" in validation_note(t)
+    tr = train(RunConfig.from_flat(dict(arch="encoder", task="copy", vocab_size=2, seq_len=1, layers=1, d_model=8,
+                                        heads=1, d_ff=8, steps=2, probe_every=0, attention_every=0)))
+    assert tr.summary.to_dict()["validation"].startswith("not held out")

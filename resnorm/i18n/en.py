@@ -46,6 +46,9 @@ TEXT.update({
     "event.diverged": "diverged",
     "event.grad jump": "grad jump",
     "event.entropy collapse": "entropy collapse",
+    "event.stalled": "stalled at the unigram loss",
+    "live.not_held_out": "Validation is not held out: this task has only {n} distinct examples, too few to set "
+                         "any aside, so the validation loss is measured on examples the model also trains on.",
 
     # ---- messages that come from the package, recognised and translated ------------------------------
     "msg.run_in_progress": "A run is already in progress: stop it first.",

@@ -59,7 +59,9 @@ TEXT: dict[str, str] = {
     "field.dtype.help": "权重和激活值的浮点类型",
     "field.norm_eps.help": "归一化平方根内的 epsilon",
     "field.task.help": "复制 / 反转 / 排序一个随机符号串，两数相加，或字符级语言建模"
-                       "（stdlib-lm：Python 自带的标准库源码；text-lm：你的文本文件）",
+                       "（stdlib-lm：Python 自带的标准库源码；text-lm：你的文本文件）。验证集是单独留出的：文本取最后 10 %；"
+                       "符号任务按输入的哈希取出十分之一的可能输入，训练中从不使用——除非任务的不同输入少到一个也留不出"
+                       "（例如 copy 只有 2 个符号 × 1 位），这时运行摘要会说明",
     "field.seq_len.help": "每个输入的符号数（add 任务为每个加数的位数；文本任务为上下文长度）",
     "field.vocab_size.help": "符号任务（copy、reverse、sort）的字母表大小",
     "field.text_file.help": "text-lm 使用的 UTF-8 文本文件",
@@ -107,6 +109,9 @@ TEXT: dict[str, str] = {
     "event.diverged": "发散",
     "event.grad jump": "梯度突增",
     "event.entropy collapse": "熵崩塌",
+    "event.stalled": "停滞在一元（unigram）损失",
+    "live.not_held_out": "验证集没有单独留出：这个任务只有 {n} 个不同的样例，少到无法留出任何一个，所以验证损失是在"
+                         "模型也用来训练的样例上测得的。",
 
     "msg.run_in_progress": "已有一个训练在进行：请先停止它。",
     "msg.compare_in_progress": "已有一个对比在运行：请先停止它。",
