@@ -1,9 +1,9 @@
 """Comparisons: 2–4 configs trained in lockstep, and what to say about them afterwards.
 
 Lockstep means one thread advances every run by one step in turn: same step clock, started
-together, paused and stopped together. Each run draws its data from its own generator seeded with
-its own seed, so runs with the same seed and task see the same batches in the same order — two
-identical configs give identical metrics.
+together, paused and stopped together. Each run draws its data from its own generator, seeded from
+its own seed's ``train`` stream (``resnorm.seeds``), so runs with the same seed and task see the same
+batches in the same order — two identical configs give identical metrics.
 
 Events marked automatically (``detect_events``):
 

@@ -202,7 +202,8 @@ class TrainConfig(_Validated):
     optimizer: str = _f("adamw", "optimizer", choices=OPTIMIZERS)
     weight_decay: float = _f(0.0, "decoupled weight decay (AdamW) or L2 penalty (Adam, SGD)", lo=0.0, hi=10.0)
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
-    seed: int = _f(0, "seed for weights, data order and dropout", lo=0, hi=2**31 - 1)
+    seed: int = _f(0, "seed of the run: weights, training batches, validation batches and dropout each "
+                   "draw from their own stream derived from it (resnorm.seeds)", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
     autocast: str = _f("off", "mixed precision: bf16 runs the forward pass and loss under torch.autocast "
                        "(matrix products in bfloat16, weights and optimizer kept in float32; needs dtype "

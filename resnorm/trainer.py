@@ -21,6 +21,7 @@ from .config import ConfigError, RunConfig
 from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
 from .schedules import lr_factor
+from .seeds import stream_seed
 from .store import AttentionSnapshot, MetricStore
 from .tasks import Task, make_task, validation_note
 from .worker import FINAL_STATUSES, Worker  # noqa: F401  (FINAL_STATUSES re-exported)
@@ -178,8 +179,8 @@ class Trainer(Worker):
         self.optimizer = make_optimizer(cfg, self.params)
         self.probe = ActivationProbe(self.model)
         self.groups = ParamGroups(self.model)
-        self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
-        val_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+        self.data_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "train"))
+        val_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "val"))
         self.val_batches = [self.task.sample(cfg.train.batch_size, val_gen, "val").to(self.device)
                             for _ in range(VAL_BATCHES)]
         self.probe_cpu = self.task.probe_example()

@@ -297,3 +297,39 @@ def test_a_space_too_small_to_hold_out_anything_says_so():
     tr = train(RunConfig.from_flat(dict(arch="encoder", task="copy", vocab_size=2, seq_len=1, layers=1, d_model=8,
                                         heads=1, d_ff=8, steps=2, probe_every=0, attention_every=0)))
     assert tr.summary.to_dict()["validation"].startswith("not held out")
+
+
+# ---- item 7: separate random streams --------------------------------------------------------------------
+def _trainer(seed: int):
+    from resnorm.trainer import Trainer
+
+    tr = Trainer(RunConfig.from_flat(dict(layers=1, d_model=8, heads=1, d_ff=8, batch_size=8, steps=1, seed=seed,
+                                          task="copy", vocab_size=10, seq_len=8)))
+    tr.prepare()
+    return tr
+
+
+def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
+    import numpy as _np
+
+    from resnorm.seeds import STREAMS, stream_seed
+
+    # documented: SeedSequence(entropy=seed, spawn_key=(k,)), first 63 bits
+    lo, hi = _np.random.SeedSequence(entropy=5, spawn_key=(STREAMS.index("val"),)).generate_state(2, _np.uint32)
+    assert stream_seed(5, "val") == (int(hi) << 32 | int(lo)) >> 1
+    values = [stream_seed(s, k) for s in range(100) for k in STREAMS]
+    assert len(set(values)) == len(values)  # no stream of one seed is another seed's (or stream's)
+    for s in range(3):
+        a, b = _trainer(s), _trainer(s + 1)
+        # seed s's validation batches are not seed s + 1's training batches ...
+        b_train = b.task.sample(8, b.data_gen, "train")
+        assert not torch.equal(a.val_batches[0].inputs, b_train.inputs)
+        # ... and neither the data nor the weights are drawn from the bare integer s
+        bare = a.task.sample(8, torch.Generator().manual_seed(s), "train")
+        assert not torch.equal(a.task.sample(8, a.data_gen, "train").inputs, bare.inputs)
+        from resnorm.model import Transformer
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s)
+            bare_model = Transformer(a.cfg.model, a.task.vocab_size, a.task.max_len)
+        assert not torch.equal(a.model.embed.weight, bare_model.embed.weight)
