@@ -38,6 +38,7 @@ AXES = {
     "cross_attn_out.ratio": ("‖F(x)‖/‖x‖", True),
     "mlp_out.ratio": ("‖F(x)‖/‖x‖", True),
     "rank_residual": ("‖X − 1x̄ᵀ‖/‖X‖", False),
+    "rank_residual_l1inf": ("‖X − 1x̄ᵀ‖₁,∞/‖X‖₁,∞", False),
     "attn.entropy": ("entropy (nats)", False),
     "first.grad_norm": ("‖∇θ‖ first block", True),
     "last.grad_norm": ("‖∇θ‖ last block", True),

@@ -57,7 +57,9 @@ METRICS: dict[str, tuple[str, str]] = {
                        "the 1/√(2L) scale, Sandwich's N_out; against x, not DeepNorm's αx) against the stream"),
     "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F‖/‖x‖ of the raw cross-attention branch output"),
     "mlp_out.ratio": ("mlp_out.ratio", "‖F‖/‖x‖ of the raw MLP branch output against the stream it reads"),
-    "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖/‖X‖ of the stream after the block (0 = rank collapse)"),
+    "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖_F/‖X‖_F of the stream after the block (0 = rank collapse)"),
+    "rank_residual_l1inf": ("rank_residual_l1inf", "the same ratio in Dong et al.'s composite norm "
+                            "‖·‖_{1,∞} = √(‖·‖₁‖·‖_∞)"),
     "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
 }
 _BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}

@@ -113,6 +113,14 @@ def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple
     return None
 
 
+def caution(position: str, residual: str, norm: str, arch: str) -> str | None:
+    """The i18n key of a note for a combination that builds and runs but is not a published setting
+    and behaves in a way the learner should know of, else None. Shown under the controls."""
+    if norm == "dyt" and position in ("post", "deepnorm"):
+        return "caution.dyt_after_add"
+    return None
+
+
 def deepnorm_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
     """(alpha, beta) per stack. Decoder- or encoder-only with N layers: alpha = (2N)^(1/4),
     beta = (8N)^(-1/4). Encoder-decoder with N encoder and M decoder layers (DeepNet, Table 1):

@@ -333,3 +333,44 @@ def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
             torch.manual_seed(s)
             bare_model = Transformer(a.cfg.model, a.task.vocab_size, a.task.max_len)
         assert not torch.equal(a.model.embed.weight, bare_model.embed.weight)
+
+
+# ---- item 8: DyT after the addition is allowed, with a note ---------------------------------------------
+def test_dyt_after_the_addition_is_allowed_and_noted_and_the_stream_it_leaves_is_tiny():
+    from resnorm.i18n import en, zh
+    from resnorm.model import build_model
+    from resnorm.probes import ActivationProbe
+    from resnorm.variants import caution
+
+    for position in ("post", "deepnorm"):
+        RunConfig.from_flat(dict(norm="dyt", norm_position=position))  # allowed
+        key = caution(position, "on", "dyt", "decoder")
+        assert key and "Zhu" in en.TEXT[key] and "Zhu" in zh.TEXT[key]
+    assert caution("pre", "on", "dyt", "decoder") is None and caution("post", "on", "layernorm", "decoder") is None
+    # what the note says: with DyT after every addition the stream shrinks block after block
+    cfg = RunConfig.from_flat(dict(norm="dyt", norm_position="post", layers=6, d_model=16, heads=2, d_ff=32,
+                                   init="xavier"))
+    model = build_model(cfg.model, 12, 16, seed=0)
+    probe = ActivationProbe(model)
+    with torch.no_grad(), probe.capture():
+        model(torch.randint(0, 12, (4, 16), generator=torch.Generator().manual_seed(0)))
+    rms = [probe_v for k, probe_v in sorted(probe.pop().items()) if k.endswith("resid_post.rms")]
+    assert max(rms) < 0.5 and min(rms) ** 2 < 1e-3
+
+
+# ---- item 9: the rank residual, Frobenius and Dong et al.'s ℓ1,∞ -----------------------------------------
+def test_rank_residual_in_frobenius_and_in_dongs_composite_norm_by_hand():
+    from resnorm.probes import RESID_STATS, stream_stats
+
+    X = torch.tensor([[[1.0, 2.0], [3.0, -1.0], [2.0, 2.0]]], dtype=torch.float64)  # 3 tokens × d 2
+    stats = dict(zip(RESID_STATS, stream_stats(X).tolist()))
+    # token mean (2, 1); R = [[-1, 1], [1, -2], [0, 1]]
+    fro = math.sqrt(1 + 1 + 1 + 4 + 0 + 1) / math.sqrt(1 + 4 + 9 + 1 + 4 + 4)
+    # ‖R‖₁ = max column sum |R| = max(2, 4) = 4; ‖R‖_∞ = max row sum = max(2, 3, 1) = 3
+    # ‖X‖₁ = max(6, 5) = 6; ‖X‖_∞ = max(3, 4, 4) = 4
+    l1inf = math.sqrt(4 * 3) / math.sqrt(6 * 4)
+    assert stats["rank_residual"] == pytest.approx(fro, rel=1e-12)
+    assert stats["rank_residual_l1inf"] == pytest.approx(l1inf, rel=1e-12)
+    same = torch.ones(1, 4, 3, dtype=torch.float64) * torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    zero = dict(zip(RESID_STATS, stream_stats(same).tolist()))
+    assert zero["rank_residual"] == 0.0 and zero["rank_residual_l1inf"] == 0.0

@@ -296,7 +296,9 @@ def _profile_charts(profiles: dict, s: Settings) -> None:
                                  band_kind=s.band), "init_chart_ratio")
         st.caption(t("init.look.ratio"))
     with bottom[1]:
-        log_y = st.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
-        _chart(FI.profile_figure(profiles, "rank_residual", title=t("init.chart.rank"),
+        c1, c2 = st.columns(2)
+        log_y = c1.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
+        dong = c2.toggle(t("init.rank_dong"), key="init_rank_dong", help=t("init.rank_dong_help"))
+        _chart(FI.profile_figure(profiles, "rank_residual_l1inf" if dong else "rank_residual", title=t("init.chart.rank"),
                                  band_kind=s.band, log_y=log_y), "init_chart_rank")
         st.caption(t("init.look.rank_residual"))
