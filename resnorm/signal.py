@@ -293,3 +293,46 @@ def band(frame: pd.DataFrame, x: str) -> pd.DataFrame:
     out = g.agg(["median", "min", "max", "mean", "std", "count"]).rename(columns={"count": "n"}).reset_index()
     out["std"] = out["std"].fillna(0.0).where(out["n"] > 0)
     return out
+
+
+# ---- Xiong et al. 2020, Theorem 1: the last block's gradient against the total depth ----------------------
+THEOREM1_DEPTHS = (2, 4, 8, 16, 32, 48)
+THEOREM1_COLUMNS = ["position", "depth", "seed", "value"]
+
+
+def theorem1_sweep(cfg: RunConfig, depths: Iterable[int] = THEOREM1_DEPTHS, seeds: Iterable[int] = range(3),
+                   on_progress: Progress | None = None) -> pd.DataFrame:
+    """The picture of Xiong et al. 2020's Theorem 1: the gradient norm of the *last* block at
+    initialisation against the *total* depth L, for the Post-LN and the Pre-LN version of ``cfg``
+    (everything else as in ``cfg``; the stack next to the output for encoder-decoder).
+
+    The theorem bounds the last layer's gradient by O(d·√ln d) for Post-LN — independent of L — and by
+    O(d·√(ln d / L)) for Pre-LN: it shrinks like L^-½ as the model gets deeper. It is a statement
+    about the total depth, not about how the gradient varies along one model's layers.
+    Columns ``position, depth, seed, value``; cached like every sweep.
+    """
+    depths, seeds = tuple(sorted({int(d) for d in depths})), _seeds(seeds)
+    parts = []
+    for k, position in enumerate(("post", "pre")):
+        def sub(f, k=k):
+            if on_progress is not None:
+                on_progress((k + f) / 2)
+        summary = depth_summary(depth_sweep(cfg.replace(norm_position=position), depths, seeds, on_progress=sub))
+        stack = "dec" if "dec" in set(summary["stack"]) else "blocks"
+        part = summary[(summary["metric"] == "last.grad_norm") & (summary["stack"] == stack)]
+        parts.append(pd.DataFrame({"position": position, "depth": part["depth"].to_numpy(np.int64),
+                                   "seed": part["seed"].to_numpy(np.int64),
+                                   "value": part["value"].to_numpy(np.float64)}))
+    return pd.concat(parts, ignore_index=True)[THEOREM1_COLUMNS]
+
+
+def theorem1_slopes(frame: pd.DataFrame) -> dict[str, float]:
+    """Per position, the least-squares slope of ln(median over seeds of the last block's gradient
+    norm) against ln L: 0 for a flat curve, −½ for L^-½."""
+    out = {}
+    for position, part in frame.groupby("position"):
+        med = part.groupby("depth")["value"].median()
+        ok = np.isfinite(med.to_numpy()) & (med.to_numpy() > 0)
+        out[str(position)] = (float(np.polyfit(np.log(med.index.to_numpy(float)[ok]), np.log(med.to_numpy()[ok]), 1)[0])
+                              if ok.sum() >= 2 else float("nan"))
+    return out

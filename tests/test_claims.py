@@ -374,3 +374,40 @@ def test_rank_residual_in_frobenius_and_in_dongs_composite_norm_by_hand():
     same = torch.ones(1, 4, 3, dtype=torch.float64) * torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     zero = dict(zip(RESID_STATS, stream_stats(same).tolist()))
     assert zero["rank_residual"] == 0.0 and zero["rank_residual_l1inf"] == 0.0
+
+
+# ---- item 1: Xiong et al. 2020 as the paper says it, and Theorem 1's own picture -----------------------------
+def test_theorem_1_is_about_total_depth_and_the_texts_no_longer_misquote_it():
+    from resnorm.i18n import en, zh
+
+    for table in (en.TEXT, zh.TEXT):
+        assert "1/√L" not in table["lesson.2.why"]          # was: gradients shrink towards the output like 1/√L
+        assert "L^-½" in table["init.thm1.what"] and "O(d·√(ln d / L))" in table["lesson.2.why"]
+    assert "Theorem 1, Fig. 3" not in en.TEXT["init.look.grad_norm"]
+    assert "total depth" in en.TEXT["init.look.grad_norm"].replace("*", "")
+    assert "总深度" in zh.TEXT["init.look.grad_norm"].replace("*", "")
+    with open("README.md", encoding="utf-8") as fh:
+        assert "gradients concentrate near the output" not in fh.read()
+
+
+def test_theorem_1_sweep_is_the_last_blocks_gradient_of_each_total_depth():
+    from resnorm import figures_init as FI
+    from resnorm import signal as S
+
+    cfg = RunConfig.from_flat(dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=4, init="xavier"))
+    frame = S.theorem1_sweep(cfg, (2, 4), (0, 1))
+    assert set(frame["position"]) == {"post", "pre"} and sorted(set(frame["depth"])) == [2, 4]
+    for position in ("post", "pre"):
+        for L in (2, 4):
+            prof = S.depth_profile(cfg.replace(norm_position=position, layers=L), (0, 1))
+            last = prof[(prof.metric == "grad_norm") & (prof.layer == L - 1)].sort_values("seed")["value"].to_numpy()
+            got = frame[(frame.position == position) & (frame.depth == L)].sort_values("seed")["value"].to_numpy()
+            np.testing.assert_allclose(got, last, rtol=1e-12)
+    # slopes by hand: a curve ∝ L^-½ has slope −½ and a flat one 0
+    made = pd.DataFrame({"position": ["post"] * 3 + ["pre"] * 3, "depth": [2, 8, 32] * 2, "seed": 0,
+                         "value": [1.0, 1.0, 1.0] + [2 ** -0.5, 8 ** -0.5, 32 ** -0.5]})
+    slopes = S.theorem1_slopes(made)
+    assert slopes["post"] == pytest.approx(0.0, abs=1e-12) and slopes["pre"] == pytest.approx(-0.5, rel=1e-9)
+    refs = [tr for tr in FI.theorem1_figure(made).data if (tr.meta or {}).get("role") == "reference"]
+    np.testing.assert_allclose(refs[1].y, made["value"][3:], rtol=1e-12)  # the ∝ L^-½ reference
+    np.testing.assert_allclose(refs[0].y, 1.0)

@@ -217,6 +217,29 @@ def _chart(fig, key: str) -> None:
     st.plotly_chart(localize(fig), width="stretch", key=key, config={"displaylogo": False})
 
 
+def theorem1_section(cfg: RunConfig, seeds, key: str) -> None:
+    """Xiong et al. 2020's Theorem 1 as a picture: the last block's gradient norm against the total
+    depth L = 2…48, Post-LN and Pre-LN versions of ``cfg``, computed when asked (a sweep of ~110
+    blocks per position and seed), then kept for the session."""
+    with st.expander(t("init.thm1.title"), icon=":material/functions:"):
+        st.markdown(t("init.thm1.what"))
+        shown = f"{key}_thm1_shown"
+        if st.button(t("init.thm1.compute", seeds=len(seeds)), key=f"{key}_thm1_btn"):
+            st.session_state[shown] = True
+        if not st.session_state.get(shown):
+            return
+        bar = st.progress(0.0, text=t("init.computing"))
+        frame = _guarded("Theorem 1", partial(S.theorem1_sweep, cfg, S.THEOREM1_DEPTHS, seeds,
+                                              on_progress=lambda f: bar.progress(min(1.0, f))))
+        bar.empty()
+        if frame is None:
+            return
+        _chart(FI.theorem1_figure(frame), f"{key}_thm1_chart")
+        slopes = S.theorem1_slopes(frame)
+        st.caption(t("init.thm1.measured", post=slopes.get("post", float("nan")), pre=slopes.get("pre", float("nan")),
+                     seeds=len(seeds), depths=", ".join(map(str, S.THEOREM1_DEPTHS))))
+
+
 def _guarded(label: str, fn):
     try:
         return fn()
@@ -267,6 +290,12 @@ def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     st.markdown(t("init.against_depth"))
     _chart(FI.depth_figure(summaries, band_kind=s.band), "init_chart_depth")
     st.caption(t("init.look.depth") + " " + t("init.depths", depths=", ".join(map(str, depths))))
+    try:
+        base = RunConfig.from_flat({**BASE, **s.shared, "layers": 2})
+    except ConfigError:
+        base = None
+    if base is not None:
+        theorem1_section(base, s.seeds, "init")
     after = S.cache_info()
     new = after["unit_misses"] - before["unit_misses"]
     status.caption(t("init.timing", configs=len(runs), seeds=len(s.seeds), blocks=s.hi, t_profile=t_profile,
