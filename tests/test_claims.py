@@ -310,6 +310,21 @@ def _trainer(seed: int):
 
 
 def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
+    from resnorm.model import Transformer
+
+    for s in range(3):
+        a, b = _trainer(s), _trainer(s + 1)
+        # seed s's validation batches are not seed s + 1's training batches ...
+        b_train = b.task.sample(8, b.data_gen, "train")
+        assert not torch.equal(a.val_batches[0].inputs, b_train.inputs)
+        # ... and neither the data nor the weights are drawn from the bare integer s
+        bare = a.task.sample(8, torch.Generator().manual_seed(s), "train")
+        assert not torch.equal(a.task.sample(8, a.data_gen, "train").inputs, bare.inputs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s)
+            bare_model = Transformer(a.cfg.model, a.task.vocab_size, a.task.max_len)
+        assert not torch.equal(a.model.embed.weight, bare_model.embed.weight)
+
     import numpy as _np
 
     from resnorm.seeds import STREAMS, stream_seed
@@ -319,20 +334,6 @@ def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
     assert stream_seed(5, "val") == (int(hi) << 32 | int(lo)) >> 1
     values = [stream_seed(s, k) for s in range(100) for k in STREAMS]
     assert len(set(values)) == len(values)  # no stream of one seed is another seed's (or stream's)
-    for s in range(3):
-        a, b = _trainer(s), _trainer(s + 1)
-        # seed s's validation batches are not seed s + 1's training batches ...
-        b_train = b.task.sample(8, b.data_gen, "train")
-        assert not torch.equal(a.val_batches[0].inputs, b_train.inputs)
-        # ... and neither the data nor the weights are drawn from the bare integer s
-        bare = a.task.sample(8, torch.Generator().manual_seed(s), "train")
-        assert not torch.equal(a.task.sample(8, a.data_gen, "train").inputs, bare.inputs)
-        from resnorm.model import Transformer
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s)
-            bare_model = Transformer(a.cfg.model, a.task.vocab_size, a.task.max_len)
-        assert not torch.equal(a.model.embed.weight, bare_model.embed.weight)
 
 
 # ---- item 8: DyT after the addition is allowed, with a note ---------------------------------------------
