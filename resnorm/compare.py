@@ -23,7 +23,11 @@ Events marked automatically (``detect_events``):
   A layer that is below it from the first step has not collapsed during training and is not marked.
 
 The stall and the entropy collapse need the run's task (``event_context``); without it they are
-not checked.
+not checked. Measured on 10 runs (lesson 3 quick run, 2 seeds × its 4 variants; the default config
+for 1,000 steps, Pre-LN and Post-LN): both Post-LN runs stuck at chance (2.31–2.33 against 2.303)
+were marked stalled and nothing else was; the lowest layer entropy of any run was 16–59 % of uniform
+attention's, so none was marked collapsed; the converged runs had no gradient jump; jumps were marked
+only in Post-LN with warm-up at learning rate 10⁻², where the loss spiked with them.
 """
 from __future__ import annotations
 
@@ -112,8 +116,9 @@ def uniform_entropy(keys: int, causal: bool) -> float:
 
 @functools.lru_cache(maxsize=64)
 def event_context(cfg: RunConfig) -> dict:
-    """(Cached per config; do not modify the result.) What ``detect_events`` needs to know about a run's task: ``unigram`` (nats), the entropy of the
-    task's target tokens, and ``uniform`` = {attention layer: entropy of uniform attention}."""
+    """What ``detect_events`` needs to know about a run's task: ``unigram`` (nats), the entropy of the
+    task's target tokens, and ``uniform`` = {attention layer: entropy of uniform attention}. Cached per
+    config: do not modify the result."""
     from .tasks import make_task
 
     task = make_task(cfg.task, cfg.model.arch)

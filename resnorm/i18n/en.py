@@ -596,9 +596,10 @@ TEXT.update({
                     "dangerous region (Xiong et al. 2020, §3; Liu et al. 2020 add that Adam's variance estimate is "
                     "itself unreliable in the first steps). Pre-LN's gradients are well-scaled from the start, so "
                     "it needs no warm-up — one reason GPT-2 and most later models put the norm first.",
-    "lesson.3.note": "Measured over 5 seeds (quick run: 200 steps, warm-up 150) and 3 seeds (full: 300 steps, "
-                     "warm-up 150): Post-LN without warm-up ended at 2.31–2.35 every time (chance 2.30), with "
-                     "warm-up at 0.015–0.15; Pre-LN below 0.04 either way. At lower learning rates (10⁻³–5·10⁻³) "
+    "lesson.3.note": "Measured over 4 seeds (quick run: 200 steps, warm-up 150) and 3 seeds (full: 300 steps, "
+                     "warm-up 150): Post-LN without warm-up ended at 2.31–2.32 every time (chance 2.30; the Compare "
+                     "page marks it “stalled at the unigram loss”), with warm-up at 0.011–0.18; Pre-LN below 0.04 "
+                     "either way. At lower learning rates (10⁻³–5·10⁻³) "
                      "a 6-block Post-LN trains without warm-up too: the failure needs the high rate.",
     "lesson.3.variant.post": "Post-LN, no warm-up",
     "lesson.3.variant.post_warmup": "Post-LN, warm-up",
@@ -629,7 +630,7 @@ TEXT.update({
                     "**D** no norm.",
     "lesson.4.look": "The **training loss** (log scale): LayerNorm and RMSNorm lie on top of each other, DyT starts "
                      "more slowly and catches up. The **residual-stream RMS per layer** at step 1: without a norm "
-                     "the stream after the last block is 9–13× larger than with LayerNorm, the first loss is ~50 "
+                     "the stream after the last block is 10–18× larger than with LayerNorm, the first loss is ~50 "
                      "instead of ~3, and the gradient norm runs into the thousands.",
     "lesson.4.why": "LayerNorm centres and rescales each token. Zhang & Sennrich (2019) found that the rescaling is "
                     "what matters: RMSNorm drops the centring, costs less and trains as well. Zhu et al. (2025) go "
@@ -639,11 +640,13 @@ TEXT.update({
                     "block multiplies the stream's size, so after six blocks the logits are huge, the loss at "
                     "initialisation is ~20× chance and the gradients explode. The seed article calls "
                     "normalisation a way to converge faster; here it decides whether the model trains at all.",
-    "lesson.4.note": "Measured over 3 seeds (full: 300 steps): LayerNorm 0.010–0.011, RMSNorm 0.010–0.011, DyT "
-                     "0.021–0.022, no norm 2.67–2.94 (with gradient clipping at 1 it does not diverge; it stays "
-                     "above chance). DyT lags early: after 150 steps at 10⁻³ it was still at ~1.5 while LayerNorm was "
+    "lesson.4.note": "Measured over 3 seeds (full: 300 steps): LayerNorm 0.012–0.015, RMSNorm 0.012–0.015, DyT "
+                     "0.020–0.031, no norm 3.1–4.8 (with gradient clipping at 1 it does not diverge; it stays "
+                     "above chance); the stream after the last block started 10–13× LayerNorm's without a norm. DyT lags early: after 150 steps at 10⁻³ it was still at ~1.5 while LayerNorm was "
                      "at 0.2–0.4; the quick run therefore uses 3·10⁻³ for 150 steps, where all three trained in 4 "
-                     "of 4 seeds (LayerNorm and RMSNorm 0.005–0.007, DyT 0.007–0.009).",
+                     "of 4 seeds (LayerNorm and RMSNorm 0.005–0.008, DyT 0.007–0.017; no norm 3.4–15, its stream 10–18× "
+                     "LayerNorm's). The check asks LayerNorm and RMSNorm to end within 0.1 of each other *and* to "
+                     "have trained (≤ 0.5): two runs stuck alike at chance are not a pass.",
     "lesson.4.variant.layernorm": "LayerNorm",
     "lesson.4.variant.rmsnorm": "RMSNorm",
     "lesson.4.variant.dyt": "DyT",
@@ -734,10 +737,10 @@ TEXT.update({
                      "residual and norm1, then the feed-forward as written, with the same parameter shapes); dropout "
                      "is 0 here (it is not the bug) and the unused norm2 is left out. The article's other bugs (its "
                      "decoder attends to the encoder output instead of to itself, with no causal mask; its "
-                     "Transformer.forward uses undefined names) are not part of this run. Measured over 7 seeds "
-                     "(full: 300 steps at 10⁻³): correct block 0.06–0.69, the article's 1.61–2.09; over 6 seeds "
-                     "(quick: 200 steps at 3·10⁻³): 0.006–0.039 against 1.91–2.26; stream RMS 1.00 against "
-                     "1.63–1.75.",
+                     "Transformer.forward uses undefined names) are not part of this run. Measured over 3 seeds "
+                     "(full: 300 steps at 10⁻³): correct block 0.045–0.90, the article's 1.98–2.05; over 4 seeds "
+                     "(quick: 200 steps at 3·10⁻³): 0.006–0.087 against 2.18–2.27; stream RMS after the article's "
+                     "blocks 1.60–1.75 (the correct block's is 1.00 by construction: it ends in a LayerNorm).",
     "lesson.6.variant.correct": "correct Post-LN block",
     "lesson.6.variant.seed_article": "the article's block",
     "lesson.6.claim.stream": "The stream is no longer normalised: mean RMS after the blocks at initialisation "
