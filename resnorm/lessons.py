@@ -345,7 +345,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         variants=(Variant("skip", {"residual": "on"}), Variant("noskip", {"residual": "off"})),
         reduced={"steps": 100},
         controls=("layers", "mlp", "steps", "seed"),
-        margins={"collapse": 0.01, "healthy": 0.1, "stall": 0.1, "gap": 0.3},
+        margins={"collapse": 0.01, "healthy": 0.1, "stall": 0.2, "gap": 0.3},
         check_fn=check_residuals, answer="b"),
     Lesson(
         2, "post-vs-pre-at-init", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
