@@ -162,7 +162,8 @@ class SequenceTask(Task):
         frac = self.val_fraction if split == "val" else 1.0 - self.val_fraction
         xs, ys, have = [], [], 0
         while have < batch_size:
-            x, y = self.pairs(min(1 << 16, int(1.25 * (batch_size - have) / frac) + 8), g)
+            need = batch_size - have  # draw enough for one round, in rounds of bounded size
+            x, y = self.pairs(min(1 << 16, max(256, 4 * need), int(1.25 * need / frac) + 8), g)
             keep = (self.example_bucket(x) == 0) == (split == "val")
             xs.append(x[keep])
             ys.append(y[keep])
