@@ -592,7 +592,8 @@ TEXT.update({
                      "against ~2.4 here); without warm-up a few full-size steps bring them down to ~0.5, where they "
                      "stay while the loss sits at chance: the model has settled in a flat region. With warm-up it "
                      "keeps learning.",
-    "lesson.3.why": "At initialisation Post-LN's gradients near the output are large (lesson 2). Adam normalises "
+    "lesson.3.why": "At initialisation Post-LN's gradients near the output are large (Xiong et al. 2020; in this "
+                    "small model larger than Pre-LN's rather than rising along the layers, lesson 2). Adam normalises "
                     "each step, so at 10⁻² every weight moves by about 10⁻² at once — too far for the last layers: "
                     "the model falls into a flat region where it predicts only symbol frequencies, and the "
                     "gradient vanishes. A warm-up keeps the first steps small until the model has left the "
