@@ -170,7 +170,7 @@ class ModelConfig(_Validated):
 class TaskConfig(_Validated):
     task: str = _f("copy", "copy / reverse / sort a random symbol string, add two numbers, or "
                    "character-level language modelling (stdlib-lm: Python's own sources; "
-                   "text-lm: your text file). Validation is held out: the last 10 % of a text; for the "
+                   "text-lm: your text file). Validation is held out: the last tenth of a text; for the "
                    "symbol tasks a tenth of the possible inputs, chosen by a hash of the input, never used "
                    "in training — unless the task has so few distinct inputs that none can be set aside "
                    "(e.g. copy with 2 symbols x 1), which the run's summary then says", choices=TASKS)
