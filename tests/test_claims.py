@@ -412,3 +412,42 @@ def test_theorem_1_sweep_is_the_last_blocks_gradient_of_each_total_depth():
     refs = [tr for tr in FI.theorem1_figure(made).data if (tr.meta or {}).get("role") == "reference"]
     np.testing.assert_allclose(refs[1].y, made["value"][3:], rtol=1e-12)  # the ∝ L^-½ reference
     np.testing.assert_allclose(refs[0].y, 1.0)
+
+
+def test_the_init_page_draws_theorem_1_when_asked():
+    import json
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    at = AppTest.from_file(os.path.join(root, "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/init.py").run()
+    at.slider(key="init_seeds").set_value(1).run()
+    assert not at.exception, at.exception
+    titles = lambda: [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]  # noqa: E731
+    assert not any("Theorem 1" in x for x in titles())
+    at.button(key="init_thm1_btn").click().run()
+    assert not at.exception, at.exception
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "Theorem 1" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    names = [tr.get("name") for tr in spec["data"]]
+    assert "Post-LN" in names and "Pre-LN" in names and "∝ L^-½ (Theorem 1, Pre-LN)" in names
+
+
+def test_lesson_2_shows_theorem_1_after_its_run_in_chinese():
+    import json
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    at = AppTest.from_file(os.path.join(root, "app.py"), default_timeout=120)
+    at.query_params.update(lesson="2", lang="zh")
+    at.run()
+    at.button(key="lesson_run").click().run()
+    assert not at.exception, at.exception
+    at.button(key="lesson2_thm1_btn").click().run()
+    assert not at.exception, at.exception
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "最后一个块的梯度范数与总深度的关系（Xiong 等人 2020，定理 1）" in titles

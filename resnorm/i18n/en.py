@@ -371,6 +371,11 @@ TEXT.update({
     "fig.Loss and accuracy (train, validation), learning rate": "Loss and accuracy (train, validation), learning rate",
     "fig.Gradient norm per layer": "Gradient norm per layer",
     "fig.Stream change per sublayer and update ratio per layer": "Stream change per sublayer and update ratio per layer",
+    "fig.Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)":
+        "Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)",
+    "fig.flat (Theorem 1, Post-LN)": "flat (Theorem 1, Post-LN)",
+    "fig.∝ L^-½ (Theorem 1, Pre-LN)": "∝ L^-½ (Theorem 1, Pre-LN)",
+    "fig.‖∇θ‖ of the last block": "‖∇θ‖ of the last block",
     "fig.t.stream_change": "stream change ‖x_out − x_in‖/‖x_in‖, {sub}",
     "fig.t.raw_branch": "raw branch ‖F‖/‖x‖ (before gate, scale, N_out), {sub}",
     "fig.‖x_out − x_in‖/‖x_in‖": "‖x_out − x_in‖/‖x_in‖",

@@ -415,6 +415,11 @@ TEXT: dict[str, str] = {
     "fig.Loss and accuracy (train, validation), learning rate": "损失与准确率（训练、验证），学习率",
     "fig.Gradient norm per layer": "各层梯度范数",
     "fig.Stream change per sublayer and update ratio per layer": "各子层对残差流的改变量与各层更新比",
+    "fig.Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)":
+        "最后一个块的梯度范数与总深度的关系（Xiong 等人 2020，定理 1）",
+    "fig.flat (Theorem 1, Post-LN)": "水平（定理 1，Post-LN）",
+    "fig.∝ L^-½ (Theorem 1, Pre-LN)": "∝ L^-½（定理 1，Pre-LN）",
+    "fig.‖∇θ‖ of the last block": "最后一个块的 ‖∇θ‖",
     "fig.t.stream_change": "残差流改变量 ‖x_out − x_in‖/‖x_in‖，{sub}",
     "fig.t.raw_branch": "原始分支 ‖F‖/‖x‖（门控、缩放、N_out 之前），{sub}",
     "fig.‖x_out − x_in‖/‖x_in‖": "‖x_out − x_in‖/‖x_in‖",
