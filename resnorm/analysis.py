@@ -11,17 +11,20 @@ import torch
 
 from .config import RunConfig
 from .model import build_model, sequence_loss
+from .seeds import stream_seed
 from .probes import ActivationProbe, ParamGroups, total_grad_norm
 from .tasks import make_task
 from .trainer import resolve_device
 
 
 def init_metrics(cfg: RunConfig, seed: int, task=None) -> dict[str, float]:
-    """§3 metrics after one forward/backward at initialisation with weights and batch from ``seed``."""
+    """§3 metrics after one forward/backward at initialisation with weights and batch from ``seed``'s
+    ``weights`` and ``train`` streams (``resnorm.seeds``): a training run's step 1."""
     task = task or make_task(cfg.task, cfg.model.arch)
     device = resolve_device(cfg.train.device)
     model = build_model(cfg.model, task.vocab_size, task.max_len, seed=seed).to(device).train()
-    batch = task.sample(cfg.train.batch_size, torch.Generator().manual_seed(seed), "train").to(device)
+    batch = task.sample(cfg.train.batch_size, torch.Generator().manual_seed(stream_seed(seed, "train")),
+                        "train").to(device)
     probe = ActivationProbe(model)
     with probe.capture():
         loss = sequence_loss(model(*batch.model_args()), batch.targets)

@@ -33,6 +33,7 @@ import torch
 
 from .config import ConfigError, RunConfig
 from .model import build_model, sequence_loss
+from .seeds import stream_seed
 from .tasks import make_task
 from .trainer import Trainer, cpu_threads, resolve_device
 
@@ -62,7 +63,7 @@ def bare_loop(cfg: RunConfig, warmup: int, steps: int) -> float:
     task = make_task(cfg.task, cfg.model.arch)
     model = build_model(cfg.model, task.vocab_size, task.max_len, seed=cfg.train.seed).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.train.seed)
+    gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "train"))
     t0 = None
     for i in range(warmup + steps):
         if i == warmup:

@@ -170,7 +170,10 @@ class ModelConfig(_Validated):
 class TaskConfig(_Validated):
     task: str = _f("copy", "copy / reverse / sort a random symbol string, add two numbers, or "
                    "character-level language modelling (stdlib-lm: Python's own sources; "
-                   "text-lm: your text file)", choices=TASKS)
+                   "text-lm: your text file). Validation is held out: the last tenth of a text; for the "
+                   "symbol tasks a tenth of the possible inputs, chosen by a hash of the input, never used "
+                   "in training — unless the task has so few distinct inputs that none can be set aside "
+                   "(e.g. copy with 2 symbols x 1), which the run's summary then says", choices=TASKS)
     seq_len: int = _f(8, "symbols per input (digits per operand for add; context length for text)",
                       lo=1, hi=512)
     vocab_size: int = _f(10, "alphabet size of the symbol tasks (copy, reverse, sort)", lo=2, hi=62)
@@ -199,7 +202,8 @@ class TrainConfig(_Validated):
     optimizer: str = _f("adamw", "optimizer", choices=OPTIMIZERS)
     weight_decay: float = _f(0.0, "decoupled weight decay (AdamW) or L2 penalty (Adam, SGD)", lo=0.0, hi=10.0)
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
-    seed: int = _f(0, "seed for weights, data order and dropout", lo=0, hi=2**31 - 1)
+    seed: int = _f(0, "seed of the run: weights, training batches, validation batches and dropout each "
+                   "draw from their own stream derived from it (resnorm.seeds)", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
     autocast: str = _f("off", "mixed precision: bf16 runs the forward pass and loss under torch.autocast "
                        "(matrix products in bfloat16, weights and optimizer kept in float32; needs dtype "

@@ -206,18 +206,28 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
 
 # ---- 4. branch/stream and update ratios ---------------------------------------------------------
 def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> go.Figure:
+    """How much each sublayer changes the stream, ‖x_out − x_in‖/‖x_in‖ (``{sub}_out.change``), and
+    the update ratio per layer. Runs saved before that metric existed show the raw branch ratio
+    ‖F‖/‖x‖ (``{sub}_out.ratio``) instead, titled as what it is."""
     prefixes = block_prefixes(series)
     colors = layer_colors(len(prefixes))
-    subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}_out.ratio" in series for p in prefixes)]
-    titles = [f"‖F(x)‖/‖x‖, {s}" for s in subs] + ["update ratio ‖Δθ‖/‖θ‖"]
+    subs, titles = [], []
+    for s in ("attn", "cross_attn", "mlp"):
+        for metric, title in ((f"{s}_out.change", f"stream change ‖x_out − x_in‖/‖x_in‖, {s}"),
+                              (f"{s}_out.ratio", f"raw branch ‖F‖/‖x‖ (before gate, scale, N_out), {s}")):
+            if any(f"{p}.{metric}" in series for p in prefixes):
+                subs.append(metric)
+                titles.append(title)
+                break
+    titles.append("update ratio ‖Δθ‖/‖θ‖")
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
-    for j, sub in enumerate(subs):
-        _lines(fig, series, prefixes, f"{sub}_out.ratio", colors, row=1, col=j + 1, showlegend=j == 0)
+    for j, metric in enumerate(subs):
+        _lines(fig, series, prefixes, metric, colors, row=1, col=j + 1, showlegend=j == 0)
     _lines(fig, series, prefixes, "update_ratio", colors, row=1, col=len(titles), showlegend=not subs)
     fig.update_yaxes(type="log")
     fig.update_xaxes(title_text="step")
     _mark(fig, markers)
-    return _layout(fig, "Branch-to-stream ratio and update ratio per layer", uirevision, height=340)
+    return _layout(fig, "Stream change per sublayer and update ratio per layer", uirevision, height=340)
 
 
 # ---- 5. attention ------------------------------------------------------------------------------

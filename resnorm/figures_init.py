@@ -31,10 +31,14 @@ AXES = {
     "attn.grad_norm": ("‖∇θ‖ attention", True),
     "cross_attn.grad_norm": ("‖∇θ‖ cross-attention", True),
     "mlp.grad_norm": ("‖∇θ‖ MLP", True),
+    "attn_out.change": ("‖x_out − x_in‖/‖x_in‖", True),
+    "cross_attn_out.change": ("‖x_out − x_in‖/‖x_in‖", True),
+    "mlp_out.change": ("‖x_out − x_in‖/‖x_in‖", True),
     "attn_out.ratio": ("‖F(x)‖/‖x‖", True),
     "cross_attn_out.ratio": ("‖F(x)‖/‖x‖", True),
     "mlp_out.ratio": ("‖F(x)‖/‖x‖", True),
     "rank_residual": ("‖X − 1x̄ᵀ‖/‖X‖", False),
+    "rank_residual_l1inf": ("‖X − 1x̄ᵀ‖₁,∞/‖X‖₁,∞", False),
     "attn.entropy": ("entropy (nats)", False),
     "first.grad_norm": ("‖∇θ‖ first block", True),
     "last.grad_norm": ("‖∇θ‖ last block", True),
@@ -207,3 +211,32 @@ def band_traces(fig: go.Figure) -> list:
 
 def median_traces(fig: go.Figure) -> list:
     return [t for t in fig.data if isinstance(t.meta, dict) and t.meta.get("role") == "median"]
+
+
+def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevision: str = "init-theorem1",
+                    height: int = 360) -> go.Figure:
+    """Xiong et al. 2020, Theorem 1 (``resnorm.signal.theorem1_sweep``): the last block's gradient norm
+    against the total depth L, log-log, Post-LN and Pre-LN as measured (median and seed band), with the
+    theorem's shapes as dashed grey references through each curve's first point: flat for Post-LN,
+    ∝ L^-½ for Pre-LN."""
+    fig = go.Figure()
+    names = {"post": "Post-LN", "pre": "Pre-LN"}
+    for i, position in enumerate(("post", "pre")):
+        part = frame[frame["position"] == position]
+        if part.empty:
+            continue
+        stats = band(part.assign(stack="blocks", metric="last.grad_norm"), "depth").sort_values("depth")
+        _add_config(fig, stats, "depth", names[position], config_color(i), log_y=True, band_kind=band_kind)
+        L, first = stats["depth"].to_numpy(float), float(stats["median"].iloc[0])
+        ref = np.full(len(L), first) if position == "post" else first * (L / L[0]) ** -0.5
+        fig.add_trace(go.Scatter(x=L, y=ref, mode="lines", line=dict(color="#888", dash="dash", width=1),
+                                 name=("flat (Theorem 1, Post-LN)" if position == "post"
+                                       else "∝ L^-½ (Theorem 1, Pre-LN)"), meta={"role": "reference"}))
+    if not len(fig.data):
+        _empty_note(fig, "no depth sweep yet")
+    depths = sorted({int(d) for d in frame["depth"]}) if not frame.empty else []
+    fig.update_xaxes(title_text="depth L (blocks)", type="log",
+                     **({"tickmode": "array", "tickvals": depths} if depths else {}))
+    fig.update_yaxes(title_text="‖∇θ‖ of the last block", type="log")
+    return _layout(fig, "Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)",
+                   uirevision, height)

@@ -17,6 +17,7 @@ from torch import nn
 
 from . import variants
 from .config import ModelConfig
+from .seeds import stream_seed
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -236,21 +237,22 @@ _BUILD_LOCK = threading.Lock()
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seed: int | None = None) -> Transformer:
-    """Build with a seeded init. The global RNG is forked and restored, under a lock so that
-    models built at the same time in several threads each get exactly their seed's weights;
-    dropout then draws from a generator of the same seed (``seed_dropout``)."""
+    """Build with a seeded init: ``seed`` is the run's seed, the weights come from its ``weights``
+    stream (``resnorm.seeds``). The global RNG is forked and restored, under a lock so that models
+    built at the same time in several threads each get exactly their seed's weights; dropout then
+    draws from the seed's ``dropout`` stream (``seed_dropout``)."""
     if seed is None:
         return Transformer(cfg, vocab_size, max_len)
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(stream_seed(seed, "weights"))
         model = Transformer(cfg, vocab_size, max_len)
     seed_dropout(model, seed)
     return model
 
 
 def seed_dropout(model: nn.Module, seed: int, device="cpu") -> None:
-    """Give every dropout of the model one generator seeded with ``seed``."""
-    g = torch.Generator(device=device).manual_seed(seed + 7919)
+    """Give every dropout of the model one generator, seeded from the run seed's ``dropout`` stream."""
+    g = torch.Generator(device=device).manual_seed(stream_seed(seed, "dropout"))
     for m in model.modules():
         if isinstance(m, Dropout):
             m.generator = g

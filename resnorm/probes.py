@@ -9,9 +9,15 @@ Metric names (``{p}`` = ``blocks.{i}``, or ``enc.blocks.{i}`` / ``dec.blocks.{i}
 encoder-decoder; ``{sub}`` = ``attn``, ``mlp`` and, in a decoder block with cross-attention, ``cross_attn``):
 
 - ``{p}.resid_post.{rms,mean,std,absmax}`` — the residual stream after the block; ``{p}.rank_residual``
-  = mean ‖X − 1x̄ᵀ‖/‖X‖ over sequences (0: every token carries the same vector);
-- ``{p}.{sub}_out.rms`` and ``{p}.{sub}_out.ratio`` = ‖F(x)‖/‖x‖, the branch against its input
-  (before a ReZero gate or DeepNorm's scaling);
+  = mean ‖X − 1x̄ᵀ‖_F/‖X‖_F over sequences (0: every token carries the same vector), and
+  ``{p}.rank_residual_l1inf`` the same in Dong et al.'s composite ℓ1,∞ norm (see ``stream_stats``);
+- ``{p}.{sub}_out.rms`` and ``{p}.{sub}_out.ratio`` = ‖F‖/‖x‖, the raw branch output against the
+  stream entering the sublayer, measured at ``hook_{sub}_out``: before a ReZero gate, before the
+  1/√(2L) scale, before Sandwich's N_out, and against x rather than DeepNorm's αx — so it is *not*
+  how much the sublayer changes the stream (ReZero at init: 0.4–0.8 while nothing changes);
+- ``{p}.{sub}_out.change`` = ‖x_out − x_in‖/‖x_in‖, how much the sublayer's whole update (gate,
+  scale, norms, skip path included) actually changes the stream: x_in is the stream entering the
+  sublayer, x_out the stream after it (0 for ReZero at init; Post-LN's includes the final norm);
 - ``{p}.{attn,cross_attn}.entropy`` (mean over heads) and ``{p}.{attn,cross_attn}.head{h}.entropy``;
 - ``{p}.grad_norm``, ``{p}.{sub}.grad_norm`` and ``{p}.update_ratio`` = ‖Δθ‖/‖θ‖ of the block's step;
 - run-level (trainer): ``train/loss``, ``train/accuracy``, ``val/loss``, ``val/accuracy``,
@@ -27,7 +33,7 @@ import torch
 from .model import Transformer
 
 
-RESID_STATS = ("rms", "mean", "std", "absmax", "rank_residual")
+RESID_STATS = ("rms", "mean", "std", "absmax", "rank_residual", "rank_residual_l1inf")
 
 
 def _wide(x: torch.Tensor) -> torch.Tensor:
@@ -42,14 +48,25 @@ def stream_stats(x: torch.Tensor) -> torch.Tensor:
 
     rms = √mean(x²), mean, std and max |x| over all elements; rank_residual = mean over sequences
     of ‖X − 1·x̄ᵀ‖_F / ‖X‖_F, with x̄ the token mean of the sequence's tokens × d_model matrix X
-    (Dong et al. 2021): 0 when every token carries the same vector.
+    (Dong et al. 2021): 0 when every token carries the same vector; rank_residual_l1inf = the same
+    ratio in Dong et al.'s composite norm ‖R‖_{1,∞} = √(‖R‖₁‖R‖_∞) (‖R‖₁: largest column sum of |R|,
+    ‖R‖_∞: largest row sum), mean over sequences.
+
+    Dong et al. take x̄ as the minimiser of the norm; both metrics here use the token mean, so they
+    are upper bounds of the minimum (for the Frobenius norm the mean *is* the minimiser). Both are
+    0 exactly when every token carries the same vector, and on T × d matrices the two norms are within
+    fixed factors of each other (‖R‖_F ≤ √(T·d)·‖R‖_{1,∞} and back), so a doubly exponential fall
+    shows the same in both; Frobenius is the default because it is smooth and uses every entry.
     """
     x = _wide(x)
     centred = x - x.mean(dim=1, keepdim=True)
     rank = (torch.linalg.vector_norm(centred, dim=(1, 2))
             / torch.linalg.vector_norm(x, dim=(1, 2)).clamp_min(1e-30)).mean()
+    a_c, a_x = centred.abs(), x.abs()
+    l1inf = lambda a: (a.sum(1).amax(-1) * a.sum(2).amax(-1)).sqrt()  # noqa: E731 — per sequence
+    rank_l1inf = (l1inf(a_c) / l1inf(a_x).clamp_min(1e-30)).mean()
     std, mean = torch.std_mean(x)
-    return torch.stack([x.square().mean().sqrt(), mean, std, x.abs().max(), rank])
+    return torch.stack([x.square().mean().sqrt(), mean, std, x.abs().max(), rank, rank_l1inf])
 
 
 @torch.no_grad()
@@ -70,16 +87,28 @@ class ActivationProbe:
         self.prefixes = model.block_prefixes()
         self._parts: list[tuple[list[str], torch.Tensor]] = []
         self._stream_rms = torch.ones(())
+        self._stream: torch.Tensor | None = None  # the stream entering the current sublayer
 
     def _hook(self, name: str, kind: str):
         if kind == "resid":
-            names = [f"{name}.rank_residual" if k == "rank_residual" else f"{name}.resid_post.{k}"
+            names = [f"{name}.{k}" if k.startswith("rank_residual") else f"{name}.resid_post.{k}"
                      for k in RESID_STATS]
             return lambda m, a, out: self._parts.append((names, stream_stats(out)))
-        if kind == "stream_in":  # the stream entering the next sublayer: remember its RMS
+        if kind == "stream_in":  # the stream entering the next sublayer: remember it and its RMS
             def stream_in(m, a, out):
-                self._stream_rms = _wide(out).square().mean().sqrt()
+                self._stream = _wide(out)
+                self._stream_rms = self._stream.square().mean().sqrt()
             return stream_in
+        if kind == "after":  # the stream after sublayer ``name``: its change, then it feeds the next
+            def after(m, a, out):
+                x_out = _wide(out)
+                if self._stream is not None:
+                    change = torch.linalg.vector_norm(x_out - self._stream) / \
+                        torch.linalg.vector_norm(self._stream).clamp_min(1e-30)
+                    self._parts.append(([f"{name}.change"], change.reshape(1)))
+                self._stream = x_out
+                self._stream_rms = x_out.square().mean().sqrt()
+            return after
         if kind == "branch":  # ‖F(x)‖ as RMS, and ‖F(x)‖/‖x‖ against the stream it reads
             def branch(m, a, out):
                 rms = _wide(out).square().mean().sqrt()
@@ -106,7 +135,7 @@ class ActivationProbe:
             targets = [(f"{p}.hook_resid_post", p, "resid"), (f"{p}.hook_resid_pre", p, "stream_in")]
             for sub in block.sublayers:
                 targets.append((f"{p}.hook_{sub}_out", f"{p}.{sub}_out", "branch"))
-                targets.append((f"{p}.hook_resid_after_{sub}", p, "stream_in"))
+                targets.append((f"{p}.hook_resid_after_{sub}", f"{p}.{sub}_out", "after"))
                 if sub != "mlp":
                     targets.append((f"{p}.{sub}.hook_pattern", f"{p}.{sub}", "pattern"))
             for hook_name, metric, kind in targets:
@@ -114,6 +143,7 @@ class ActivationProbe:
         try:
             yield self
         finally:
+            self._stream = None  # no activation outlives the probed step
             for h in handles:
                 h.remove()
 

@@ -49,10 +49,17 @@ METRICS: dict[str, tuple[str, str]] = {
     "attn.grad_norm": ("attn.grad_norm", "gradient norm of the self-attention weights"),
     "cross_attn.grad_norm": ("cross_attn.grad_norm", "gradient norm of the cross-attention weights"),
     "mlp.grad_norm": ("mlp.grad_norm", "gradient norm of the MLP weights"),
-    "attn_out.ratio": ("attn_out.ratio", "‖F(x)‖/‖x‖ of the self-attention branch against the stream it reads"),
-    "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F(x)‖/‖x‖ of the cross-attention branch"),
-    "mlp_out.ratio": ("mlp_out.ratio", "‖F(x)‖/‖x‖ of the MLP branch against the stream it reads"),
-    "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖/‖X‖ of the stream after the block (0 = rank collapse)"),
+    "attn_out.change": ("attn_out.change", "‖x_out − x_in‖/‖x_in‖: how much the self-attention sublayer's "
+                        "whole update (gate, scale, norms included) changes the stream"),
+    "cross_attn_out.change": ("cross_attn_out.change", "‖x_out − x_in‖/‖x_in‖ of the cross-attention sublayer"),
+    "mlp_out.change": ("mlp_out.change", "‖x_out − x_in‖/‖x_in‖ of the MLP sublayer"),
+    "attn_out.ratio": ("attn_out.ratio", "‖F‖/‖x‖, the raw self-attention branch output (before a ReZero gate, "
+                       "the 1/√(2L) scale, Sandwich's N_out; against x, not DeepNorm's αx) against the stream"),
+    "cross_attn_out.ratio": ("cross_attn_out.ratio", "‖F‖/‖x‖ of the raw cross-attention branch output"),
+    "mlp_out.ratio": ("mlp_out.ratio", "‖F‖/‖x‖ of the raw MLP branch output against the stream it reads"),
+    "rank_residual": ("rank_residual", "‖X − 1x̄ᵀ‖_F/‖X‖_F of the stream after the block (0 = rank collapse)"),
+    "rank_residual_l1inf": ("rank_residual_l1inf", "the same ratio in Dong et al.'s composite norm "
+                            "‖·‖_{1,∞} = √(‖·‖₁‖·‖_∞)"),
     "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
 }
 _BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}
@@ -285,4 +292,47 @@ def band(frame: pd.DataFrame, x: str) -> pd.DataFrame:
     g = f.groupby(cols, sort=True)["value"]
     out = g.agg(["median", "min", "max", "mean", "std", "count"]).rename(columns={"count": "n"}).reset_index()
     out["std"] = out["std"].fillna(0.0).where(out["n"] > 0)
+    return out
+
+
+# ---- Xiong et al. 2020, Theorem 1: the last block's gradient against the total depth ----------------------
+THEOREM1_DEPTHS = (2, 4, 8, 16, 32, 48)
+THEOREM1_COLUMNS = ["position", "depth", "seed", "value"]
+
+
+def theorem1_sweep(cfg: RunConfig, depths: Iterable[int] = THEOREM1_DEPTHS, seeds: Iterable[int] = range(3),
+                   on_progress: Progress | None = None) -> pd.DataFrame:
+    """The picture of Xiong et al. 2020's Theorem 1: the gradient norm of the *last* block at
+    initialisation against the *total* depth L, for the Post-LN and the Pre-LN version of ``cfg``
+    (everything else as in ``cfg``; the stack next to the output for encoder-decoder).
+
+    The theorem bounds the last layer's gradient by O(d·√ln d) for Post-LN — independent of L — and by
+    O(d·√(ln d / L)) for Pre-LN: it shrinks like L^-½ as the model gets deeper. It is a statement
+    about the total depth, not about how the gradient varies along one model's layers.
+    Columns ``position, depth, seed, value``; cached like every sweep.
+    """
+    depths, seeds = tuple(sorted({int(d) for d in depths})), _seeds(seeds)
+    parts = []
+    for k, position in enumerate(("post", "pre")):
+        def sub(f, k=k):
+            if on_progress is not None:
+                on_progress((k + f) / 2)
+        summary = depth_summary(depth_sweep(cfg.replace(norm_position=position), depths, seeds, on_progress=sub))
+        stack = "dec" if "dec" in set(summary["stack"]) else "blocks"
+        part = summary[(summary["metric"] == "last.grad_norm") & (summary["stack"] == stack)]
+        parts.append(pd.DataFrame({"position": position, "depth": part["depth"].to_numpy(np.int64),
+                                   "seed": part["seed"].to_numpy(np.int64),
+                                   "value": part["value"].to_numpy(np.float64)}))
+    return pd.concat(parts, ignore_index=True)[THEOREM1_COLUMNS]
+
+
+def theorem1_slopes(frame: pd.DataFrame) -> dict[str, float]:
+    """Per position, the least-squares slope of ln(median over seeds of the last block's gradient
+    norm) against ln L: 0 for a flat curve, −½ for L^-½."""
+    out = {}
+    for position, part in frame.groupby("position"):
+        med = part.groupby("depth")["value"].median()
+        ok = np.isfinite(med.to_numpy()) & (med.to_numpy() > 0)
+        out[str(position)] = (float(np.polyfit(np.log(med.index.to_numpy(float)[ok]), np.log(med.to_numpy()[ok]), 1)[0])
+                              if ok.sum() >= 2 else float("nan"))
     return out

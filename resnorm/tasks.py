@@ -10,6 +10,15 @@ How each architecture sees a sequence task ``x -> y``:
 
 Text tasks are a causal LM for the decoder and a masked LM (mask tokens, predict them) for the
 encoder. Batches come from a ``torch.Generator``, so a seed fixes the data order.
+
+Validation is held out. Text tasks keep the last 10 % of the text for validation. Symbol tasks split
+the space of examples by a hash of the input x (``example_bucket``: a fixed random linear hash modulo
+the prime 2³¹ − 1, its top decile being validation): a training batch only holds examples of the
+training part and a validation batch only of the validation part, so the two are disjoint however
+small the space is (``add`` with 2 digits has 10⁴ examples, ``copy`` with 4 symbols × 5 has 1,024).
+When the space is so small that the hash puts none (or all) of it in validation — e.g. ``copy`` with 2
+symbols × 1 — nothing can be held out: ``held_out`` is False, both splits draw from the whole space,
+and the run's summary says so.
 """
 from __future__ import annotations
 
@@ -31,6 +40,9 @@ MAX_TEXT_BYTES = 5 * 1024 * 1024  # upload/text-file limit; .streamlit/config.to
 MAX_TEXT_VOCAB = 256  # most frequent characters kept; the rest map to UNK
 STDLIB_CHARS = 1_500_000
 VAL_FRACTION = 0.1
+HASH_PRIME = 2_147_483_647  # 2³¹ − 1
+HASH_SEED = 14  # fixes the weights of the example hash: the split is the same in every run and version
+ENUMERATE_LIMIT = 1 << 16  # example spaces up to this size are enumerated to check the split holds out
 
 FITS = {  # task -> {arch: how it is posed}
     "copy": {"decoder": "x ⟂ x", "encoder": "per position", "encoder-decoder": "seq2seq"},
@@ -86,6 +98,13 @@ class Task:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    def unigram_entropy(self) -> float:
+        """Entropy (nats) of the target tokens' frequencies: the loss of a model that predicts only how
+        often each token occurs, ignoring its input (ln V for V equally frequent symbols). Estimated from
+        about 65,536 target tokens of training examples drawn with a fixed generator (deterministic)."""
+        b = self.sample(max(1, 65536 // max(1, self.max_len)), torch.Generator().manual_seed(271828), "train")
+        return _entropy(b.targets[b.targets != -100])
+
     def probe_example(self) -> Batch:
         """A fixed validation example (batch of one) for attention maps."""
         g = torch.Generator().manual_seed(1234567)
@@ -104,7 +123,8 @@ class Task:
 
 
 class SequenceTask(Task):
-    """A task ``x -> y`` over a small alphabet, generated on the fly."""
+    """A task ``x -> y`` over a small alphabet, generated on the fly; validation examples are held
+    out by a hash of x (see the module docstring)."""
 
     def __init__(self, cfg: TaskConfig, arch: str):
         self.n = cfg.seq_len
@@ -112,6 +132,43 @@ class SequenceTask(Task):
         self.len_x, self.len_y = self.lengths()
         self.max_len = {"decoder": self.len_x + self.len_y, "encoder": self.len_x,
                         "encoder-decoder": max(self.len_x, self.len_y)}[arch]
+        self._hash_w = torch.randint(1, HASH_PRIME, (self.len_x,), generator=torch.Generator().manual_seed(HASH_SEED))
+        self.val_fraction, self.held_out = VAL_FRACTION, True
+        if self.space_size() <= ENUMERATE_LIMIT:
+            n_val = int((self.example_bucket(self.all_inputs()) == 0).sum())
+            self.val_fraction = n_val / self.space_size()
+            self.held_out = 0 < n_val < self.space_size()
+
+    def space_size(self) -> int:
+        """Number of distinct inputs x."""
+        return self.cfg.vocab_size ** self.n
+
+    def all_inputs(self) -> torch.Tensor:
+        """Every input x (space_size × len_x token ids); only for small spaces."""
+        V, idx = self.cfg.vocab_size, torch.arange(self.space_size())
+        digits = (idx[:, None] // V ** torch.arange(self.n - 1, -1, -1)) % V
+        return digits + 2  # after BOS, SEP
+
+    def example_bucket(self, x: torch.Tensor) -> torch.Tensor:
+        """0–9 per row of inputs ``x``: 0 is validation. A random linear hash modulo a prime (sums stay
+        below 2⁴⁸: ids < 64, at most 1,025 positions, weights < 2³¹), its top bits as the bucket."""
+        h = (x.long() * self._hash_w).sum(1) % HASH_PRIME
+        return (h * 10) // HASH_PRIME
+
+    def _split_pairs(self, batch_size: int, g: torch.Generator, split: str):
+        """``pairs`` of the split only: candidates are drawn and those of the other split dropped."""
+        if not self.held_out:
+            return self.pairs(batch_size, g)
+        frac = self.val_fraction if split == "val" else 1.0 - self.val_fraction
+        xs, ys, have = [], [], 0
+        while have < batch_size:
+            need = batch_size - have  # draw enough for one round, in rounds of bounded size
+            x, y = self.pairs(min(1 << 16, max(256, 4 * need), int(1.25 * need / frac) + 8), g)
+            keep = (self.example_bucket(x) == 0) == (split == "val")
+            xs.append(x[keep])
+            ys.append(y[keep])
+            have += int(keep.sum())
+        return torch.cat(xs)[:batch_size], torch.cat(ys)[:batch_size]
 
     def alphabet(self, cfg) -> str:
         return SYMBOLS[: cfg.vocab_size]
@@ -123,7 +180,7 @@ class SequenceTask(Task):
         raise NotImplementedError
 
     def sample(self, batch_size: int, g: torch.Generator, split: str = "train") -> Batch:
-        x, y = self.pairs(batch_size, g)
+        x, y = self._split_pairs(batch_size, g, split)
         if self.arch == "encoder":
             return Batch(x, y)
         if self.arch == "encoder-decoder":
@@ -188,6 +245,15 @@ class Add(SequenceTask):
     def sep_id(self) -> int:
         return self.index["="]
 
+    def space_size(self) -> int:
+        return 100 ** self.n
+
+    def all_inputs(self) -> torch.Tensor:
+        k = self.n
+        a, b = (v.reshape(-1) for v in torch.meshgrid(torch.arange(10**k), torch.arange(10**k), indexing="ij"))
+        zero, plus = self.index["0"], torch.full((len(a), 1), self.index["+"], dtype=torch.long)
+        return torch.cat([self._digits(a, k) + zero, plus, self._digits(b, k) + zero], 1)
+
     def pairs(self, batch_size, g):
         k = self.n
         hi = 10**k
@@ -241,6 +307,10 @@ class TextTask(Task):
                                 f"its {split} split has {len(data)} (need at least {self.window}); "
                                 "use a shorter context or a longer text")
 
+    def unigram_entropy(self) -> float:
+        """Entropy (nats) of the characters of the training split (every character is a target)."""
+        return _entropy(self.splits["train"].long())
+
     def sample(self, batch_size: int, g: torch.Generator, split: str = "train") -> Batch:
         data = self.splits[split]
         starts = torch.randint(0, len(data) - self.window + 1, (batch_size,), generator=g)
@@ -251,6 +321,13 @@ class TextTask(Task):
         masked[torch.arange(batch_size), torch.randint(0, self.window, (batch_size,), generator=g)] = True
         inputs = win.masked_fill(masked, self.index[MASK])
         return Batch(inputs, win.masked_fill(~masked, -100))
+
+
+def _entropy(ids: torch.Tensor) -> float:
+    """Entropy (nats) of the empirical distribution of ``ids``."""
+    p = torch.bincount(ids.reshape(-1)).double()
+    p = p[p > 0] / p.sum()
+    return float(-(p * p.log()).sum())
 
 
 @functools.lru_cache(maxsize=4)
@@ -336,6 +413,26 @@ def _read_text_file(path: str, mtime_ns: int, size: int) -> str:
 
 
 TASK_CLASSES = {"copy": Copy, "reverse": Reverse, "sort": Sort, "add": Add}
+
+
+def validation_note(task: Task) -> str:
+    """How the task's validation examples relate to its training examples, in one sentence (for the
+    run's summary)."""
+    if isinstance(task, TextTask):
+        return "held out: the last 10 % of the text"
+    if not task.held_out:
+        return (f"not held out: the task has only {task.space_size()} distinct examples, too few to set any "
+                "aside, so validation reuses training examples")
+    return f"held out: {task.val_fraction:.1%} of the example space by a hash of the input, disjoint from training"
+
+
+@functools.lru_cache(maxsize=64)
+def not_held_out(cfg: TaskConfig, arch: str) -> int | None:
+    """The number of distinct examples of a symbol task too small to hold out validation, else None."""
+    if cfg.task not in TASK_CLASSES:
+        return None
+    task = make_task(cfg, arch)
+    return None if task.held_out else task.space_size()
 MAX_POSITIONS = 1024
 
 

@@ -21,8 +21,9 @@ from .config import ConfigError, RunConfig
 from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
 from .schedules import lr_factor
+from .seeds import stream_seed
 from .store import AttentionSnapshot, MetricStore
-from .tasks import Task, make_task
+from .tasks import Task, make_task, validation_note
 from .worker import FINAL_STATUSES, Worker  # noqa: F401  (FINAL_STATUSES re-exported)
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,8 @@ class Trainer(Worker):
         self.optimizer = make_optimizer(cfg, self.params)
         self.probe = ActivationProbe(self.model)
         self.groups = ParamGroups(self.model)
-        self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
-        val_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+        self.data_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "train"))
+        val_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "val"))
         self.val_batches = [self.task.sample(cfg.train.batch_size, val_gen, "val").to(self.device)
                             for _ in range(VAL_BATCHES)]
         self.probe_cpu = self.task.probe_example()
@@ -263,9 +264,10 @@ class Trainer(Worker):
     def _finish(self, status: str, reason: str, final_loss=None):
         self._end(status)
         self.reason = reason
+        extra = {"validation": validation_note(self.task)} if self.task is not None else {}
         self.summary = Summary(status=status, steps=self.step, final_loss=final_loss, reason=reason,
                                diverged_step=self.diverged_step, elapsed_s=self._elapsed,
-                               device=str(self.device))
+                               device=str(self.device), extra=extra)
         log.info("run %s: %s", status, reason)
         if self.on_finish is not None:
             try:

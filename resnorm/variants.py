@@ -32,6 +32,14 @@ def _no_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
     return {}
 
 
+def caution(position: str, residual: str, norm: str, arch: str) -> str | None:
+    """The i18n key of a note for a combination that builds and runs but is not a published setting
+    and behaves in a way the learner should know of, else None. Shown under the controls."""
+    if norm == "dyt" and NORM_POSITIONS[position].norm_after_add:  # post, deepnorm
+        return "caution.dyt_after_add"
+    return None
+
+
 def deepnorm_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
     """(alpha, beta) per stack. Decoder- or encoder-only with N layers: alpha = (2N)^(1/4),
     beta = (8N)^(-1/4). Encoder-decoder with N encoder and M decoder layers (DeepNet, Table 1):

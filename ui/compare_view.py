@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnorm import figures as F
-from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, verdict
+from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
 from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.live import SessionCompare
 from ui import share
@@ -158,7 +158,11 @@ def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:
     runs = []
     for label, tr in zip(labels, trainers):
         series = tr.store.all_series()
-        runs.append((label, series, detect_events(series, tr.store.markers())))
+        try:
+            context = event_context(tr.cfg)
+        except Exception:  # noqa: BLE001 — e.g. a text file gone since: the other events still show
+            context = None
+        runs.append((label, series, detect_events(series, tr.store.markers(), context)))
     return runs
 
 

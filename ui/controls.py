@@ -12,6 +12,7 @@ import streamlit as st
 
 from resnorm.config import SECTIONS, ConfigError, RunConfig
 from resnorm.tasks import FITS, MAX_TEXT_BYTES, TaskError, check_text
+from resnorm.variants import caution
 from ui.i18n import field_help, field_label, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
@@ -138,6 +139,9 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
         slot = slots.get(name)
         if slot is not None:
             slot.error(msg, icon=":material/warning:")
+    note = caution(*(values.get(k) for k in ("norm_position", "residual", "norm", "arch")))
+    if note and "norm" not in problems and slots.get("norm") is not None:
+        slots["norm"].caption(t(note))
     if problems:
         cfg = None
     return cfg, problems

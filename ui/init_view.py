@@ -52,8 +52,8 @@ PRESETS: dict[str, list[dict]] = {  # i18n: ids (shown via preset.*)
 DEFAULT_PRESET = next(iter(PRESETS))
 KEEP = dict(persist_state="session")
 
-BRANCHES = {"attention": "attn_out.ratio", "MLP": "mlp_out.ratio",  # i18n: ids (shown via branch.*)
-            "cross-attention": "cross_attn_out.ratio"}
+BRANCHES = {"attention": "attn_out.change", "MLP": "mlp_out.change",  # i18n: ids (shown via branch.*)
+            "cross-attention": "cross_attn_out.change"}  # ‖x_out − x_in‖/‖x_in‖ of the whole update
 
 
 @dataclass
@@ -217,6 +217,29 @@ def _chart(fig, key: str) -> None:
     st.plotly_chart(localize(fig), width="stretch", key=key, config={"displaylogo": False})
 
 
+def theorem1_section(cfg: RunConfig, seeds, key: str) -> None:
+    """Xiong et al. 2020's Theorem 1 as a picture: the last block's gradient norm against the total
+    depth L = 2…48, Post-LN and Pre-LN versions of ``cfg``, computed when asked (a sweep of ~110
+    blocks per position and seed), then kept for the session."""
+    with st.expander(t("init.thm1.title"), icon=":material/functions:"):
+        st.markdown(t("init.thm1.what"))
+        shown = f"{key}_thm1_shown"
+        if st.button(t("init.thm1.compute", seeds=len(seeds)), key=f"{key}_thm1_btn"):
+            st.session_state[shown] = True
+        if not st.session_state.get(shown):
+            return
+        bar = st.progress(0.0, text=t("init.computing"))
+        frame = _guarded("Theorem 1", partial(S.theorem1_sweep, cfg, S.THEOREM1_DEPTHS, seeds,
+                                              on_progress=lambda f: bar.progress(min(1.0, f))))
+        bar.empty()
+        if frame is None:
+            return
+        _chart(FI.theorem1_figure(frame), f"{key}_thm1_chart")
+        slopes = S.theorem1_slopes(frame)
+        st.caption(t("init.thm1.measured", post=slopes.get("post", float("nan")), pre=slopes.get("pre", float("nan")),
+                     seeds=len(seeds), depths=", ".join(map(str, S.THEOREM1_DEPTHS))))
+
+
 def _guarded(label: str, fn):
     try:
         return fn()
@@ -267,6 +290,12 @@ def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     st.markdown(t("init.against_depth"))
     _chart(FI.depth_figure(summaries, band_kind=s.band), "init_chart_depth")
     st.caption(t("init.look.depth") + " " + t("init.depths", depths=", ".join(map(str, depths))))
+    try:
+        base = RunConfig.from_flat({**BASE, **s.shared, "layers": 2})
+    except ConfigError:
+        base = None
+    if base is not None:
+        theorem1_section(base, s.seeds, "init")
     after = S.cache_info()
     new = after["unit_misses"] - before["unit_misses"]
     status.caption(t("init.timing", configs=len(runs), seeds=len(s.seeds), blocks=s.hi, t_profile=t_profile,
@@ -296,7 +325,9 @@ def _profile_charts(profiles: dict, s: Settings) -> None:
                                  band_kind=s.band), "init_chart_ratio")
         st.caption(t("init.look.ratio"))
     with bottom[1]:
-        log_y = st.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
-        _chart(FI.profile_figure(profiles, "rank_residual", title=t("init.chart.rank"),
+        c1, c2 = st.columns(2)
+        log_y = c1.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
+        dong = c2.toggle(t("init.rank_dong"), key="init_rank_dong", help=t("init.rank_dong_help"))
+        _chart(FI.profile_figure(profiles, "rank_residual_l1inf" if dong else "rank_residual", title=t("init.chart.rank"),
                                  band_kind=s.band, log_y=log_y), "init_chart_rank")
         st.caption(t("init.look.rank_residual"))

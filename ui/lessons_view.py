@@ -240,6 +240,10 @@ def _results(lesson: LS.Lesson, session: LS.LessonSession) -> None:
     frames = session.results.init if session.results is not None else session.init
     if frames:
         _init_charts(lesson, frames)
+        if lesson.id == 2 and session.configs:  # Theorem 1 itself: the last block against the total depth
+            from ui import init_view as iv
+
+            iv.theorem1_section(session.configs[0][1], tuple(lesson.seeds_at(session.scale))[:3], "lesson2")
     if session.error:
         st.error(session.error, icon=":material/error:")
     elif session.verdict is not None:

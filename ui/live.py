@@ -15,6 +15,7 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm.config import RunConfig
 from resnorm.live import SessionJob, SessionRun
+from resnorm.tasks import not_held_out
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import lang, localize, options, package_message, status, t
 
@@ -124,6 +125,12 @@ def progress(run: SessionRun) -> None:
     text = t("live.progress", icon=STATUS_ICON.get(tr.status, ""), status=status(tr.status), step=tr.step,
              total=total, rate=rate, elapsed=elapsed)
     st.progress(min(tr.step / total, 1.0), text=text)
+    try:
+        n_examples = not_held_out(tr.cfg.task, tr.cfg.model.arch)
+    except Exception:  # noqa: BLE001 — the run itself reports a task that cannot be built
+        n_examples = None
+    if n_examples is not None:
+        st.caption(t("live.not_held_out", n=n_examples))
     if tr.status == "diverged":
         st.error(t("live.diverged", step=tr.diverged_step, reason=tr.reason), icon=":material/error:")
     elif tr.status == "failed":
