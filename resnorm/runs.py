@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import html
 import io
 import json
 import math
@@ -41,7 +42,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .config import SECTIONS, ConfigError, RunConfig
+from .config import SECTIONS, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 DEFAULT_ROOT = "runs"
@@ -388,16 +389,43 @@ def _read_config_sections(folder: Path) -> dict:
         raise RunLoadError(f"{CONFIG} is not a valid config ({e})") from None
 
 
+MAX_STEP = 10**12          # a step, step count or divergence step read from disk (int64-safe)
+MAX_REASON = 2000          # characters of a summary's reason kept
+EARLIEST, LATEST = datetime(1970, 1, 2, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _whole(v, lo: int = 0, hi: int = MAX_STEP) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int) and lo <= v <= hi
+
+
 def _read_summary(folder: Path) -> dict:
+    """``summary.json``, each field read validated into its type and range (a foreign file may hold
+    ``"steps": 10**30``, which no table or chart can show)."""
     s = _read_json(folder, SUMMARY)
     status, steps, loss = s.get("status"), s.get("steps"), s.get("final_loss", None)
     if status not in STATUSES:
-        raise RunLoadError(f"{SUMMARY}: status {status!r} is not one of {', '.join(STATUSES)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise RunLoadError(f"{SUMMARY}: steps must be a whole number >= 0 (got {steps!r})")
-    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, (int, float))):
-        raise RunLoadError(f"{SUMMARY}: final_loss must be a number or null (got {loss!r})")
-    return s
+        raise RunLoadError(f"{SUMMARY}: status {show(status)} is not one of {', '.join(STATUSES)}")
+    if not _whole(steps):
+        raise RunLoadError(f"{SUMMARY}: steps must be a whole number from 0 to {MAX_STEP} (got {show(steps)})")
+    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, (int, float)) or not _finite(loss)):
+        raise RunLoadError(f"{SUMMARY}: final_loss must be a finite number or null (got {show(loss)})")
+    div = s.get("diverged_step")
+    if div is not None and not _whole(div):
+        raise RunLoadError(f"{SUMMARY}: diverged_step must be null or a whole number from 0 to {MAX_STEP} "
+                           f"(got {show(div)})")
+    reason = s.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise RunLoadError(f"{SUMMARY}: reason must be a string or null (got {show(reason)})")
+    for key in ("elapsed_s",):
+        v = s.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v)):
+            raise RunLoadError(f"{SUMMARY}: {key} must be a finite number or null (got {show(v)})")
+    out = dict(s)
+    if loss is not None:
+        out["final_loss"] = float(loss)
+    if isinstance(reason, str) and len(reason) > MAX_REASON:
+        out["reason"] = reason[: MAX_REASON - 1] + "…"
+    return out
 
 
 def _read_meta(folder: Path) -> dict:
@@ -407,12 +435,18 @@ def _read_meta(folder: Path) -> dict:
     for key in ("created", "source", "label"):
         v = m.get(key)
         if v is not None and (not isinstance(v, str) or len(v) > 200):
-            raise RunLoadError(f"{META}: {key} must be a short string (got {str(v)[:40]!r})")
+            raise RunLoadError(f"{META}: {key} must be a short string (got {show(v)})")
     if m.get("created"):
         try:
-            datetime.fromisoformat(m["created"])
+            when = datetime.fromisoformat(m["created"])
+            utc = (when if when.tzinfo else when.astimezone()).astimezone(timezone.utc)
+            if not EARLIEST <= utc < LATEST:
+                raise OverflowError
+            utc.astimezone()  # the local time the table shows must exist too
         except ValueError:
-            raise RunLoadError(f"{META}: created {m['created'][:40]!r} is not an ISO date") from None
+            raise RunLoadError(f"{META}: created {show(m['created'])} is not an ISO date") from None
+        except (OverflowError, OSError):
+            raise RunLoadError(f"{META}: created {show(m['created'])} is out of range (years 1970 to 8999)") from None
     return m
 
 
@@ -551,8 +585,12 @@ def read_metrics(path: Path) -> pd.DataFrame:
         value = pd.to_numeric(df["value"], errors="raise").astype("float64")
     except (ValueError, TypeError):
         raise RunLoadError(f"{METRICS}: step and value must be numbers") from None
+    if step.dtype == object:  # integers too large for int64 stay Python ints
+        raise RunLoadError(f"{METRICS}: step must be whole numbers from 0 to {MAX_STEP}")
     if len(step) and (step.isna().any() or (step != step.round()).any()):
         raise RunLoadError(f"{METRICS}: step must be whole numbers")
+    if len(step) and ((step < 0).any() or (step > MAX_STEP).any()):
+        raise RunLoadError(f"{METRICS}: step must be whole numbers from 0 to {MAX_STEP}")
     # built like MetricStore.frame, so a loaded frame has the dtypes of a live one
     return pd.DataFrame({"step": step.to_numpy("int64"), "name": df["name"].to_numpy(dtype=object),
                          "value": value.to_numpy("float64")})
@@ -689,8 +727,9 @@ def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None
             if not name:
                 continue
             s, v = thin(*_get(series, name))
-            if len(s):
-                fig.add_trace(go.Scatter(x=s, y=v, name=f"{label} · {name}" if dashed else str(label),
+            if len(s):  # a label from the runs folder is text, never Plotly's HTML (<a href=...>)
+                shown = html.escape(str(label)[:80])
+                fig.add_trace(go.Scatter(x=s, y=v, name=f"{shown} · {name}" if dashed else shown,
                                          mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
                                          line=dict(color=color, dash=dash, width=1.8)))
         for m in (markers or {}).get(label, ()):

@@ -15,7 +15,7 @@ import streamlit as st
 
 from resnorm import figures_init as FI
 from resnorm import signal as S
-from resnorm.config import ConfigError, RunConfig
+from resnorm.config import ConfigError, RunConfig, show_key
 from resnorm.variants import NORM_POSITIONS, block_latex
 from ui.controls import FIELDS
 from ui.i18n import field_help, field_label, localize, options, t, t_or
@@ -104,8 +104,12 @@ def restore_from_link() -> None:
         elif k in SHARED_URL and (k not in SHARED or SHARED[k][1] <= v <= SHARED[k][2]) \
                 and (k != "task" or v in TASKS):
             st.session_state[f"init_{k}"] = v
+        elif k in SHARED and not SHARED[k][1] <= v <= SHARED[k][2]:
+            ignored.append(t("init.url_out_of_range", name=k, value=v, lo=SHARED[k][1], hi=SHARED[k][2]))
+        elif k == "task" and v not in TASKS:
+            ignored.append(t("init.url_task", value=v))
         elif k not in ("lang", "lesson"):
-            ignored.append(t("init.url_ignored", key=k))
+            ignored.append(t("init.url_ignored", name=show_key(k)))
     if lists:
         n = max(1, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
         st.session_state["init_n"] = n

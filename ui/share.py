@@ -9,6 +9,7 @@ import streamlit as st
 from resnorm.config import RunConfig, non_default, parse_query, to_cli, to_python
 from resnorm.i18n import DEFAULT_LANG
 from ui.controls import set_controls
+from ui import safe
 from ui.i18n import lang, t
 
 NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why (a text key)
@@ -50,7 +51,7 @@ def restore_live() -> None:
 def show_ignored() -> None:
     ignored = st.session_state.get("_url_ignored")
     if ignored:
-        st.info(t("share.ignored", items="; ".join(ignored)), icon=":material/link_off:")
+        st.info(t("share.ignored", items="; ".join(safe.md(i) for i in ignored[:20])), icon=":material/link_off:")
 
 
 def write_query(params: dict) -> None:

@@ -83,7 +83,9 @@ TEXT.update({
     "live.final_norm_note": "A final norm is applied before the output head.",
     "live.fix_first": "Fix the settings first: {problems}",
     "live.in_progress": "A run is in progress.",
-    "init.url_ignored": "{key} (not a setting of this page)",
+    "init.url_ignored": "{name} (not a setting of this page)",
+    "init.url_out_of_range": "{name}={value} (must be between {lo} and {hi} on this page)",
+    "init.url_task": "task={value} (this page offers the tasks that need no upload)",
     "app.bad_settings": "This server's settings are wrong; fix them and restart it "
                         "(`streamlit run app.py`):\n{problems}",
     "job.preempted": "Stopped after {seconds} s paused while others waited for a training slot; what it "

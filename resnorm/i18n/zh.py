@@ -143,7 +143,9 @@ TEXT: dict[str, str] = {
     "live.final_norm_note": "输出头之前还有一个最终归一化。",
     "live.fix_first": "请先修正设置：{problems}",
     "live.in_progress": "训练正在进行。",
-    "init.url_ignored": "{key}（不是本页的设置）",
+    "init.url_ignored": "{name}（不是本页的设置）",
+    "init.url_out_of_range": "{name}={value}（本页要求在 {lo} 到 {hi} 之间）",
+    "init.url_task": "task={value}（本页只提供无需上传文本的任务）",
     "app.bad_settings": "服务器设置有误；请修改后重启服务器（`streamlit run app.py`）：\n{problems}",
     "job.preempted": "暂停超过 {seconds} 秒且有其他人在等待训练名额，已自动停止；已记录的内容会保留。"
                      "再次训练即可重新排队。",
