@@ -42,7 +42,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .config import SECTIONS, ConfigError, RunConfig, _finite, show
+from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 DEFAULT_ROOT = "runs"
@@ -53,7 +53,7 @@ RUN_FILES = (CONFIG, METRICS, SUMMARY, WEIGHTS, META)
 METRICS_HEADER = "step,name,value"
 STATUSES = ("completed", "stopped", "diverged", "failed")
 
-MAX_JSON_BYTES = 1 << 20          # config/summary/meta are a few hundred bytes
+MAX_JSON_BYTES = MAX_CONFIG_BYTES  # config/summary/meta are a few hundred bytes; the CLI has the same cap
 MAX_NAME_LEN = 120
 TMP_PREFIX = ".tmp-run-"
 TRASH_PREFIX = ".trash-"
@@ -617,14 +617,26 @@ def load_run(name: str, root: str | os.PathLike | None = None) -> RunRecord:
         frame = read_metrics(_check_metrics_header(p))
     except RunLoadError as e:
         raise RunLoadError(f"run {name!r}: {e}") from None
-    try:
-        cfg = RunConfig(**sections)
-    except ConfigError as e:
-        if any(f != "text_file" for f, _ in e.problems):
+    task = sections["task"]
+    if task.text_file is not None:
+        # A path from the runs folder is never opened (it could be /etc/shadow or /dev/zero, and
+        # the answer would tell whether it exists): the rest of the config is checked as if the
+        # text were Python's own sources (the same shape), and a note says why.
+        probe = {**sections, "task": dataclasses.replace(task, task="stdlib-lm", text_file=None)
+                 if task.task == "text-lm" else dataclasses.replace(task, text_file=None)}
+        try:
+            RunConfig(**probe)
+        except ConfigError as e:
             raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
         cfg = _unchecked_config(sections)
-        notes.append(f"the run's text file is no longer readable ({e.problems[0][1]}); "
-                     "its saved metrics are shown, but it cannot be retrained as is")
+        if task.task == "text-lm":
+            notes.append("this run trained on a text file, which is not opened from the runs folder: its "
+                         "saved metrics are shown; to train it again, upload the text on the Live page")
+    else:
+        try:
+            cfg = RunConfig(**sections)
+        except ConfigError as e:
+            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
     return RunRecord(name=name, config=cfg, frame=frame, summary=summary, meta=meta, notes=notes)
 
 

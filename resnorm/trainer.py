@@ -41,9 +41,12 @@ def cpu_threads() -> int:
     """
     value = os.environ.get("RESNORM_CPU_THREADS", "1")
     try:
-        return max(1, int(value))
+        n = int(value)
     except ValueError:
         raise ConfigError([("RESNORM_CPU_THREADS", f"must be a whole number, not {value!r}")]) from None
+    if not 1 <= n <= 1024:  # 0 or -2 used to become 1 silently
+        raise ConfigError([("RESNORM_CPU_THREADS", f"must be from 1 to 1024, not {n}")])
+    return n
 
 
 def resolve_device(name: str) -> torch.device:

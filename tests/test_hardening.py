@@ -82,3 +82,151 @@ def test_item2_metrics_step_out_of_range_is_refused_when_opened(tmp_path, step):
     (p / R.METRICS).write_text(f"step,name,value\n1,train/loss,1.0\n{step},train/loss,0.5\n")
     with pytest.raises(R.RunLoadError, match="step"):
         R.load_run("odd", tmp_path)
+
+
+# ---- CLI helpers -----------------------------------------------------------------------------------------
+def _cli(*args, timeout=120, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "resnorm", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or ROOT, env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+
+
+def _usage_error(r, *needles):
+    assert r.returncode == 2, (r.returncode, r.stderr[-800:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.stderr, r.stderr[-800:]
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+TRAIN = ["train", "--quiet", "--layers", "1", "--d-model", "8", "--heads", "2", "--d-ff", "16", "--seq-len", "4",
+         "--batch-size", "2", "--steps", "2", "--probe-every", "0", "--attention-every", "0", "--eval-every", "0"]
+
+
+# ---- item 5: --config keeps the exit-2 promise -------------------------------------------------------------
+def test_item5_config_nested_too_deeply(tmp_path):
+    f = tmp_path / "deep.json"
+    f.write_text("[" * 100_000 + "]" * 100_000)
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--config", str(f)), "--config", "nested")
+
+
+def test_item5_config_with_a_5000_digit_integer(tmp_path):
+    f = tmp_path / "big.json"
+    f.write_text('{"model": {"layers": ' + "9" * 5000 + "}}")
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--config", str(f)), "--config")
+
+
+def test_item5_config_from_dev_zero_is_not_read():
+    _usage_error(_cli(*TRAIN, "--out", "/tmp/never", "--config", "/dev/zero", timeout=60), "--config",
+                 "not a regular file")
+
+
+def test_item5_config_fifo_does_not_hang(tmp_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--config", str(fifo), timeout=60), "--config",
+                 "not a regular file")
+
+
+def test_item5_config_larger_than_1_mib(tmp_path):
+    f = tmp_path / "large.json"
+    f.write_text('{"model": {}, "pad": "' + "x" * (1 << 20) + '"}')
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--config", str(f)), "--config", "1024 KiB")
+
+
+def test_item5_and_11_unknown_json_section_is_not_worded_as_an_option(tmp_path):
+    f = tmp_path / "sec.json"
+    f.write_text('{"x": {}}')
+    line = _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--config", str(f)))
+    assert line.startswith("error: --config: unknown section 'x'"), line
+
+
+# ---- item 6: SIGTERM stops, saves and exits like SIGINT ----------------------------------------------------
+def _wait_for(cond, timeout=120.0, what=""):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_item6_cli_sigterm_saves_the_run(tmp_path, sig, code):
+    out = tmp_path / "out"
+    args = [a if a != "2" or i != TRAIN.index("--steps") + 1 else "10000000" for i, a in enumerate(TRAIN)]
+    args[args.index("--steps") + 1] = "10000000"
+    p = subprocess.Popen([sys.executable, "-m", "resnorm", *args, "--out", str(out)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": ROOT})
+    try:
+        _wait_for(lambda: (out / ".resnorm-write-test").exists() or out.is_dir(), what="the output folder")
+        time.sleep(0.5)  # let it train a few steps (not an assertion on time)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == code, err[-800:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "stopped" and (out / "metrics.csv").exists() and (out / "config.json").exists()
+
+
+# ---- item 9: a path from the runs folder is never opened ---------------------------------------------------
+@pytest.mark.parametrize("path", ["/etc/shadow", "/dev/zero", "/root/.ssh/id_rsa", "/nonexistent/x.txt"])
+def test_item9_text_file_from_runs_folder_is_never_opened(tmp_path, monkeypatch, path):
+    p = _save(tmp_path, "foreign")
+    d = json.loads((p / R.CONFIG).read_text())
+    d["task"].update(task="text-lm", text_file=path, seq_len=8)
+    (p / R.CONFIG).write_text(json.dumps(d))
+    from resnorm import tasks
+
+    opened = []
+    real_open, real_stat = open, os.stat
+
+    def spy(fn):
+        def wrapper(f, *a, **kw):
+            if str(f) == path:
+                opened.append(fn.__name__)
+            return fn(f, *a, **kw)
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    monkeypatch.setattr("builtins.open", spy(real_open))
+    monkeypatch.setattr(os, "stat", spy(real_stat))
+    tasks._read_text_file.cache_clear()
+    rec = R.load_run("foreign", tmp_path)
+    entries, notes = R.list_runs(tmp_path)
+    assert not opened, opened
+    assert rec.config.task.text_file == path and [e.name for e in entries] == ["foreign"]
+    said = " ".join(rec.notes + notes)
+    for leak in ("no such file", "not a regular file", "directory", "permission", "denied", "larger"):
+        assert leak not in said.lower(), said  # nothing about the path's existence or type
+
+
+# ---- item 11: small CLI promises -------------------------------------------------------------------------
+def test_item11_empty_out_is_refused(tmp_path):
+    r = _cli(*TRAIN, "--out", "", cwd=tmp_path)
+    _usage_error(r, "--out")
+    assert not list(tmp_path.iterdir())
+
+
+def test_item11_text_file_for_a_non_text_task_is_refused(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("hello world " * 100)
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), "--text-file", str(f)), "--text-file", "text-lm")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_item11_cpu_threads_zero_is_flagged(tmp_path, value):
+    _usage_error(_cli(*TRAIN, "--out", str(tmp_path / "o"), env={"RESNORM_CPU_THREADS": value}),
+                 "RESNORM_CPU_THREADS")
+
+
+def test_item11_cli_files_have_one_mode(tmp_path):
+    out = tmp_path / "o"
+    r = _cli(*TRAIN, "--out", str(out))
+    assert r.returncode == 0, r.stderr[-800:]
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in out.iterdir()}
+    assert set(modes) >= {"config.json", "metrics.csv", "summary.json", "weights.pt"}
+    assert set(modes.values()) == {0o644}, modes
