@@ -17,7 +17,7 @@ from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
 from .slots import TrainingSlots, global_slots
-from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
+from .procworker import ProcessComparison, ProcessTrainer, hung_after_s, worker_niceness
 from .trainer import Trainer, resolve_device
 
 
@@ -58,7 +58,7 @@ def settings_problems() -> list[str]:
     from .trainer import cpu_threads
 
     problems = []
-    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s]
+    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s]
     if torch.cuda.is_available():
         checks.append(cuda_memory_fraction)
     for check in checks:

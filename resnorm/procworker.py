@@ -30,8 +30,26 @@ from .compare import LETTERS, check_configs
 from .worker import FINAL_STATUSES, Worker
 
 FLUSH_S = 0.25
-PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long
+PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long (plus its current step)
+HEARTBEAT_S = 1.0     # a worker says it is alive this often, even when paused or inside a long step
 DEFAULT_NICE = 10
+STOP_GRACE_S = 15.0   # after Stop, a worker silent this long is killed (its run ends failed, slot freed)
+DEFAULT_HUNG_S = 300.0
+
+
+def hung_after_s() -> float:
+    """Seconds without a heartbeat after which a running worker is taken for hung and killed:
+    ``RESNORM_WORKER_TIMEOUT_S`` (default 300; heartbeats come every second even inside a long step)."""
+    value = os.environ.get("RESNORM_WORKER_TIMEOUT_S", "").strip()
+    if not value:
+        return DEFAULT_HUNG_S
+    try:
+        n = float(value)
+    except ValueError:
+        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be a number of seconds, not {value!r}") from None
+    if not (n >= 5 and n < float("inf")):
+        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 5 seconds, not {value!r}")
+    return n
 
 
 def worker_niceness() -> int:
@@ -100,6 +118,20 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     """
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
+    import signal
+
+    job = None
+
+    def terminated(signum, frame):  # SIGTERM (a server shutting down, kill): stop like Stop, report, exit
+        if job is not None:
+            job.stop()
+        else:
+            raise SystemExit(143)
+
+    try:
+        signal.signal(signal.SIGTERM, terminated)
+    except (ValueError, OSError):
+        pass
     try:
         job = factory()
         runs = list(getattr(job, "trainers", None) or [job])
@@ -128,12 +160,13 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     def listen():
         while True:
             try:
-                cmd = commands.get(timeout=PARENT_CHECK_S)
+                cmd = commands.get(timeout=min(PARENT_CHECK_S, HEARTBEAT_S))
             except queue.Empty:
                 if parent is not None and not parent.is_alive():  # the server died, even by SIGKILL:
                     events.cancel_join_thread()  # nobody reads what is left; do not wait for it at exit
                     job.stop()
                     return
+                events.put(("beat",))  # the parent's watchdog: this process still answers
                 continue
             if cmd == "pause":
                 job.pause()
@@ -154,6 +187,14 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     flush(force=True)
     events.put(("done", [(r.summary.to_dict() if r.summary is not None else None, r.diverged_step, _weights(r))
                          for r in runs], job.status, job.step, job.elapsed))
+    # Exit once the last words are in the pipe, but never hang on a parent that no longer reads
+    # (a server shutting down): at most a few seconds, then leave without them.
+    events.close()
+    sender = threading.Thread(target=events.join_thread, daemon=True)
+    sender.start()
+    sender.join(10)
+    if sender.is_alive():
+        events.cancel_join_thread()
 
 
 def _weights(run) -> bytes | None:
@@ -284,6 +325,8 @@ class _ProcessJob(Worker):
         self.on_finish = on_finish
         self._runs = runs
         self.step, self._child_elapsed = 0, 0.0
+        self._stop_at = None  # when Stop was asked (the watchdog's clock)
+        self._hung_s = hung_after_s()
         ctx = mp.get_context("spawn")
         self._commands, self._events = ctx.Queue(), ctx.Queue()
         self._proc = ctx.Process(target=_child, args=(factory, self._commands, self._events, worker_niceness()),
@@ -322,6 +365,8 @@ class _ProcessJob(Worker):
 
     def stop(self):
         if not self.done:
+            if self._stop_at is None:
+                self._stop_at = time.monotonic()
             self._commands.put("stop")
 
     def kill(self):
@@ -338,6 +383,8 @@ class _ProcessJob(Worker):
 
     def _handle(self, msg) -> bool:
         """Apply one message; True once the job has ended."""
+        if msg[0] == "beat":
+            return False
         if msg[0] == "failed":
             self._proc.join(5)
             self._finish_failed(f"the training process could not set up the run: {msg[1]}")
@@ -357,13 +404,31 @@ class _ProcessJob(Worker):
         self.status = status
         return True
 
+    def _silent_too_long(self, heard: float) -> str | None:
+        """The watchdog: why the child is taken for hung (None while it answers)."""
+        now = time.monotonic()
+        if self._stop_at is not None and now - max(heard, self._stop_at) > STOP_GRACE_S:
+            return f"the training process did not answer for {STOP_GRACE_S:.0f} s after Stop; it was ended"
+        if now - heard > self._hung_s:
+            return (f"the training process did not answer for {self._hung_s:.0f} s "
+                    "(RESNORM_WORKER_TIMEOUT_S); it was ended")
+        return None
+
     def _read(self) -> None:
+        heard = time.monotonic()
         try:
             while True:
                 try:
                     msg = self._events.get(timeout=0.5)
+                    heard = time.monotonic()
                 except queue.Empty:
                     msg = None
+                    why = self._silent_too_long(heard) if self._proc.is_alive() else None
+                    if why:  # hung (stopped by a signal, deadlocked): kill it, keep what arrived, free the slot
+                        self._proc.kill()
+                        self._proc.join(5)
+                        self._finish_failed(why)
+                        return
                 except (OSError, EOFError, ValueError) as e:  # the pipe broke under a dying child
                     self._proc.join(2)
                     self._finish_failed(f"lost contact with the training process ({type(e).__name__})")

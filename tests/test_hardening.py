@@ -85,9 +85,25 @@ def test_item2_metrics_step_out_of_range_is_refused_when_opened(tmp_path, step):
 
 
 # ---- CLI helpers -----------------------------------------------------------------------------------------
-def _cli(*args, timeout=120, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "resnorm", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd or ROOT, env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+def _cli(*args, timeout=None, cwd=None, env=None):
+    """``python -m resnorm ARGS`` in this process (a subprocess per case would take seconds each):
+    (returncode, stderr) as a CompletedProcess."""
+    import contextlib
+    import io
+
+    from resnorm import cli
+
+    err, old_cwd, old_env = io.StringIO(), os.getcwd(), dict(os.environ)
+    try:
+        os.environ.update(env or {})
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+    return subprocess.CompletedProcess(args, code, "", err.getvalue())
 
 
 def _usage_error(r, *needles):
@@ -230,3 +246,79 @@ def test_item11_cli_files_have_one_mode(tmp_path):
     modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in out.iterdir()}
     assert set(modes) >= {"config.json", "metrics.csv", "summary.json", "weights.pt"}
     assert set(modes.values()) == {0o644}, modes
+
+
+# ---- items 6 and 7: worker processes: SIGTERM saves what it can; a hung worker is killed -------------------
+def _long_process_run(**kw):
+    from resnorm.procworker import ProcessTrainer
+
+    done = []
+    tr = ProcessTrainer(_cfg(steps=10_000_000, probe_every=5, **kw), on_finish=done.append).start()
+    _wait_for(lambda: tr.step >= 3, 120, "a few steps")
+    return tr, done
+
+
+def test_item6_worker_sigterm_stops_and_reports_like_stop():
+    tr, done = _long_process_run()
+    os.kill(tr.pid, signal.SIGTERM)
+    assert tr.join(120)
+    assert tr.status == "stopped", (tr.status, tr.reason)
+    assert tr.summary.steps >= 3 and tr.model is not None  # its weights came back: the run can be saved
+    assert len(tr.store.series("train/loss")[0]) >= 3 and done == [tr]
+
+
+def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slot(monkeypatch):
+    from resnorm import procworker
+
+    monkeypatch.setattr(procworker, "STOP_GRACE_S", 1.0)
+    tr, done = _long_process_run()
+    os.kill(tr.pid, signal.SIGSTOP)  # hung: no heartbeats, no steps
+    try:
+        tr.stop()
+        assert tr.join(120), "the watchdog did not end the run"
+    finally:
+        try:
+            os.kill(tr.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert tr.status == "failed" and "after Stop" in tr.reason
+    assert len(tr.store.series("train/loss")[0]) >= 1  # what had arrived is kept
+    _wait_for(lambda: done == [tr], 30, "on_finish (the slot's release)")
+    assert not tr._proc.is_alive()
+
+
+def test_item7_a_running_worker_silent_too_long_is_killed(monkeypatch):
+    from resnorm import procworker
+
+    monkeypatch.setattr(procworker, "hung_after_s", lambda: 2.0)  # RESNORM_WORKER_TIMEOUT_S, shortened
+    tr, done = _long_process_run()
+    os.kill(tr.pid, signal.SIGSTOP)
+    try:
+        assert tr.join(120), "the watchdog did not end the run"
+    finally:
+        try:
+            os.kill(tr.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert tr.status == "failed" and "RESNORM_WORKER_TIMEOUT_S" in tr.reason, tr.reason
+
+
+def test_item7_a_paused_worker_keeps_answering(monkeypatch):
+    from resnorm import procworker
+
+    monkeypatch.setattr(procworker, "hung_after_s", lambda: 2.0)
+    tr, done = _long_process_run()
+    tr.pause()
+    _wait_for(lambda: tr.status == "paused", 60, "paused")
+    time.sleep(4)  # twice the bound, paused (no steps): only heartbeats say it is alive
+    assert tr.status == "paused", tr.reason
+    tr.stop()
+    assert tr.join(60) and tr.status == "stopped"
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "inf"])
+def test_item7_worker_timeout_setting_is_checked(monkeypatch, value):
+    from resnorm.live import settings_problems
+
+    monkeypatch.setenv("RESNORM_WORKER_TIMEOUT_S", value)
+    assert any("RESNORM_WORKER_TIMEOUT_S" in p for p in settings_problems())
