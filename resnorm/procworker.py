@@ -35,6 +35,7 @@ HEARTBEAT_S = 1.0     # a worker says it is alive this often, even when paused o
 DEFAULT_NICE = 10
 STOP_GRACE_S = 15.0   # after Stop, a worker silent this long is killed (its run ends failed, slot freed)
 DEFAULT_HUNG_S = 300.0
+STARTUP_S = 120.0     # more silence allowed before a worker's first message (imports, model build)
 
 
 def hung_after_s() -> float:
@@ -47,8 +48,8 @@ def hung_after_s() -> float:
         n = float(value)
     except ValueError:
         raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be a number of seconds, not {value!r}") from None
-    if not (n >= 5 and n < float("inf")):
-        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 5 seconds, not {value!r}")
+    if not (n >= 30 and n < float("inf")):  # a model build or one long step stays well under this
+        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 30 seconds, not {value!r}")
     return n
 
 
@@ -132,6 +133,7 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
         signal.signal(signal.SIGTERM, terminated)
     except (ValueError, OSError):
         pass
+    events.put(("beat",))  # started: from now on the parent's watchdog expects a heartbeat every second
     try:
         job = factory()
         runs = list(getattr(job, "trainers", None) or [job])
@@ -404,9 +406,11 @@ class _ProcessJob(Worker):
         self.status = status
         return True
 
-    def _silent_too_long(self, heard: float) -> str | None:
-        """The watchdog: why the child is taken for hung (None while it answers)."""
-        now = time.monotonic()
+    def _silent_too_long(self, heard: float, started: bool) -> str | None:
+        """The watchdog: why the child is taken for hung (None while it answers). Before its first
+        message the child is still starting (importing torch, building the model): it gets
+        ``STARTUP_S`` more."""
+        now = time.monotonic() - (0.0 if started else STARTUP_S)
         if self._stop_at is not None and now - max(heard, self._stop_at) > STOP_GRACE_S:
             return f"the training process did not answer for {STOP_GRACE_S:.0f} s after Stop; it was ended"
         if now - heard > self._hung_s:
@@ -415,15 +419,15 @@ class _ProcessJob(Worker):
         return None
 
     def _read(self) -> None:
-        heard = time.monotonic()
+        heard, started = time.monotonic(), False
         try:
             while True:
                 try:
                     msg = self._events.get(timeout=0.5)
-                    heard = time.monotonic()
+                    heard, started = time.monotonic(), True
                 except queue.Empty:
                     msg = None
-                    why = self._silent_too_long(heard) if self._proc.is_alive() else None
+                    why = self._silent_too_long(heard, started) if self._proc.is_alive() else None
                     if why:  # hung (stopped by a signal, deadlocked): kill it, keep what arrived, free the slot
                         self._proc.kill()
                         self._proc.join(5)

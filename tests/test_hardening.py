@@ -316,7 +316,7 @@ def test_item7_a_paused_worker_keeps_answering(monkeypatch):
     assert tr.join(60) and tr.status == "stopped"
 
 
-@pytest.mark.parametrize("value", ["0", "abc", "inf"])
+@pytest.mark.parametrize("value", ["0", "10", "abc", "inf"])
 def test_item7_worker_timeout_setting_is_checked(monkeypatch, value):
     from resnorm.live import settings_problems
 
