@@ -322,3 +322,25 @@ def test_item7_worker_timeout_setting_is_checked(monkeypatch, value):
 
     monkeypatch.setenv("RESNORM_WORKER_TIMEOUT_S", value)
     assert any("RESNORM_WORKER_TIMEOUT_S" in p for p in settings_problems())
+
+
+# ---- item 8: one upload limit, named the same everywhere ---------------------------------------------------
+def test_item8_the_text_limit_is_what_the_browser_enforces(tmp_path):
+    import tomllib
+
+    from resnorm.tasks import MAX_TEXT_BYTES, TEXT_LIMIT, TaskError, check_text
+
+    with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
+        mb = tomllib.load(fh)["server"]["maxUploadSize"]
+    assert MAX_TEXT_BYTES == mb * 1000 * 1000 == 5_000_000  # the browser refuses files over mb × 10**6 bytes
+    assert check_text(b"a" * MAX_TEXT_BYTES)
+    with pytest.raises(TaskError, match=r"5 MB \(5,000,000 bytes\)"):
+        check_text(b"a" * (MAX_TEXT_BYTES + 1))
+    f = tmp_path / "big.txt"
+    f.write_bytes(b"a" * 5_242_880)  # 5 MiB: accepted before by the CLI, refused by the browser
+    _usage_error(_cli(*TRAIN, "--task", "text-lm", "--out", str(tmp_path / "o"), "--text-file", str(f)),
+                 "--text-file", TEXT_LIMIT)
+    for code in ("en", "zh"):
+        from resnorm import i18n as I
+
+        assert "5,000,000" in I.translate("controls.need_text", code, limit=TEXT_LIMIT)
