@@ -169,3 +169,20 @@ def test_item11_runs_folder_is_shown_without_escaping_backslashes(tmp_path, monk
     at = _open("app_pages/runs.py", {})
     head = at.caption[0].value
     assert f"`{folder}`" in head, head
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_item11_unknown_language_is_named(page):
+    at = _open(page, {"lang": "xx"})
+    assert not at.exception
+    assert any("lang=xx" in _plain(i.value) for i in at.info), [i.value for i in at.info]
+    at = _open(page, {"lang": "zh-CN"})
+    assert not any("lang=" in _plain(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize("page", ["app_pages/runs.py", "app_pages/lessons.py"])
+def test_item11_config_keys_on_pages_without_settings_are_named(page):
+    at = _open(page, {"layers": "3", "norm": "rmsnorm"})
+    assert not at.exception
+    shown = " ".join(_plain(i.value) for i in at.info)
+    assert "layers" in shown and "norm" in shown, shown

@@ -136,6 +136,8 @@ TEXT.update({
     # ---- links and code (ui/share.py) ----------------------------------------------------------------
     "share.not_from_links.text_file": "a server path cannot be set from a link; upload or paste the text",
     "share.ignored": "Ignored from the link: {items}",
+    "share.no_settings": "{name} (this page takes no settings from a link)",
+    "share.lang_unknown": "lang={value} (not a language of this app; choose one of: {langs})",
     "share.panel": "Share: link and code",
     "share.link": "Link to exactly this setup (copy with the icon at the right):",
     "share.cli": "The same run from the command line:",

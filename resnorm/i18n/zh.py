@@ -195,6 +195,8 @@ TEXT: dict[str, str] = {
     # ---- 链接与代码 ---------------------------------------------------------------------------------
     "share.not_from_links.text_file": "服务器路径不能通过链接设置；请上传或粘贴文本",
     "share.ignored": "链接中被忽略的设置：{items}",
+    "share.no_settings": "{name}（本页不从链接读取设置）",
+    "share.lang_unknown": "lang={value}（不是本应用支持的语言；可选：{langs}）",
     "share.panel": "分享：链接与代码",
     "share.link": "指向这个设置的链接（用右侧图标复制）：",
     "share.cli": "同样的训练，用命令行：",
