@@ -268,6 +268,24 @@ def step_memory(model: "ModelConfig", src_len: int, tgt_len: int, vocab: int, ba
     return 7 * params * b, 3 * acts * b // 2
 
 
+def attention_store_bytes(cfg: "RunConfig") -> int:
+    """Memory the run's attention snapshots may take: the worker's store and the server's mirror,
+    each bounded by ``store.ATTENTION_BYTES`` (maps are cut to 8 heads and 64 positions)."""
+    from .store import ATTENTION_BYTES
+
+    return 2 * ATTENTION_BYTES if cfg.train.attention_every else 0
+
+
+def run_memory(cfg: "RunConfig") -> int:
+    """The estimate ``RESNORM_MAX_RUN_GB`` is checked against: weights and optimizer state, one
+    step's activations and the attention snapshots kept."""
+    from .tasks import task_shape
+
+    src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
+    param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
+    return param_b + act_b + attention_store_bytes(cfg)
+
+
 def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
     """Refuse a config whose training step would not fit in ``max_run_bytes()``: in a shared server
     an oversized run would not fail cleanly, it would be killed by the kernel with every session."""
@@ -275,6 +293,7 @@ def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
 
     src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
     param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
+    act_b += attention_store_bytes(cfg)
     limit = max_run_bytes()
     if param_b + act_b <= limit:
         return []

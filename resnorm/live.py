@@ -111,6 +111,13 @@ def refusal(configs: list[RunConfig]) -> str | None:
         return "; ".join(f"{field}: {m}" for field, m in e.problems)
     except ValueError as e:
         return str(e)
+    if len(configs) > 1:  # a comparison trains its configs together, in one slot: they share one cap
+        from .config import MEMORY_ENV, max_run_bytes, run_memory
+
+        total, limit = sum(run_memory(c) for c in configs), max_run_bytes()
+        if total > limit:
+            return (f"together these {len(configs)} configs need about {total / 2**30:.1f} GiB; a comparison "
+                    f"may use {limit / 2**30:.1f} GiB in all ({MEMORY_ENV}). Use smaller models or batches")
     return None
 
 
@@ -264,8 +271,14 @@ class SessionJob:
         self.job = None
 
     def close(self):
-        """Session ended: stop the job so its slot goes to someone else."""
+        """Session ended: stop the job so its slot goes to someone else, and let go of its attention
+        maps at once (the largest thing a run holds in the server; the metrics are saved)."""
         self.stop(wait=0.0)
+        job = self.job
+        for run in (getattr(job, "trainers", None) or [job]) if job is not None else []:
+            store = getattr(run, "store", None)
+            if store is not None and hasattr(store, "clear_attention"):
+                store.clear_attention()
 
 
 class SessionRun(SessionJob):

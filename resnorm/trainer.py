@@ -260,7 +260,10 @@ class Trainer(Worker):
     def capture_attention(self, step: int):
         with self.autocast():  # the patterns the model computes in training
             maps = attention_maps(self.model, self.probe_batch.model_args())
-        labels = {layer: self.task.attention_labels(self.probe_cpu, layer) for layer in maps}
+        labels = {}
+        for layer, m in maps.items():  # the maps keep the first positions only: so do their labels
+            q, k = self.task.attention_labels(self.probe_cpu, layer)
+            labels[layer] = (list(q)[: m.shape[1]], list(k)[: m.shape[2]])
         self.store.add_attention(AttentionSnapshot(step, maps, labels))
 
     def _finish(self, status: str, reason: str, final_loss=None):

@@ -344,3 +344,127 @@ def test_item8_the_text_limit_is_what_the_browser_enforces(tmp_path):
         from resnorm import i18n as I
 
         assert "5,000,000" in I.translate("controls.need_text", code, limit=TEXT_LIMIT)
+
+
+# ---- item 1: memory: attention bounded by bytes and counted; a comparison shares one cap -------------------
+def test_item1_attention_snapshots_are_bounded_by_bytes_and_cut_for_display(monkeypatch):
+    from resnorm import store as S
+    from resnorm.trainer import Trainer
+
+    monkeypatch.setattr(S, "ATTENTION_BYTES", 1 << 20)
+    cfg = RunConfig.from_flat(dict(layers=2, d_model=64, heads=16, d_ff=8, mlp=False, seq_len=100, batch_size=1,
+                                   attention_every=1, probe_every=0, eval_every=0, steps=12, task="stdlib-lm"))
+    tr = Trainer(cfg)
+    tr.run()
+    snaps = tr.store.attention()
+    assert snaps and tr.status == "completed"
+    for s in snaps:
+        for layer, m in s.maps.items():
+            assert m.shape[0] <= 8 and m.shape[1] <= 64 and m.shape[2] <= 64, m.shape
+            q, k = s.labels[layer]
+            assert len(q) == m.shape[1] and len(k) == m.shape[2]
+    assert sum(S.snapshot_bytes(s) for s in snaps) <= 1 << 20
+    assert len(snaps) < 12  # 12 captured, the budget kept fewer
+
+
+def test_item1_attention_memory_is_in_the_estimate():
+    from resnorm.config import run_memory
+
+    on, off = _cfg(attention_every=1), _cfg(attention_every=0)
+    from resnorm.store import ATTENTION_BYTES
+
+    assert run_memory(on) - run_memory(off) == 2 * ATTENTION_BYTES
+
+
+def test_item1_the_issue_link_keeps_little_attention_data():
+    """The issue's link: 64 heads × 256² × 2 layers = 32 MiB per snapshot, 64 of them kept before."""
+    from resnorm.store import ATTENTION_BYTES, MetricStore, snapshot_bytes
+    from resnorm.trainer import Trainer
+
+    cfg = RunConfig.from_flat(dict(layers=2, d_model=64, heads=64, mlp=False, seq_len=256, batch_size=1,
+                                   attention_every=1, probe_every=0, eval_every=0, steps=3))
+    tr = Trainer(cfg)
+    tr.run()
+    per = snapshot_bytes(tr.store.attention()[-1])
+    assert per <= 2 * 8 * 64 * 64 * 4  # 256 KiB instead of 32 MiB
+    assert isinstance(tr.store, MetricStore) and tr.store.attention_bytes == ATTENTION_BYTES
+
+
+def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
+    from resnorm.config import run_memory
+    from resnorm.live import SessionCompare
+    from resnorm.slots import TrainingSlots
+
+    cfgs = [_cfg(seed=i) for i in range(4)]
+    one = run_memory(cfgs[0])
+    monkeypatch.setenv("RESNORM_MAX_RUN_GB", str(2.5 * one / 2**30))  # each fits, four together do not
+    for c in cfgs:
+        RunConfig.from_flat(c.to_flat())  # each config alone is accepted
+    sc = SessionCompare(TrainingSlots(capacity=1), save=False)
+    why = sc.start(cfgs)
+    assert why and "together" in why and "RESNORM_MAX_RUN_GB" in why, why
+    assert sc.start(cfgs[:2]) is None
+    sc.stop()
+
+
+def test_item1_closing_a_session_lets_go_of_its_attention_maps(monkeypatch):
+    from resnorm.live import SessionRun
+    from resnorm.slots import TrainingSlots
+
+    monkeypatch.setenv("RESNORM_WORKERS", "thread")
+    r = SessionRun(TrainingSlots(capacity=1), save=False)
+    assert r.start(_cfg(steps=10_000_000, attention_every=1)) is None
+    _wait_for(lambda: len(r.trainer.store.attention()) >= 2, 60, "attention snapshots")
+    r.close()
+    assert r.trainer.join(60)
+    assert r.trainer.store.attention() == []
+
+
+# ---- item 1: the At-initialisation page computes in a training slot -----------------------------------------
+INIT_LINK = {"d_model": "8", "heads": "1", "d_ff": "8", "seq_len": "2", "batch_size": "2"}
+
+
+def _init_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=120)
+    at.query_params.update(INIT_LINK)
+    return at.switch_page("app_pages/init.py")
+
+
+def test_item1_init_page_holds_a_training_slot_while_it_computes(monkeypatch):
+    from resnorm import signal as S
+    from resnorm.slots import global_slots
+
+    busy, real = [], S.depth_profile
+
+    def spy(*a, **kw):
+        busy.append(global_slots().busy)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(S, "depth_profile", spy)
+    before = global_slots().busy
+    at = _init_page().run()
+    assert not at.exception and busy and all(b == before + 1 for b in busy), busy
+    assert global_slots().busy == before  # released
+
+
+def test_item1_init_page_waits_for_a_slot_and_gives_up_with_a_message(monkeypatch):
+    from resnorm import signal as S
+    from resnorm.slots import global_slots
+    from ui import init_view
+
+    monkeypatch.setattr(init_view, "INIT_WAIT_S", 1.0)
+    calls = []
+    monkeypatch.setattr(S, "depth_profile", lambda *a, **kw: calls.append(1))
+    slots = global_slots()
+    held = []
+    while (tok := slots.acquire()) is not None:
+        held.append(tok)
+    try:
+        at = _init_page().run()
+    finally:
+        for tok in held:
+            slots.release(tok)
+    assert not at.exception and not calls
+    assert any("slot" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -220,6 +220,10 @@ TEXT.update({
     "init.failed": "**{label}** failed at initialisation: {error}",
     "init.nothing": "Nothing to show: fix the settings above.",
     "init.computing": "Computing…",
+    "init.waiting_slot": "Waiting for a training slot (place {position} in the queue; {running} of {capacity} in "
+                         "use): this page's computation counts like a training run.",
+    "init.no_slot": "Every training slot is still busy after {seconds} s, so nothing was computed. "
+                    "Rerun the page (press R) to try again.",
     "init.progress_profile": "At initialisation: {label}, {blocks} blocks",
     "init.progress_sweep": "Depth sweep: {label}, depths {lo}–{hi}",
     "init.against_depth": "##### Against depth",

@@ -276,6 +276,8 @@ TEXT: dict[str, str] = {
     "init.failed": "**{label}** 在初始化时失败：{error}",
     "init.nothing": "没有可显示的内容：请修正上面的设置。",
     "init.computing": "计算中……",
+    "init.waiting_slot": "正在等待训练名额（队列第 {position} 位；已用 {running}/{capacity}）：本页的计算与一次训练占用相同的名额。",
+    "init.no_slot": "等待 {seconds} 秒后所有训练名额仍被占用，因此没有计算。请重新运行本页（按 R）再试。",
     "init.progress_profile": "初始化时：{label}，{blocks} 个块",
     "init.progress_sweep": "深度扫描：{label}，深度 {lo}–{hi}",
     "init.against_depth": "##### 随深度变化",
