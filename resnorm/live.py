@@ -38,7 +38,7 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
     if trainer.status == "failed" or trainer.step == 0:
         return None, None
     try:
-        return save_run(trainer, source=source, label=label), None
+        return save_run(trainer, source=source, label=label, weights="limited"), None
     except (RunSaveError, OSError, ValueError) as e:
         return None, str(e)
 
@@ -58,7 +58,10 @@ def settings_problems() -> list[str]:
     from .trainer import cpu_threads
 
     problems = []
-    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s]
+    from .runs import max_weights_bytes, quota_bytes
+
+    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s,
+              quota_bytes, max_weights_bytes]
     if torch.cuda.is_available():
         checks.append(cuda_memory_fraction)
     for check in checks:

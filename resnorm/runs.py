@@ -59,6 +59,49 @@ TMP_PREFIX = ".tmp-run-"
 TRASH_PREFIX = ".trash-"
 
 
+QUOTA_ENV, DEFAULT_QUOTA_GB = "RESNORM_RUNS_QUOTA_GB", 10.0      # the whole runs folder
+WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB = "RESNORM_MAX_WEIGHTS_MB", 50.0  # weights a server run saves
+
+
+def _positive_env(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        n = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number greater than 0, not {value!r}") from None
+    if not (math.isfinite(n) and n > 0):
+        raise ValueError(f"{name} must be a number greater than 0, not {value!r}")
+    return n
+
+
+def quota_bytes() -> int:
+    """How much the runs folder may hold in all: ``RESNORM_RUNS_QUOTA_GB`` GiB (default 10). A save
+    that would go over it is refused (the run stays in memory, downloadable from its page)."""
+    return int(_positive_env(QUOTA_ENV, DEFAULT_QUOTA_GB) * 2**30)
+
+
+def max_weights_bytes() -> int:
+    """Weights a run saved by the server may have: ``RESNORM_MAX_WEIGHTS_MB`` MB (default 50);
+    larger ones are left out (``meta.json`` says so) unless the caller asks for them."""
+    return int(_positive_env(WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB) * 1000 * 1000)
+
+
+def folder_bytes(root: Path) -> int:
+    """Bytes of the regular files under ``root`` (links not followed); 0 when it does not exist."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for f in filenames:
+            try:
+                st_ = os.lstat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(dirpath, f)):
+                total += st_.st_size
+    return total
+
+
 class RunSaveError(OSError):
     """The runs folder cannot be written (read-only, full, not a folder, ...). The message says
     where and why; the caller still holds the run in memory."""
@@ -245,13 +288,15 @@ def _save_error(root: Path, e: OSError) -> RunSaveError:
 
 def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: dict | None = None, *,
               root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
-              name: str | None = None) -> Path:
+              name: str | None = None, weights: str = "always") -> Path:
     """Save a run from its parts (``save_run`` takes them from a trainer). Returns its folder.
 
     The run is written into a hidden temporary folder inside the root, each file atomically, and
     that folder is renamed to the run's name at the end; on any failure it is removed, so a
     half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
-    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written."""
+    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
+    run would take the folder over ``quota_bytes()``. ``weights``: ``always`` saves the state dict,
+    ``limited`` only when it is at most ``max_weights_bytes()`` (what the server does)."""
     base = validate_name(name) if name is not None else default_name(cfg)
     root = runs_root(root)
     if not isinstance(summary, dict):
@@ -264,18 +309,35 @@ def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: di
             "label": str(label) if label else None}
     tmp = None
     try:
+        quota = quota_bytes()
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
-        atomic_write_bytes(tmp / CONFIG, (cfg.to_json() + "\n").encode("utf-8"))
-        csv = frame[["step", "name", "value"]].to_csv(index=False)
-        atomic_write_bytes(tmp / METRICS, csv.encode("utf-8"))
-        atomic_write_bytes(tmp / SUMMARY, _json_bytes(summary))
+        config_b = (cfg.to_json() + "\n").encode("utf-8")
+        csv = frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8")
+        summary_b = _json_bytes(summary)
+        weights_b = None
         if state_dict is not None:
-            import torch
+            size = sum(v.numel() * v.element_size() for v in state_dict.values())
+            if weights == "limited" and size > max_weights_bytes():
+                meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
+                                   f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
+            else:
+                import torch
 
-            buf = io.BytesIO()
-            torch.save({k: v.detach().to("cpu").clone() for k, v in state_dict.items()}, buf)
-            atomic_write_bytes(tmp / WEIGHTS, buf.getvalue())
+                buf = io.BytesIO()
+                torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
+                weights_b = buf.getvalue()
+        new = len(config_b) + len(csv) + len(summary_b) + len(weights_b or b"") + 4096
+        used = folder_bytes(root)
+        if used + new > quota:
+            raise _os_error(RunSaveError, f"cannot save the run to {root}/: the runs folder would hold "
+                            f"{(used + new) / 2**30:.2f} GiB, over its quota of {quota / 2**30:g} GiB "
+                            f"({QUOTA_ENV}); delete runs on the Runs page, or download this one from its page")
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
+        atomic_write_bytes(tmp / CONFIG, config_b)
+        atomic_write_bytes(tmp / METRICS, csv)
+        atomic_write_bytes(tmp / SUMMARY, summary_b)
+        if weights_b is not None:
+            atomic_write_bytes(tmp / WEIGHTS, weights_b)
         atomic_write_bytes(tmp / META, _json_bytes(meta))
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a saved run is readable like any folder
         _fsync_dir(tmp)
@@ -308,7 +370,7 @@ def _publish(tmp: Path, root: Path, base: str) -> Path:
 
 
 def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live",
-             label: str | None = None) -> Path:
+             label: str | None = None, weights: str = "always") -> Path:
     """Save a finished (or stopped, diverged, failed) trainer's run; returns its folder.
 
     Raises ``ValueError`` while the run has not ended and ``RunSaveError`` when the runs folder
@@ -320,7 +382,7 @@ def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live
     model = getattr(trainer, "model", None)
     state = model.state_dict() if model is not None else None
     return write_run(trainer.cfg, trainer.store.frame(), summary.to_dict(), state, root=root,
-                     source=source, label=label)
+                     source=source, label=label, weights=weights)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -679,18 +741,38 @@ def read_file(name: str, fname: str, root: str | os.PathLike | None = None) -> b
     return f.read_bytes()
 
 
-def export_zip(name: str, root: str | os.PathLike | None = None) -> bytes:
-    """A zip of the run's files (only the known run files, regular files only) under ``name/``."""
+def export_zip_to(name: str, out, root: str | os.PathLike | None = None) -> None:
+    """Write a zip of the run's files (only the known run files, regular files only) under ``name/``
+    to the binary file ``out``, file by file in chunks: a 200 MB ``weights.pt`` is never held in
+    memory (stored, not deflated: tensors do not compress)."""
     p = _existing_run(name, root)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for fname in RUN_FILES:
             try:
                 f = _regular_file(p, fname)
             except RunLoadError:
                 continue
             if f is not None:
-                zf.write(f, arcname=f"{name}/{fname}")
+                zf.write(f, arcname=f"{name}/{fname}",
+                         compress_type=zipfile.ZIP_STORED if fname == WEIGHTS else zipfile.ZIP_DEFLATED)
+
+
+def export_zip_file(name: str, root: str | os.PathLike | None = None):
+    """The zip as an open temporary file (already unlinked: it goes when closed), for a download."""
+    fh = tempfile.TemporaryFile(prefix="resnorm-zip-")
+    try:
+        export_zip_to(name, fh, root)
+    except BaseException:
+        fh.close()
+        raise
+    fh.seek(0)
+    return fh
+
+
+def export_zip(name: str, root: str | os.PathLike | None = None) -> bytes:
+    """A zip of the run's files as bytes (small runs, tests); downloads use ``export_zip_file``."""
+    buf = io.BytesIO()
+    export_zip_to(name, buf, root)
     return buf.getvalue()
 
 

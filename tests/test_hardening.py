@@ -468,3 +468,69 @@ def test_item1_init_page_waits_for_a_slot_and_gives_up_with_a_message(monkeypatc
             slots.release(tok)
     assert not at.exception and not calls
     assert any("slot" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+# ---- item 10: bounded writes: a runs-folder quota, server weights below a size, a streamed zip --------------
+def _state(mb: float) -> dict:
+    import torch
+
+    return {"w": torch.zeros(int(mb * 1e6 / 4))}
+
+
+def test_item10_the_runs_folder_has_a_quota(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNORM_RUNS_QUOTA_GB", str(1.5e6 / 2**30))  # 1.5 MB
+    R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(1.0), root=tmp_path, name="a")
+    with pytest.raises(R.RunSaveError, match="RESNORM_RUNS_QUOTA_GB"):
+        R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(1.0), root=tmp_path, name="b")
+    assert sorted(os.listdir(tmp_path)) == ["a"]  # nothing half-written
+
+
+def test_item10_server_saves_weights_only_below_a_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNORM_MAX_WEIGHTS_MB", "0.5")
+    small = R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(0.1), root=tmp_path,
+                        name="small", weights="limited")
+    big = R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(1.0), root=tmp_path,
+                      name="big", weights="limited")
+    asked = R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(1.0), root=tmp_path,
+                        name="asked", weights="always")
+    assert (small / R.WEIGHTS).exists() and (asked / R.WEIGHTS).exists() and not (big / R.WEIGHTS).exists()
+    assert "RESNORM_MAX_WEIGHTS_MB" in json.loads((big / R.META).read_text())["weights"]
+    assert [e.name for e in R.list_runs(tmp_path)[0]].count("big") == 1  # still a valid run
+
+
+def test_item10_live_sessions_save_with_the_weights_limit(monkeypatch, tmp_path):
+    from resnorm.live import SessionRun
+    from resnorm.slots import TrainingSlots
+
+    monkeypatch.setenv("RESNORM_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("RESNORM_MAX_WEIGHTS_MB", "0.000001")
+    monkeypatch.setenv("RESNORM_WORKERS", "thread")
+    r = SessionRun(TrainingSlots(capacity=1))
+    assert r.start(_cfg(steps=3)) is None
+    _wait_for(lambda: r.saved_to is not None or r.save_error is not None, 60, "the save")
+    assert r.saved_to and not (Path(r.saved_to) / R.WEIGHTS).exists()
+
+
+def test_item10_zip_export_streams_file_by_file(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    R.write_run(_cfg(), _frame(), {"status": "completed", "steps": 2}, _state(20.0), root=tmp_path, name="z")
+    tracemalloc.start()
+    try:
+        fh = R.export_zip_file("z", tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4e6, peak  # 20 MB of weights never held at once
+    with zipfile.ZipFile(fh) as zf:
+        assert zf.read("z/weights.pt") == (tmp_path / "z" / R.WEIGHTS).read_bytes()
+    fh.close()
+
+
+@pytest.mark.parametrize("env", ["RESNORM_RUNS_QUOTA_GB", "RESNORM_MAX_WEIGHTS_MB"])
+def test_item10_the_new_settings_are_checked(monkeypatch, env):
+    from resnorm.live import settings_problems
+
+    monkeypatch.setenv(env, "0")
+    assert any(env in p for p in settings_problems())

@@ -193,7 +193,7 @@ def exports(root: Path, rec: R.RunRecord) -> None:
     c[3].download_button(t("runs.dl.summary"), json.dumps(R.json_safe(rec.summary), indent=2) + "\n",
                          f"{name}-summary.json", "application/json", key="runs_dl_summary",
                          help=t("runs.dl.summary_help"), **kw)
-    c[4].download_button(t("runs.dl.zip"), lambda: R.export_zip(name, root), f"{name}.zip", "application/zip",
+    c[4].download_button(t("runs.dl.zip"), lambda: R.export_zip_file(name, root), f"{name}.zip", "application/zip",
                          key="runs_dl_zip", help=t("runs.dl.zip_help"), **kw)
 
 
