@@ -189,6 +189,8 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     flush(force=True)
     events.put(("done", [(r.summary.to_dict() if r.summary is not None else None, r.diverged_step, _weights(r))
                          for r in runs], job.status, job.step, job.elapsed))
+    if parent is not None and not parent.is_alive():  # the server is gone: nobody will save these runs
+        _save_orphans(job, runs)
     # Exit once the last words are in the pipe, but never hang on a parent that no longer reads
     # (a server shutting down): at most a few seconds, then leave without them.
     events.close()
@@ -197,6 +199,24 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     sender.join(10)
     if sender.is_alive():
         events.cancel_join_thread()
+
+
+def _save_orphans(job, runs) -> None:
+    """Save runs whose server died (even by SIGKILL) to the runs folder, as the server would have:
+    what they recorded is kept. Best effort: a failure here has nobody to tell."""
+    from .runs import save_run
+
+    labels = getattr(job, "labels", None)
+    for i, r in enumerate(runs):
+        if r.summary is None or r.status == "failed" or r.step == 0:
+            continue
+        try:
+            if labels:
+                save_run(r, source="compare", label=f"compare {labels[i]}", weights="limited")
+            else:
+                save_run(r, source="live", weights="limited")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _weights(run) -> bytes | None:

@@ -534,3 +534,32 @@ def test_item10_the_new_settings_are_checked(monkeypatch, env):
 
     monkeypatch.setenv(env, "0")
     assert any(env in p for p in settings_problems())
+
+
+def test_item6_workers_of_a_killed_server_save_what_they_recorded(tmp_path):
+    """The server dies (SIGKILL, no chance to save): its worker stops and saves the run itself."""
+    runs = tmp_path / "runs"
+    script = (
+        "import os, signal, time\n"
+        "from resnorm.config import RunConfig\n"
+        "from resnorm.procworker import ProcessTrainer\n"
+        "if __name__ == '__main__':\n"
+        f"    tr = ProcessTrainer(RunConfig.from_flat({dict(TINY, steps=10_000_000)!r})).start()\n"
+        "    while tr.step < 3:\n"
+        "        time.sleep(0.05)\n"
+        "    print(tr.pid, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (tmp_path / "server.py").write_text(script)
+    p = subprocess.run([sys.executable, str(tmp_path / "server.py")], capture_output=True, text=True, timeout=180,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, "RESNORM_RUNS_DIR": str(runs)})
+    assert p.returncode == -signal.SIGKILL, p.stderr[-800:]
+    child = int(p.stdout.split()[0])
+    try:
+        _wait_for(lambda: bool(R.list_runs(runs)[0]), 120, "the orphaned worker's save")
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    (entry,) = R.list_runs(runs)[0]
+    assert entry.status == "stopped" and entry.steps >= 3
