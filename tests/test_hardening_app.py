@@ -108,7 +108,7 @@ VALUES = st.one_of(st.sampled_from(["1", "0", "2", "12", "64", "512", "true", "p
 
 
 @pytest.mark.parametrize("page", PAGES)
-@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(params=st.dictionaries(KEYS, VALUES, max_size=4))
 def test_item3_random_links_never_raise_on_any_page(page, params):
