@@ -186,3 +186,20 @@ def test_item11_config_keys_on_pages_without_settings_are_named(page):
     assert not at.exception
     shown = " ".join(_plain(i.value) for i in at.info)
     assert "layers" in shown and "norm" in shown, shown
+
+
+def test_item1_live_attention_view_offers_the_heads_it_kept():
+    """16 heads trained, 8 kept for display: the head picker offers those 8 and every one draws."""
+    at = _open("app_pages/live.py", {"heads": "16", "d_model": "32", "layers": "1", "steps": "3",
+                                     "attention_every": "1", "probe_every": "0", "eval_every": "0"})
+    at.button(key="btn_train").click().run()
+    for _ in range(300):
+        at.run()
+        if any("completed" in str(getattr(p, "proto", "")) for p in at.get("progress")):
+            break
+    at.segmented_control(key="opt_view").set_value("Attention").run()
+    assert not at.exception
+    heads = at.selectbox(key="opt_attn_head").options
+    assert len(heads) == 1 + 8, heads  # "all" and heads 0..7
+    at.selectbox(key="opt_attn_head").set_value(7).run()
+    assert not at.exception and at.get("plotly_chart")

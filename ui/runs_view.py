@@ -115,7 +115,7 @@ def load(root: Path, name: str) -> R.RunRecord | None:
     try:
         return _load(str(root), name, _stamp(root, name))
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.error(t("runs.cannot_open", name=md_escape(name), error=md_escape(e)), icon=":material/error:")
+        st.error(t("runs.cannot_open", name=md_escape(name), error=md_escape(e, 600)), icon=":material/error:")
         return None
 
 
@@ -201,7 +201,7 @@ def _delete(root: Path, name: str) -> None:
     try:
         R.delete_run(name, root)
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.session_state[FLASH_KEY] = ("error", t("runs.delete_failed", name=md_escape(name), error=md_escape(e)))
+        st.session_state[FLASH_KEY] = ("error", t("runs.delete_failed", name=md_escape(name), error=md_escape(e, 600)))
         return
     st.session_state[SELECT_KEY] = [n for n in st.session_state.get(SELECT_KEY, []) if n != name]
     st.session_state[FLASH_KEY] = ("success", t("runs.deleted", name=md_escape(name)))
