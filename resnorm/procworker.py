@@ -129,10 +129,11 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
         else:
             raise SystemExit(143)
 
-    try:
-        signal.signal(signal.SIGTERM, terminated)
-    except (ValueError, OSError):
-        pass
+    if mp.parent_process() is not None:  # a worker process (not a test calling this in-process)
+        try:
+            signal.signal(signal.SIGTERM, terminated)
+        except (ValueError, OSError):
+            pass
     events.put(("beat",))  # started: from now on the parent's watchdog expects a heartbeat every second
     try:
         job = factory()
@@ -193,12 +194,13 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
         _save_orphans(job, runs)
     # Exit once the last words are in the pipe, but never hang on a parent that no longer reads
     # (a server shutting down): at most a few seconds, then leave without them.
-    events.close()
-    sender = threading.Thread(target=events.join_thread, daemon=True)
-    sender.start()
-    sender.join(10)
-    if sender.is_alive():
-        events.cancel_join_thread()
+    if hasattr(events, "join_thread"):  # a multiprocessing queue (tests pass a plain one)
+        events.close()
+        sender = threading.Thread(target=events.join_thread, daemon=True)
+        sender.start()
+        sender.join(10)
+        if sender.is_alive():
+            events.cancel_join_thread()
 
 
 def _save_orphans(job, runs) -> None:
