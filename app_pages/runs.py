@@ -2,9 +2,11 @@
 import streamlit as st
 
 from ui import runs_view as rv
+from ui import share
 from ui.i18n import t
 
 st.title(t("runs.title"))
+share.no_settings_page("runs")
 root, entries, notes = rv.listing()
 rv.header(root, entries, notes)
 shown = rv.filters(entries)

@@ -11,8 +11,8 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
-import tempfile
 from pathlib import Path
 
 from . import __version__
@@ -111,27 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
 def _config_from_args(args) -> RunConfig:
     base = None
     if getattr(args, "config", None):
-        try:
-            base = RunConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ConfigError([("config", f"cannot read {args.config}: {e.strerror}")]) from None
-        except UnicodeDecodeError:
-            raise ConfigError([("config", f"{args.config} is not a UTF-8 JSON file")]) from None
+        base = RunConfig.from_file(args.config)  # a regular file of at most 1 MiB, validated
     names = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    task = given.get("task") or (base.task.task if base is not None else None)
+    if given.get("text_file") is not None and task != "text-lm":
+        raise ConfigError([("text_file", f"is only read by --task text-lm (the task is {task or 'copy'}); "
+                            "drop it or add --task text-lm")])
     if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
         given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
     return RunConfig.from_flat(given, base=base)
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    """Every file the CLI writes follows the runs folder's rule: written atomically, mode 0644."""
+    from .runs import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _prepare_out_dir(out: str) -> Path:
+    if not out.strip():
+        raise ConfigError([("out", "must name a folder (an empty --out would write into the current folder)")])
     d = Path(out)
     if d.exists() and not d.is_dir():
         raise ConfigError([("out", f"{out} exists and is not a folder")])
@@ -169,14 +170,17 @@ def cmd_train(args) -> int:
                 bar.set_postfix(loss=f"{tr.store.latest('train/loss', float('nan')):.4f}", refresh=False)
 
     tr = Trainer(cfg, on_step=on_step)
-    interrupted = False
+    interrupted = None
+    previous = _on_sigterm()
     try:
         summary = tr.run()
-    except KeyboardInterrupt:  # Ctrl-C: keep what was computed
-        interrupted = True
-        tr._finish("stopped", f"interrupted after step {tr.step}", tr.store.latest("train/loss"))
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: keep what was computed
+        interrupted = "SIGTERM" if isinstance(e, _Terminated) else "SIGINT"
+        tr._finish("stopped", f"interrupted ({interrupted}) after step {tr.step}", tr.store.latest("train/loss"))
         summary = tr.summary
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the run is saved below; a second TERM waits
         if bar is not None:
             bar.close()
     _atomic_write(out / "config.json", cfg.to_json() + "\n")
@@ -203,7 +207,24 @@ def cmd_train(args) -> int:
     if summary.status == "failed":
         print(f"error: the run failed at step {summary.steps + 1}: {summary.reason}", file=sys.stderr)
         return 1
-    return 130 if interrupted else 0
+    return {"SIGINT": 130, "SIGTERM": 143}.get(interrupted, 0)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run stops, is saved and the exit code says so."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _on_sigterm():
+    """Handle SIGTERM like SIGINT (``kill``, a container or a job scheduler stopping the run); returns
+    the previous handler, or None where signals cannot be set (not the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, OSError):
+        return None
 
 
 def cmd_init_stats(args) -> int:

@@ -272,6 +272,24 @@ def step_memory(model: "ModelConfig", src_len: int, tgt_len: int, vocab: int, ba
     return 7 * params * b, 3 * acts * b // 2
 
 
+def attention_store_bytes(cfg: "RunConfig") -> int:
+    """Memory the run's attention snapshots may take: the worker's store and the server's mirror,
+    each bounded by ``store.ATTENTION_BYTES`` (maps are cut to 8 heads and 64 positions)."""
+    from .store import ATTENTION_BYTES
+
+    return 2 * ATTENTION_BYTES if cfg.train.attention_every else 0
+
+
+def run_memory(cfg: "RunConfig") -> int:
+    """The estimate ``RESNORM_MAX_RUN_GB`` is checked against: weights and optimizer state, one
+    step's activations and the attention snapshots kept."""
+    from .tasks import task_shape
+
+    src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
+    param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
+    return param_b + act_b + attention_store_bytes(cfg)
+
+
 def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
     """Refuse a config whose training step would not fit in ``max_run_bytes()``: in a shared server
     an oversized run would not fail cleanly, it would be killed by the kernel with every session."""
@@ -279,6 +297,7 @@ def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
 
     src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
     param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
+    act_b += attention_store_bytes(cfg)
     limit = max_run_bytes()
     if param_b + act_b <= limit:
         return []
@@ -348,7 +367,8 @@ class RunConfig:
         """Inverse of ``to_dict``: ``{"model": {...}, "task": {...}, "train": {...}}``."""
         if not isinstance(d, dict):
             raise ConfigError([("config", "must be a JSON object with model/task/train sections")])
-        problems = [(k, f"unknown section {show(k)}") for k in d if k not in SECTIONS]
+        problems = [("config", f"unknown section {show(k)} (the sections are {', '.join(SECTIONS)})")
+                    for k in d if k not in SECTIONS]
         flat = {}
         for s in SECTIONS:
             sec = d.get(s, {})
@@ -380,11 +400,57 @@ class RunConfig:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError([("config", f"not valid JSON: {e}")]) from None
+        except RecursionError:
+            raise ConfigError([("config", "not a config: nested too deeply")]) from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise ConfigError([("config", f"not a config: {str(e)[:120]}")]) from None
         return cls.from_dict(d)
+
+    @classmethod
+    def from_file(cls, path: str) -> "RunConfig":
+        """``from_json`` of a file: a regular file only (never a FIFO or a device, which could block
+        or never end), at most ``MAX_CONFIG_BYTES``, UTF-8."""
+        return cls.from_json(read_config_file(path))
 
     def replace(self, **flat) -> "RunConfig":
         """A copy with some fields changed by name, e.g. ``cfg.replace(layers=12)``."""
         return RunConfig.from_flat(flat, base=self)
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few hundred bytes; the runs folder has the same cap
+
+
+def read_config_file(path: str) -> str:
+    """The text of a config file, or ConfigError("config", why): missing, not a regular file, larger
+    than ``MAX_CONFIG_BYTES`` or not UTF-8. The file is checked before it is opened and opened
+    without blocking, so a FIFO cannot hang the caller and ``/dev/zero`` is never read."""
+    import stat
+
+    def fail(msg):
+        return ConfigError([("config", msg)])
+
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise fail(f"{show(str(path))} is {'a folder' if stat.S_ISDIR(st.st_mode) else 'not a regular file'}")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise fail(f"{show(str(path))} is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced meanwhile
+                raise fail(f"{show(str(path))} is not a regular file")
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except ConfigError:
+        raise
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        why = getattr(e, "strerror", None) or str(e)
+        raise fail(f"cannot read {show(str(path))}: {why}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise fail(f"{show(str(path))} is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail(f"{show(str(path))} is not a UTF-8 JSON file") from None
 
 
 # ---- text forms: URL query values, the equivalent command line and Python ---------------------------

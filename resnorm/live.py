@@ -17,7 +17,7 @@ from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
 from .slots import TrainingSlots, global_slots
-from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
+from .procworker import ProcessComparison, ProcessTrainer, hung_after_s, worker_niceness
 from .trainer import Trainer, resolve_device
 
 
@@ -38,7 +38,7 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
     if trainer.status == "failed" or trainer.step == 0:
         return None, None
     try:
-        return save_run(trainer, source=source, label=label), None
+        return save_run(trainer, source=source, label=label, weights="limited"), None
     except (RunSaveError, OSError, ValueError) as e:
         return None, str(e)
 
@@ -58,7 +58,10 @@ def settings_problems() -> list[str]:
     from .trainer import cpu_threads
 
     problems = []
-    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s]
+    from .runs import max_weights_bytes, quota_bytes
+
+    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s,
+              quota_bytes, max_weights_bytes]
     if torch.cuda.is_available():
         checks.append(cuda_memory_fraction)
     for check in checks:
@@ -111,6 +114,13 @@ def refusal(configs: list[RunConfig]) -> str | None:
         return "; ".join(f"{field}: {m}" for field, m in e.problems)
     except ValueError as e:
         return str(e)
+    if len(configs) > 1:  # a comparison trains its configs together, in one slot: they share one cap
+        from .config import MEMORY_ENV, max_run_bytes, run_memory
+
+        total, limit = sum(run_memory(c) for c in configs), max_run_bytes()
+        if total > limit:
+            return (f"together these {len(configs)} configs need about {total / 2**30:.1f} GiB; a comparison "
+                    f"may use {limit / 2**30:.1f} GiB in all ({MEMORY_ENV}). Use smaller models or batches")
     return None
 
 
@@ -264,8 +274,14 @@ class SessionJob:
         self.job = None
 
     def close(self):
-        """Session ended: stop the job so its slot goes to someone else."""
+        """Session ended: stop the job so its slot goes to someone else, and let go of its attention
+        maps at once (the largest thing a run holds in the server; the metrics are saved)."""
         self.stop(wait=0.0)
+        job = self.job
+        for run in (getattr(job, "trainers", None) or [job]) if job is not None else []:
+            store = getattr(run, "store", None)
+            if store is not None and hasattr(store, "clear_attention"):
+                store.clear_attention()
 
 
 class SessionRun(SessionJob):

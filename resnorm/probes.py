@@ -210,9 +210,15 @@ class ParamGroups:
         return {f"{b}.update_ratio": r for b, r in zip(self.block_names, ratio)}
 
 
+MAX_ATTENTION_HEADS = 8        # heads of a map kept for display
+MAX_ATTENTION_POSITIONS = 64   # query and key positions kept for display (the first ones)
+
+
 @torch.no_grad()
 def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
-    """Attention patterns of one example: {``blocks.3.attn``: array (heads, query, key)}.
+    """Attention patterns of one example: {``blocks.3.attn``: array (heads, query, key)}, at most
+    ``MAX_ATTENTION_HEADS`` heads and the first ``MAX_ATTENTION_POSITIONS`` queries and keys (what a
+    page can show; 64 heads of 512 × 512 would be 64 MiB per layer and snapshot).
 
     Runs in eval mode (no dropout) and restores the model's mode afterwards.
     """
@@ -225,7 +231,8 @@ def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
                 continue
 
             def fn(module, a, out, key=f"{p}.{sub}"):
-                maps[key] = out[0].detach().float().cpu().numpy()
+                m = MAX_ATTENTION_POSITIONS
+                maps[key] = out[0, :MAX_ATTENTION_HEADS, :m, :m].detach().float().cpu().numpy().copy()
 
             handles.append(model.get_submodule(f"{p}.{sub}.hook_pattern").register_forward_hook(fn))
     was_training = model.training

@@ -30,8 +30,27 @@ from .compare import LETTERS, check_configs
 from .worker import FINAL_STATUSES, Worker
 
 FLUSH_S = 0.25
-PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long
+PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long (plus its current step)
+HEARTBEAT_S = 1.0     # a worker says it is alive this often, even when paused or inside a long step
 DEFAULT_NICE = 10
+STOP_GRACE_S = 15.0   # after Stop, a worker silent this long is killed (its run ends failed, slot freed)
+DEFAULT_HUNG_S = 300.0
+STARTUP_S = 120.0     # more silence allowed before a worker's first message (imports, model build)
+
+
+def hung_after_s() -> float:
+    """Seconds without a heartbeat after which a running worker is taken for hung and killed:
+    ``RESNORM_WORKER_TIMEOUT_S`` (default 300; heartbeats come every second even inside a long step)."""
+    value = os.environ.get("RESNORM_WORKER_TIMEOUT_S", "").strip()
+    if not value:
+        return DEFAULT_HUNG_S
+    try:
+        n = float(value)
+    except ValueError:
+        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be a number of seconds, not {value!r}") from None
+    if not (n >= 30 and n < float("inf")):  # a model build or one long step stays well under this
+        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 30 seconds, not {value!r}")
+    return n
 
 
 def worker_niceness() -> int:
@@ -100,6 +119,22 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     """
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
+    import signal
+
+    job = None
+
+    def terminated(signum, frame):  # SIGTERM (a server shutting down, kill): stop like Stop, report, exit
+        if job is not None:
+            job.stop()
+        else:
+            raise SystemExit(143)
+
+    if mp.parent_process() is not None:  # a worker process (not a test calling this in-process)
+        try:
+            signal.signal(signal.SIGTERM, terminated)
+        except (ValueError, OSError):
+            pass
+    events.put(("beat",))  # started: from now on the parent's watchdog expects a heartbeat every second
     try:
         job = factory()
         runs = list(getattr(job, "trainers", None) or [job])
@@ -128,12 +163,13 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     def listen():
         while True:
             try:
-                cmd = commands.get(timeout=PARENT_CHECK_S)
+                cmd = commands.get(timeout=min(PARENT_CHECK_S, HEARTBEAT_S))
             except queue.Empty:
                 if parent is not None and not parent.is_alive():  # the server died, even by SIGKILL:
                     events.cancel_join_thread()  # nobody reads what is left; do not wait for it at exit
                     job.stop()
                     return
+                events.put(("beat",))  # the parent's watchdog: this process still answers
                 continue
             if cmd == "pause":
                 job.pause()
@@ -154,6 +190,35 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     flush(force=True)
     events.put(("done", [(r.summary.to_dict() if r.summary is not None else None, r.diverged_step, _weights(r))
                          for r in runs], job.status, job.step, job.elapsed))
+    if parent is not None and not parent.is_alive():  # the server is gone: nobody will save these runs
+        _save_orphans(job, runs)
+    # Exit once the last words are in the pipe, but never hang on a parent that no longer reads
+    # (a server shutting down): at most a few seconds, then leave without them.
+    if hasattr(events, "join_thread"):  # a multiprocessing queue (tests pass a plain one)
+        events.close()
+        sender = threading.Thread(target=events.join_thread, daemon=True)
+        sender.start()
+        sender.join(10)
+        if sender.is_alive():
+            events.cancel_join_thread()
+
+
+def _save_orphans(job, runs) -> None:
+    """Save runs whose server died (even by SIGKILL) to the runs folder, as the server would have:
+    what they recorded is kept. Best effort: a failure here has nobody to tell."""
+    from .runs import save_run
+
+    labels = getattr(job, "labels", None)
+    for i, r in enumerate(runs):
+        if r.summary is None or r.status == "failed" or r.step == 0:
+            continue
+        try:
+            if labels:
+                save_run(r, source="compare", label=f"compare {labels[i]}", weights="limited")
+            else:
+                save_run(r, source="live", weights="limited")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _weights(run) -> bytes | None:
@@ -284,6 +349,8 @@ class _ProcessJob(Worker):
         self.on_finish = on_finish
         self._runs = runs
         self.step, self._child_elapsed = 0, 0.0
+        self._stop_at = None  # when Stop was asked (the watchdog's clock)
+        self._hung_s = hung_after_s()
         ctx = mp.get_context("spawn")
         self._commands, self._events = ctx.Queue(), ctx.Queue()
         self._proc = ctx.Process(target=_child, args=(factory, self._commands, self._events, worker_niceness()),
@@ -322,6 +389,8 @@ class _ProcessJob(Worker):
 
     def stop(self):
         if not self.done:
+            if self._stop_at is None:
+                self._stop_at = time.monotonic()
             self._commands.put("stop")
 
     def kill(self):
@@ -338,6 +407,8 @@ class _ProcessJob(Worker):
 
     def _handle(self, msg) -> bool:
         """Apply one message; True once the job has ended."""
+        if msg[0] == "beat":
+            return False
         if msg[0] == "failed":
             self._proc.join(5)
             self._finish_failed(f"the training process could not set up the run: {msg[1]}")
@@ -357,13 +428,33 @@ class _ProcessJob(Worker):
         self.status = status
         return True
 
+    def _silent_too_long(self, heard: float, started: bool) -> str | None:
+        """The watchdog: why the child is taken for hung (None while it answers). Before its first
+        message the child is still starting (importing torch, building the model): it gets
+        ``STARTUP_S`` more."""
+        now = time.monotonic() - (0.0 if started else STARTUP_S)
+        if self._stop_at is not None and now - max(heard, self._stop_at) > STOP_GRACE_S:
+            return f"the training process did not answer for {STOP_GRACE_S:.0f} s after Stop; it was ended"
+        if now - heard > self._hung_s:
+            return (f"the training process did not answer for {self._hung_s:.0f} s "
+                    "(RESNORM_WORKER_TIMEOUT_S); it was ended")
+        return None
+
     def _read(self) -> None:
+        heard, started = time.monotonic(), False
         try:
             while True:
                 try:
                     msg = self._events.get(timeout=0.5)
+                    heard, started = time.monotonic(), True
                 except queue.Empty:
                     msg = None
+                    why = self._silent_too_long(heard, started) if self._proc.is_alive() else None
+                    if why:  # hung (stopped by a signal, deadlocked): kill it, keep what arrived, free the slot
+                        self._proc.kill()
+                        self._proc.join(5)
+                        self._finish_failed(why)
+                        return
                 except (OSError, EOFError, ValueError) as e:  # the pipe broke under a dying child
                     self._proc.join(2)
                     self._finish_failed(f"lost contact with the training process ({type(e).__name__})")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import html
 import io
 import json
 import math
@@ -41,7 +42,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .config import SECTIONS, ConfigError, RunConfig
+from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 DEFAULT_ROOT = "runs"
@@ -52,10 +53,53 @@ RUN_FILES = (CONFIG, METRICS, SUMMARY, WEIGHTS, META)
 METRICS_HEADER = "step,name,value"
 STATUSES = ("completed", "stopped", "diverged", "failed")
 
-MAX_JSON_BYTES = 1 << 20          # config/summary/meta are a few hundred bytes
+MAX_JSON_BYTES = MAX_CONFIG_BYTES  # config/summary/meta are a few hundred bytes; the CLI has the same cap
 MAX_NAME_LEN = 120
 TMP_PREFIX = ".tmp-run-"
 TRASH_PREFIX = ".trash-"
+
+
+QUOTA_ENV, DEFAULT_QUOTA_GB = "RESNORM_RUNS_QUOTA_GB", 10.0      # the whole runs folder
+WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB = "RESNORM_MAX_WEIGHTS_MB", 50.0  # weights a server run saves
+
+
+def _positive_env(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        n = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number greater than 0, not {value!r}") from None
+    if not (math.isfinite(n) and n > 0):
+        raise ValueError(f"{name} must be a number greater than 0, not {value!r}")
+    return n
+
+
+def quota_bytes() -> int:
+    """How much the runs folder may hold in all: ``RESNORM_RUNS_QUOTA_GB`` GiB (default 10). A save
+    that would go over it is refused (the run stays in memory, downloadable from its page)."""
+    return int(_positive_env(QUOTA_ENV, DEFAULT_QUOTA_GB) * 2**30)
+
+
+def max_weights_bytes() -> int:
+    """Weights a run saved by the server may have: ``RESNORM_MAX_WEIGHTS_MB`` MB (default 50);
+    larger ones are left out (``meta.json`` says so) unless the caller asks for them."""
+    return int(_positive_env(WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB) * 1000 * 1000)
+
+
+def folder_bytes(root: Path) -> int:
+    """Bytes of the regular files under ``root`` (links not followed); 0 when it does not exist."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for f in filenames:
+            try:
+                st_ = os.lstat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(dirpath, f)):
+                total += st_.st_size
+    return total
 
 
 class RunSaveError(OSError):
@@ -244,13 +288,15 @@ def _save_error(root: Path, e: OSError) -> RunSaveError:
 
 def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: dict | None = None, *,
               root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
-              name: str | None = None) -> Path:
+              name: str | None = None, weights: str = "always") -> Path:
     """Save a run from its parts (``save_run`` takes them from a trainer). Returns its folder.
 
     The run is written into a hidden temporary folder inside the root, each file atomically, and
     that folder is renamed to the run's name at the end; on any failure it is removed, so a
     half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
-    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written."""
+    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
+    run would take the folder over ``quota_bytes()``. ``weights``: ``always`` saves the state dict,
+    ``limited`` only when it is at most ``max_weights_bytes()`` (what the server does)."""
     base = validate_name(name) if name is not None else default_name(cfg)
     root = runs_root(root)
     if not isinstance(summary, dict):
@@ -263,18 +309,35 @@ def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: di
             "label": str(label) if label else None}
     tmp = None
     try:
+        quota = quota_bytes()
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
-        atomic_write_bytes(tmp / CONFIG, (cfg.to_json() + "\n").encode("utf-8"))
-        csv = frame[["step", "name", "value"]].to_csv(index=False)
-        atomic_write_bytes(tmp / METRICS, csv.encode("utf-8"))
-        atomic_write_bytes(tmp / SUMMARY, _json_bytes(summary))
+        config_b = (cfg.to_json() + "\n").encode("utf-8")
+        csv = frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8")
+        summary_b = _json_bytes(summary)
+        weights_b = None
         if state_dict is not None:
-            import torch
+            size = sum(v.numel() * v.element_size() for v in state_dict.values())
+            if weights == "limited" and size > max_weights_bytes():
+                meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
+                                   f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
+            else:
+                import torch
 
-            buf = io.BytesIO()
-            torch.save({k: v.detach().to("cpu").clone() for k, v in state_dict.items()}, buf)
-            atomic_write_bytes(tmp / WEIGHTS, buf.getvalue())
+                buf = io.BytesIO()
+                torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
+                weights_b = buf.getvalue()
+        new = len(config_b) + len(csv) + len(summary_b) + len(weights_b or b"") + 4096
+        used = folder_bytes(root)
+        if used + new > quota:
+            raise _os_error(RunSaveError, f"cannot save the run to {root}/: the runs folder would hold "
+                            f"{(used + new) / 2**30:.2f} GiB, over its quota of {quota / 2**30:g} GiB "
+                            f"({QUOTA_ENV}); delete runs on the Runs page, or download this one from its page")
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
+        atomic_write_bytes(tmp / CONFIG, config_b)
+        atomic_write_bytes(tmp / METRICS, csv)
+        atomic_write_bytes(tmp / SUMMARY, summary_b)
+        if weights_b is not None:
+            atomic_write_bytes(tmp / WEIGHTS, weights_b)
         atomic_write_bytes(tmp / META, _json_bytes(meta))
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a saved run is readable like any folder
         _fsync_dir(tmp)
@@ -307,7 +370,7 @@ def _publish(tmp: Path, root: Path, base: str) -> Path:
 
 
 def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live",
-             label: str | None = None) -> Path:
+             label: str | None = None, weights: str = "always") -> Path:
     """Save a finished (or stopped, diverged, failed) trainer's run; returns its folder.
 
     Raises ``ValueError`` while the run has not ended and ``RunSaveError`` when the runs folder
@@ -319,7 +382,7 @@ def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live
     model = getattr(trainer, "model", None)
     state = model.state_dict() if model is not None else None
     return write_run(trainer.cfg, trainer.store.frame(), summary.to_dict(), state, root=root,
-                     source=source, label=label)
+                     source=source, label=label, weights=weights)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -388,16 +451,43 @@ def _read_config_sections(folder: Path) -> dict:
         raise RunLoadError(f"{CONFIG} is not a valid config ({e})") from None
 
 
+MAX_STEP = 10**12          # a step, step count or divergence step read from disk (int64-safe)
+MAX_REASON = 2000          # characters of a summary's reason kept
+EARLIEST, LATEST = datetime(1970, 1, 2, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _whole(v, lo: int = 0, hi: int = MAX_STEP) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int) and lo <= v <= hi
+
+
 def _read_summary(folder: Path) -> dict:
+    """``summary.json``, each field read validated into its type and range (a foreign file may hold
+    ``"steps": 10**30``, which no table or chart can show)."""
     s = _read_json(folder, SUMMARY)
     status, steps, loss = s.get("status"), s.get("steps"), s.get("final_loss", None)
     if status not in STATUSES:
-        raise RunLoadError(f"{SUMMARY}: status {status!r} is not one of {', '.join(STATUSES)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise RunLoadError(f"{SUMMARY}: steps must be a whole number >= 0 (got {steps!r})")
-    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, (int, float))):
-        raise RunLoadError(f"{SUMMARY}: final_loss must be a number or null (got {loss!r})")
-    return s
+        raise RunLoadError(f"{SUMMARY}: status {show(status)} is not one of {', '.join(STATUSES)}")
+    if not _whole(steps):
+        raise RunLoadError(f"{SUMMARY}: steps must be a whole number from 0 to {MAX_STEP} (got {show(steps)})")
+    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, (int, float)) or not _finite(loss)):
+        raise RunLoadError(f"{SUMMARY}: final_loss must be a finite number or null (got {show(loss)})")
+    div = s.get("diverged_step")
+    if div is not None and not _whole(div):
+        raise RunLoadError(f"{SUMMARY}: diverged_step must be null or a whole number from 0 to {MAX_STEP} "
+                           f"(got {show(div)})")
+    reason = s.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise RunLoadError(f"{SUMMARY}: reason must be a string or null (got {show(reason)})")
+    for key in ("elapsed_s",):
+        v = s.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v)):
+            raise RunLoadError(f"{SUMMARY}: {key} must be a finite number or null (got {show(v)})")
+    out = dict(s)
+    if loss is not None:
+        out["final_loss"] = float(loss)
+    if isinstance(reason, str) and len(reason) > MAX_REASON:
+        out["reason"] = reason[: MAX_REASON - 1] + "…"
+    return out
 
 
 def _read_meta(folder: Path) -> dict:
@@ -407,12 +497,18 @@ def _read_meta(folder: Path) -> dict:
     for key in ("created", "source", "label"):
         v = m.get(key)
         if v is not None and (not isinstance(v, str) or len(v) > 200):
-            raise RunLoadError(f"{META}: {key} must be a short string (got {str(v)[:40]!r})")
+            raise RunLoadError(f"{META}: {key} must be a short string (got {show(v)})")
     if m.get("created"):
         try:
-            datetime.fromisoformat(m["created"])
+            when = datetime.fromisoformat(m["created"])
+            utc = (when if when.tzinfo else when.astimezone()).astimezone(timezone.utc)
+            if not EARLIEST <= utc < LATEST:
+                raise OverflowError
+            utc.astimezone()  # the local time the table shows must exist too
         except ValueError:
-            raise RunLoadError(f"{META}: created {m['created'][:40]!r} is not an ISO date") from None
+            raise RunLoadError(f"{META}: created {show(m['created'])} is not an ISO date") from None
+        except (OverflowError, OSError):
+            raise RunLoadError(f"{META}: created {show(m['created'])} is out of range (years 1970 to 8999)") from None
     return m
 
 
@@ -551,8 +647,12 @@ def read_metrics(path: Path) -> pd.DataFrame:
         value = pd.to_numeric(df["value"], errors="raise").astype("float64")
     except (ValueError, TypeError):
         raise RunLoadError(f"{METRICS}: step and value must be numbers") from None
+    if step.dtype == object:  # integers too large for int64 stay Python ints
+        raise RunLoadError(f"{METRICS}: step must be whole numbers from 0 to {MAX_STEP}")
     if len(step) and (step.isna().any() or (step != step.round()).any()):
         raise RunLoadError(f"{METRICS}: step must be whole numbers")
+    if len(step) and ((step < 0).any() or (step > MAX_STEP).any()):
+        raise RunLoadError(f"{METRICS}: step must be whole numbers from 0 to {MAX_STEP}")
     # built like MetricStore.frame, so a loaded frame has the dtypes of a live one
     return pd.DataFrame({"step": step.to_numpy("int64"), "name": df["name"].to_numpy(dtype=object),
                          "value": value.to_numpy("float64")})
@@ -579,14 +679,26 @@ def load_run(name: str, root: str | os.PathLike | None = None) -> RunRecord:
         frame = read_metrics(_check_metrics_header(p))
     except RunLoadError as e:
         raise RunLoadError(f"run {name!r}: {e}") from None
-    try:
-        cfg = RunConfig(**sections)
-    except ConfigError as e:
-        if any(f != "text_file" for f, _ in e.problems):
+    task = sections["task"]
+    if task.text_file is not None:
+        # A path from the runs folder is never opened (it could be /etc/shadow or /dev/zero, and
+        # the answer would tell whether it exists): the rest of the config is checked as if the
+        # text were Python's own sources (the same shape), and a note says why.
+        probe = {**sections, "task": dataclasses.replace(task, task="stdlib-lm", text_file=None)
+                 if task.task == "text-lm" else dataclasses.replace(task, text_file=None)}
+        try:
+            RunConfig(**probe)
+        except ConfigError as e:
             raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
         cfg = _unchecked_config(sections)
-        notes.append(f"the run's text file is no longer readable ({e.problems[0][1]}); "
-                     "its saved metrics are shown, but it cannot be retrained as is")
+        if task.task == "text-lm":
+            notes.append("this run trained on a text file, which is not opened from the runs folder: its "
+                         "saved metrics are shown; to train it again, upload the text on the Live page")
+    else:
+        try:
+            cfg = RunConfig(**sections)
+        except ConfigError as e:
+            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
     return RunRecord(name=name, config=cfg, frame=frame, summary=summary, meta=meta, notes=notes)
 
 
@@ -629,18 +741,38 @@ def read_file(name: str, fname: str, root: str | os.PathLike | None = None) -> b
     return f.read_bytes()
 
 
-def export_zip(name: str, root: str | os.PathLike | None = None) -> bytes:
-    """A zip of the run's files (only the known run files, regular files only) under ``name/``."""
+def export_zip_to(name: str, out, root: str | os.PathLike | None = None) -> None:
+    """Write a zip of the run's files (only the known run files, regular files only) under ``name/``
+    to the binary file ``out``, file by file in chunks: a 200 MB ``weights.pt`` is never held in
+    memory (stored, not deflated: tensors do not compress)."""
     p = _existing_run(name, root)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for fname in RUN_FILES:
             try:
                 f = _regular_file(p, fname)
             except RunLoadError:
                 continue
             if f is not None:
-                zf.write(f, arcname=f"{name}/{fname}")
+                zf.write(f, arcname=f"{name}/{fname}",
+                         compress_type=zipfile.ZIP_STORED if fname == WEIGHTS else zipfile.ZIP_DEFLATED)
+
+
+def export_zip_file(name: str, root: str | os.PathLike | None = None):
+    """The zip as an open temporary file (already unlinked: it goes when closed), for a download."""
+    fh = tempfile.TemporaryFile(prefix="resnorm-zip-")
+    try:
+        export_zip_to(name, fh, root)
+    except BaseException:
+        fh.close()
+        raise
+    fh.seek(0)
+    return fh
+
+
+def export_zip(name: str, root: str | os.PathLike | None = None) -> bytes:
+    """A zip of the run's files as bytes (small runs, tests); downloads use ``export_zip_file``."""
+    buf = io.BytesIO()
+    export_zip_to(name, buf, root)
     return buf.getvalue()
 
 
@@ -689,8 +821,9 @@ def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None
             if not name:
                 continue
             s, v = thin(*_get(series, name))
-            if len(s):
-                fig.add_trace(go.Scatter(x=s, y=v, name=f"{label} · {name}" if dashed else str(label),
+            if len(s):  # a label from the runs folder is text, never Plotly's HTML (<a href=...>)
+                shown = html.escape(str(label)[:80])
+                fig.add_trace(go.Scatter(x=s, y=v, name=f"{shown} · {name}" if dashed else shown,
                                          mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
                                          line=dict(color=color, dash=dash, width=1.8)))
         for m in (markers or {}).get(label, ()):

@@ -57,9 +57,17 @@ class _Thinned:
         return [it for _, it in self.items]
 
 
+ATTENTION_BYTES = 16 * 2**20  # attention maps one store keeps, at most (older snapshots are thinned)
+
+
+def snapshot_bytes(snap: "AttentionSnapshot") -> int:
+    return sum(getattr(m, "nbytes", 0) for m in snap.maps.values())
+
+
 class MetricStore:
-    def __init__(self, max_points: int = 2000, max_attention: int = 64):
+    def __init__(self, max_points: int = 2000, max_attention: int = 64, attention_bytes: int | None = None):
         self.max_points, self.max_attention = max_points, max_attention
+        self.attention_bytes = ATTENTION_BYTES if attention_bytes is None else attention_bytes
         self._lock = threading.Lock()
         self._series: dict[str, _Thinned] = {}
         self._attention = _Thinned()
@@ -79,8 +87,24 @@ class MetricStore:
             self.version += 1
 
     def add_attention(self, snap: AttentionSnapshot) -> None:
+        """Keep ``snap``; the snapshots kept are bounded by count (``max_attention``) and by bytes
+        (``attention_bytes``): the worker and the server's mirror of a run each hold at most that."""
+        size = max(1, snapshot_bytes(snap))
+        if size > self.attention_bytes:  # one snapshot over the budget: nothing of it is kept
+            return
+        cap = max(1, min(self.max_attention, self.attention_bytes // size))
         with self._lock:
-            self._attention.append(snap, self.max_attention, lambda it: it.step in self._protected)
+            self._attention.append(snap, cap, lambda it: it.step in self._protected)
+            while len(self._attention.items) > cap:  # protected snapshots may outnumber the cap
+                self._attention.items.pop(0)
+            self.version += 1
+
+    def clear_attention(self) -> None:
+        """Forget the attention snapshots and keep no more (a session that ended: its metrics stay,
+        the maps go, including any the run captures while it stops)."""
+        with self._lock:
+            self._attention = _Thinned()
+            self.attention_bytes = 0
             self.version += 1
 
     def mark(self, step: int, kind: str, text: str) -> None:

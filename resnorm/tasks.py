@@ -36,7 +36,9 @@ from .config import ModelConfig, TaskConfig
 BOS, SEP = "^", "⟂"  # never in a symbol alphabet
 MASK, UNK = "[mask]", "[unk]"  # several characters long: cannot collide with a text's characters
 SYMBOLS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-MAX_TEXT_BYTES = 5 * 1024 * 1024  # upload/text-file limit; .streamlit/config.toml maxUploadSize (MiB) agrees
+MAX_TEXT_MB = 5  # upload/text-file limit; .streamlit/config.toml maxUploadSize agrees (a test checks it)
+MAX_TEXT_BYTES = MAX_TEXT_MB * 1000 * 1000  # the browser counts maxUploadSize in MB of 10**6 bytes: one limit
+TEXT_LIMIT = f"{MAX_TEXT_MB} MB ({MAX_TEXT_BYTES:,} bytes)"  # how every message names it
 MAX_TEXT_VOCAB = 256  # most frequent characters kept; the rest map to UNK
 STDLIB_CHARS = 1_500_000
 VAL_FRACTION = 0.1
@@ -335,7 +337,7 @@ def _encoded_text(text: str, arch: str) -> tuple[tuple[str, ...], torch.Tensor]:
     """(vocabulary, token ids) of a text. Cached: every validation of a text-lm or stdlib-lm config
     builds its task, and counting 1.5 M characters took 0.15 s per rerun of the page. The ids tensor
     is shared and only ever read (windows are gathered into new tensors); int16 (the vocabulary has at
-    most MAX_TEXT_VOCAB + 2 entries) keeps four cached 5 MiB texts at 40 MB, not 160."""
+    most MAX_TEXT_VOCAB + 2 entries) keeps four cached 5 MB texts at 40 MB, not 160."""
     counts = Counter(text)
     keep = [c for c, _ in counts.most_common(MAX_TEXT_VOCAB)]
     specials = [MASK, UNK] if arch == "encoder" else [UNK]
@@ -369,7 +371,7 @@ def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:
 def check_text(data: bytes, source: str = "the text") -> str:
     """Decode user text, or raise TaskError with a specific reason."""
     if len(data) > MAX_TEXT_BYTES:
-        raise TaskError("text_file", f"{source} is larger than the limit of {MAX_TEXT_BYTES // (1024 * 1024)} MiB")
+        raise TaskError("text_file", f"{source} is larger than the limit of {TEXT_LIMIT}")
     if b"\x00" in data:
         raise TaskError("text_file", f"{source} looks binary (it contains NUL bytes); give a UTF-8 text file")
     try:

@@ -42,9 +42,12 @@ def cpu_threads() -> int:
     """
     value = os.environ.get("RESNORM_CPU_THREADS", "1")
     try:
-        return max(1, int(value))
+        n = int(value)
     except ValueError:
         raise ConfigError([("RESNORM_CPU_THREADS", f"must be a whole number, not {value!r}")]) from None
+    if not 1 <= n <= 1024:  # 0 or -2 used to become 1 silently
+        raise ConfigError([("RESNORM_CPU_THREADS", f"must be from 1 to 1024, not {n}")])
+    return n
 
 
 def resolve_device(name: str) -> torch.device:
@@ -258,7 +261,10 @@ class Trainer(Worker):
     def capture_attention(self, step: int):
         with self.autocast():  # the patterns the model computes in training
             maps = attention_maps(self.model, self.probe_batch.model_args())
-        labels = {layer: self.task.attention_labels(self.probe_cpu, layer) for layer in maps}
+        labels = {}
+        for layer, m in maps.items():  # the maps keep the first positions only: so do their labels
+            q, k = self.task.attention_labels(self.probe_cpu, layer)
+            labels[layer] = (list(q)[: m.shape[1]], list(k)[: m.shape[2]])
         self.store.add_attention(AttentionSnapshot(step, maps, labels))
 
     def _finish(self, status: str, reason: str, final_loss=None):

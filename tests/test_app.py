@@ -70,7 +70,7 @@ def test_invalid_combination_shows_message_and_disables_train(changes, field_tex
 def test_text_lm_without_text_explains_itself():
     at = app()
     at.selectbox(key="cfg_task").set_value("text-lm").run()
-    assert any("upload a file or paste" in e.value for e in at.sidebar.error)
+    assert any("upload a file of at most 5 MB (5,000,000 bytes) or paste" in e.value for e in at.sidebar.error)
     assert train_button(at).disabled
     at.text_area(key="cfg_text").set_value("   \n  ").run()
     assert any("empty or only whitespace" in e.value for e in at.sidebar.error)
@@ -157,7 +157,7 @@ def test_upload_limit_agrees_with_package():
 
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         cfg = tomllib.load(fh)
-    assert cfg["server"]["maxUploadSize"] * 1024 * 1024 == MAX_TEXT_BYTES  # Streamlit counts MiB
+    assert cfg["server"]["maxUploadSize"] * 1000 * 1000 == MAX_TEXT_BYTES  # the browser counts MB of 10**6 bytes
 
 
 @pytest.mark.parametrize("env, value", [("RESNORM_MAX_TRAININGS", "0"), ("RESNORM_MAX_TRAININGS", "abc"),

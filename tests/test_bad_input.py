@@ -62,7 +62,7 @@ cfg = configs(TINY)
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "looks binary"),
     ("café".encode("latin-1"), "is not valid UTF-8 (byte 3)"),
     (b"\xff\xfeh\x00i\x00", "looks binary"),                        # UTF-16 is not UTF-8
-    (b"a" * (MAX_TEXT_BYTES + 1), "larger than the limit of 5 MiB"),
+    (b"a" * (MAX_TEXT_BYTES + 1), "larger than the limit of 5 MB (5,000,000 bytes)"),
 ], ids=["empty", "whitespace", "unicode spaces", "NUL bytes", "PNG", "latin-1", "UTF-16", "over the limit"])
 def test_check_text_gives_a_specific_reason(data, phrase):
     with pytest.raises(TaskError) as ei:

@@ -11,7 +11,7 @@ import tempfile
 import streamlit as st
 
 from resnorm.config import SECTIONS, ConfigError, RunConfig
-from resnorm.tasks import FITS, MAX_TEXT_BYTES, TaskError, check_text
+from resnorm.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.variants import caution
 from ui.i18n import field_help, field_label, t, t_or
 
@@ -82,11 +82,11 @@ def _text_source(container) -> tuple[str | None, str | None]:
     """The text-lm input: an uploaded file or pasted text, saved to a file named by its hash.
     Returns (path, problem)."""
     up = container.file_uploader(t("controls.text_file"), type=None, key="cfg_upload",
-                                 help=t("controls.text_file_help", mib=MAX_TEXT_BYTES // (1024 * 1024)))
+                                 help=t("controls.text_file_help", limit=TEXT_LIMIT))
     pasted = container.text_area(t("controls.paste"), key="cfg_text", height=100)
     data = up.getvalue() if up is not None else pasted.encode("utf-8") if pasted else None
     if data is None:
-        return None, t("controls.need_text")
+        return None, t("controls.need_text", limit=TEXT_LIMIT)
     try:
         check_text(data, t("controls.uploaded_file") if up is not None else t("controls.pasted_text"))
     except TaskError as e:

@@ -17,6 +17,7 @@ from resnorm import i18n as I
 KEY = "lang"
 SWITCH = "lang_switch"
 URL_READ = "_lang_url_read"
+LANG_NOTE = "_lang_url_ignored"  # a ?lang= value that is not a language, shown with the link's other notes
 
 
 def lang() -> str:
@@ -59,7 +60,11 @@ def init_language() -> None:
     if not st.session_state.get(URL_READ):
         st.session_state[URL_READ] = True
         if "lang" in st.query_params:
-            st.session_state[KEY] = I.normalize(st.query_params["lang"])
+            value = st.query_params["lang"]
+            st.session_state[KEY] = I.normalize(value)
+            code = (value or "").strip().lower().replace("_", "-").split("-")[0]
+            if code not in I.LANGS:  # ?lang=xx: English, and the page says why
+                st.session_state[LANG_NOTE] = value
     if st.session_state.get(KEY) not in I.LANGS:
         st.session_state[KEY] = I.DEFAULT_LANG
 

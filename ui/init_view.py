@@ -15,7 +15,7 @@ import streamlit as st
 
 from resnorm import figures_init as FI
 from resnorm import signal as S
-from resnorm.config import ConfigError, RunConfig
+from resnorm.config import ConfigError, RunConfig, show_key
 from resnorm.variants import NORM_POSITIONS, block_latex
 from ui.controls import FIELDS
 from ui.i18n import field_help, field_label, localize, options, t, t_or
@@ -104,8 +104,12 @@ def restore_from_link() -> None:
         elif k in SHARED_URL and (k not in SHARED or SHARED[k][1] <= v <= SHARED[k][2]) \
                 and (k != "task" or v in TASKS):
             st.session_state[f"init_{k}"] = v
+        elif k in SHARED and not SHARED[k][1] <= v <= SHARED[k][2]:
+            ignored.append(t("init.url_out_of_range", name=k, value=v, lo=SHARED[k][1], hi=SHARED[k][2]))
+        elif k == "task" and v not in TASKS:
+            ignored.append(t("init.url_task", value=v))
         elif k not in ("lang", "lesson"):
-            ignored.append(t("init.url_ignored", key=k))
+            ignored.append(t("init.url_ignored", name=show_key(k)))
     if lists:
         n = max(1, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
         st.session_state["init_n"] = n
@@ -250,10 +254,52 @@ def _guarded(label: str, fn):
     return None
 
 
+INIT_WAIT_S = 60.0  # how long the page waits for a training slot before giving up (the user reruns)
+
+
+def _slot():
+    """A training slot for this page's computation (it runs in the server process and costs as much
+    CPU as a small training): taken first-come-first-served with the trainings, or None after
+    ``INIT_WAIT_S`` with a message."""
+    import threading
+
+    from resnorm.slots import global_slots
+
+    slots, got, ready = global_slots(), [], threading.Event()
+
+    def granted(token):
+        got.append(token)
+        ready.set()
+
+    token, ticket = slots.acquire_or_queue(granted)
+    if token is not None:
+        return slots, token
+    note, end = st.empty(), time.monotonic() + INIT_WAIT_S
+    while not ready.wait(0.5) and time.monotonic() < end:
+        note.info(t("init.waiting_slot", position=slots.position(ticket) or 1, running=slots.busy,
+                    capacity=slots.capacity), icon=":material/hourglass_top:")
+    slots.cancel(ticket)
+    note.empty()
+    if got:
+        return slots, got[0]
+    st.warning(t("init.no_slot", seconds=round(INIT_WAIT_S)), icon=":material/hourglass_disabled:")
+    return slots, None
+
+
 def show(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     if not runs:
         st.info(t("init.nothing"), icon=":material/info:")
         return
+    slots, token = _slot()
+    if token is None:
+        return
+    try:
+        _compute(runs, s)
+    finally:
+        slots.release(token)
+
+
+def _compute(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     status = st.empty()
     bar = st.progress(0.0, text=t("init.computing"))
     before, t0 = S.cache_info(), time.perf_counter()

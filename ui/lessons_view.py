@@ -23,6 +23,7 @@ from ui import controls, share
 from ui.compare_view import VARY, labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE, remember
 from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
+from ui import safe
 from ui.i18n import field_label, lang, localize, options, package_message, status, t
 
 REFRESH_S = 1.0
@@ -45,7 +46,7 @@ def current() -> LS.Lesson | None:
         return None
     lesson = LS.get(value)
     if lesson is None:
-        st.warning(t("lessons.unknown", value=value), icon=":material/help:")
+        st.warning(t("lessons.unknown", value=safe.md(value, 40)), icon=":material/help:")
     return lesson
 
 

@@ -188,7 +188,8 @@ def charts(run: SessionRun) -> None:
         c1, c2 = st.columns(2)
         layer = c1.selectbox(t("live.layer"), layers, key="opt_attn_layer")
         all_heads = t("live.all_heads")
-        head = c2.selectbox(t("live.head"), ["all"] + list(range(cfg.model.heads)), key="opt_attn_head",
+        shown_heads = snap.maps[layer].shape[0] if layer in snap.maps else cfg.model.heads  # at most 8 kept
+        head = c2.selectbox(t("live.head"), ["all"] + list(range(shown_heads)), key="opt_attn_head",
                             format_func=lambda h: all_heads if h == "all" else str(h))
         left, right = st.columns([3, 2])
         with left:

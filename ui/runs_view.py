@@ -2,14 +2,14 @@
 
 Everything here reads the shared runs folder through ``resnorm.runs``; nothing is kept between
 reruns but the widgets' state, so a run saved by another session appears on the next rerun.
-Folder names and notes come from an untrusted folder: they are escaped before Markdown shows them.
+Folder names, labels, reasons and notes come from an untrusted folder: every one is shown through
+``ui.safe`` (Markdown-escaped and cut short; Plotly trace names HTML-escaped in ``runs.overlay_figure``).
 """
 from __future__ import annotations
 
 import io
 import json
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +18,7 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
+from ui import safe
 from ui.i18n import localize, options, status, t
 
 SELECT_KEY = "runs_selected"
@@ -31,9 +32,7 @@ DATE_FORMAT = "YYYY-MM-DD HH:mm"  # i18n: ids
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
-def md_escape(text: str) -> str:
-    """Text shown literally inside Streamlit Markdown (no links, emphasis or HTML from file names)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+md_escape = safe.md  # every untrusted string goes through ui.safe (escaped and cut short)
 
 
 def listing() -> tuple[Path, list[R.RunEntry], list[str]]:
@@ -44,7 +43,7 @@ def listing() -> tuple[Path, list[R.RunEntry], list[str]]:
 
 def header(root: Path, entries: list, notes: list[str]) -> None:
     n = len(entries)
-    st.caption(t("runs.header", folder=md_escape(os.path.abspath(root)),
+    st.caption(t("runs.header", folder=safe.md_code(os.path.abspath(root), 300),
                  count=t("runs.count_one" if n == 1 else "runs.count_many", n=n)))
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
@@ -52,7 +51,7 @@ def header(root: Path, entries: list, notes: list[str]) -> None:
         (st.success if kind == "success" else st.error)(msg, icon=":material/delete:" if kind == "success"
                                                         else ":material/error:")
     if notes:
-        lines = "\n".join(f"- {md_escape(n)}" for n in notes)
+        lines = "\n".join(f"- {md_escape(n, 400)}" for n in notes[:50])
         head = t("runs.skipped_one" if len(notes) == 1 else "runs.skipped_many", n=len(notes))
         st.warning(f"{head}\n\n{lines}", icon=":material/warning:")
 
@@ -116,7 +115,7 @@ def load(root: Path, name: str) -> R.RunRecord | None:
     try:
         return _load(str(root), name, _stamp(root, name))
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.error(t("runs.cannot_open", name=md_escape(name), error=md_escape(e)), icon=":material/error:")
+        st.error(t("runs.cannot_open", name=md_escape(name), error=md_escape(e, 600)), icon=":material/error:")
         return None
 
 
@@ -126,16 +125,16 @@ def single(root: Path, name: str) -> None:
         return
     cfg, s = rec.config, rec.summary
     m = cfg.model
-    st.subheader(rec.label)
+    st.subheader(safe.md(rec.label))
     loss = s.get("final_loss")
     st.caption(md_escape(t("runs.summary_line", status=status(s["status"]), steps=s["steps"],
                            loss="—" if loss is None else f"{loss:.4f}", arch=m.arch, layers=m.layers,
                            position=m.norm_position, norm=m.norm, residual=m.residual, task=cfg.task.task,
-                           source=rec.meta.get("source") or "cli")))
+                           source=rec.meta.get("source") or "cli"), 800))
     if s.get("reason"):
-        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"]))
+        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"], 600))
     for note in rec.notes:
-        st.info(md_escape(note), icon=":material/info:")
+        st.info(md_escape(note, 600), icon=":material/info:")
     st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
     charts(rec)
     with st.expander(t("runs.config"), icon=":material/settings:"):
@@ -194,7 +193,7 @@ def exports(root: Path, rec: R.RunRecord) -> None:
     c[3].download_button(t("runs.dl.summary"), json.dumps(R.json_safe(rec.summary), indent=2) + "\n",
                          f"{name}-summary.json", "application/json", key="runs_dl_summary",
                          help=t("runs.dl.summary_help"), **kw)
-    c[4].download_button(t("runs.dl.zip"), lambda: R.export_zip(name, root), f"{name}.zip", "application/zip",
+    c[4].download_button(t("runs.dl.zip"), lambda: R.export_zip_file(name, root), f"{name}.zip", "application/zip",
                          key="runs_dl_zip", help=t("runs.dl.zip_help"), **kw)
 
 
@@ -202,7 +201,7 @@ def _delete(root: Path, name: str) -> None:
     try:
         R.delete_run(name, root)
     except (R.RunLoadError, ValueError, OSError) as e:
-        st.session_state[FLASH_KEY] = ("error", t("runs.delete_failed", name=md_escape(name), error=md_escape(e)))
+        st.session_state[FLASH_KEY] = ("error", t("runs.delete_failed", name=md_escape(name), error=md_escape(e, 600)))
         return
     st.session_state[SELECT_KEY] = [n for n in st.session_state.get(SELECT_KEY, []) if n != name]
     st.session_state[FLASH_KEY] = ("success", t("runs.deleted", name=md_escape(name)))

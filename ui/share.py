@@ -6,9 +6,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from resnorm.config import RunConfig, non_default, parse_query, to_cli, to_python
+from resnorm.config import RunConfig, non_default, parse_query, show_key, to_cli, to_python
 from resnorm.i18n import DEFAULT_LANG
 from ui.controls import set_controls
+from ui import safe
 from ui.i18n import lang, t
 
 NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why (a text key)
@@ -47,10 +48,29 @@ def restore_live() -> None:
         st.session_state["_url_ignored"] = ignored
 
 
-def show_ignored() -> None:
-    ignored = st.session_state.get("_url_ignored")
+def _lang_note() -> list[str]:
+    from resnorm.i18n import LANGS
+    from ui.i18n import LANG_NOTE
+
+    value = st.session_state.get(LANG_NOTE)
+    return [] if value is None else [t("share.lang_unknown", value=safe.cut(value, 40), langs=", ".join(LANGS))]
+
+
+def show_ignored(key: str = "_url_ignored") -> None:
+    """What the link said that this page did not take, each item escaped and cut short (``ui.safe``)."""
+    ignored = _lang_note() + list(st.session_state.get(key) or [])
     if ignored:
-        st.info(t("share.ignored", items="; ".join(ignored)), icon=":material/link_off:")
+        st.info(t("share.ignored", items="; ".join(safe.md(i) for i in ignored[:20])), icon=":material/link_off:")
+
+
+def no_settings_page(page: str) -> None:
+    """For a page that takes nothing from a link but ``lang`` and ``lesson`` (Runs, Lessons): every
+    other key is named as ignored, once per session, instead of being dropped silently."""
+    if not st.session_state.get(f"_url_read_{page}"):
+        st.session_state[f"_url_read_{page}"] = True
+        st.session_state[f"_url_ignored_{page}"] = [
+            t("share.no_settings", name=show_key(k)) for k in st.query_params if k not in APP_PARAMS][:20]
+    show_ignored(f"_url_ignored_{page}")
 
 
 def write_query(params: dict) -> None:

@@ -70,9 +70,9 @@ TEXT.update({
     "group.probes": "Probes",
     "controls.fits": "Fits: {fits}",
     "controls.text_file": "Text file (UTF-8)",
-    "controls.text_file_help": "Up to {mib} MiB; trained character by character.",
+    "controls.text_file_help": "Up to {limit}; trained character by character.",
     "controls.paste": "…or paste text",
-    "controls.need_text": "text-lm needs text: upload a file or paste some",
+    "controls.need_text": "text-lm needs text: upload a file of at most {limit} or paste some",
     "controls.uploaded_file": "the uploaded file",
     "controls.pasted_text": "the pasted text",
     "fits.x ⟂ x": "x ⟂ x",
@@ -93,7 +93,9 @@ TEXT.update({
     "live.final_norm_note": "A final norm is applied before the output head.",
     "live.fix_first": "Fix the settings first: {problems}",
     "live.in_progress": "A run is in progress.",
-    "init.url_ignored": "{key} (not a setting of this page)",
+    "init.url_ignored": "{name} (not a setting of this page)",
+    "init.url_out_of_range": "{name}={value} (must be between {lo} and {hi} on this page)",
+    "init.url_task": "task={value} (this page offers the tasks that need no upload)",
     "app.bad_settings": "This server's settings are wrong; fix them and restart it "
                         "(`streamlit run app.py`):\n{problems}",
     "job.preempted": "Stopped after {seconds} s paused while others waited for a training slot; what it "
@@ -144,6 +146,8 @@ TEXT.update({
     # ---- links and code (ui/share.py) ----------------------------------------------------------------
     "share.not_from_links.text_file": "a server path cannot be set from a link; upload or paste the text",
     "share.ignored": "Ignored from the link: {items}",
+    "share.no_settings": "{name} (this page takes no settings from a link)",
+    "share.lang_unknown": "lang={value} (not a language of this app; choose one of: {langs})",
     "share.panel": "Share: link and code",
     "share.link": "Link to exactly this setup (copy with the icon at the right):",
     "share.cli": "The same run from the command line:",
@@ -226,6 +230,10 @@ TEXT.update({
     "init.failed": "**{label}** failed at initialisation: {error}",
     "init.nothing": "Nothing to show: fix the settings above.",
     "init.computing": "Computing…",
+    "init.waiting_slot": "Waiting for a training slot (place {position} in the queue; {running} of {capacity} in "
+                         "use): this page's computation counts like a training run.",
+    "init.no_slot": "Every training slot is still busy after {seconds} s, so nothing was computed. "
+                    "Rerun the page (press R) to try again.",
     "init.progress_profile": "At initialisation: {label}, {blocks} blocks",
     "init.progress_sweep": "Depth sweep: {label}, depths {lo}–{hi}",
     "init.against_depth": "##### Against depth",
