@@ -167,6 +167,7 @@ def _wait_for(cond, timeout=120.0, what=""):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_item6_cli_sigterm_saves_the_run(tmp_path, sig, code):
     import re
@@ -266,6 +267,7 @@ def _long_process_run(**kw):
     return tr, done
 
 
+@pytest.mark.slow
 def test_item6_worker_sigterm_stops_and_reports_like_stop():
     tr, done = _long_process_run()
     os.kill(tr.pid, signal.SIGTERM)
@@ -275,6 +277,7 @@ def test_item6_worker_sigterm_stops_and_reports_like_stop():
     assert len(tr.store.series("train/loss")[0]) >= 3 and done == [tr]
 
 
+@pytest.mark.slow
 def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slot(monkeypatch):
     from resnorm import procworker
 
@@ -295,6 +298,7 @@ def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slo
     assert not tr._proc.is_alive()
 
 
+@pytest.mark.slow
 def test_item7_a_paused_worker_keeps_answering_and_a_silent_one_is_killed(monkeypatch):
     from resnorm import procworker
 
@@ -539,6 +543,7 @@ def test_item10_the_new_settings_are_checked(monkeypatch, env):
     assert any(env in p for p in settings_problems())
 
 
+@pytest.mark.slow
 def test_item6_workers_of_a_killed_server_save_what_they_recorded(tmp_path):
     """The server dies (SIGKILL, no chance to save): its worker stops and saves the run itself."""
     runs = tmp_path / "runs"
