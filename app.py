@@ -2,7 +2,7 @@
 import streamlit as st
 
 import resnorm
-from resnorm.live import settings_problems
+from resnorm import settings
 from ui import compare_view, lessons_view, live
 from ui.i18n import keep_in_url, language_switch, t
 
@@ -24,7 +24,7 @@ page = st.navigation(list(pages.values()))  # pages live in app_pages/: a folder
 keep_in_url()
 if "lesson" in st.query_params and page is not pages["lessons"]:
     st.switch_page(pages["lessons"], query_params=st.query_params.to_dict())  # ?lesson=2&lang=zh from any page
-problems = settings_problems()
+problems = settings.problems()
 if problems:  # a bad RESNORM_* setting: say so on every page, before anything needs the setting
     st.error(t("app.bad_settings", problems="\n".join(f"- `{p}`" for p in problems)), icon=":material/error:")
     st.stop()

@@ -227,17 +227,14 @@ SECTIONS = {"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}
 
 # ---- memory: every accepted config must be able to take a training step ---------------------------
 MEMORY_ENV = "RESNORM_MAX_RUN_GB"
-DEFAULT_MAX_RUN_GB = 4.0
 _DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
 
 
 def max_run_bytes() -> int:
-    """Memory one run may need (``RESNORM_MAX_RUN_GB`` GiB, default 4); an invalid value is ignored."""
-    try:
-        gb = float(os.environ.get(MEMORY_ENV, "") or DEFAULT_MAX_RUN_GB)
-    except ValueError:
-        gb = DEFAULT_MAX_RUN_GB
-    return int((gb if math.isfinite(gb) and gb > 0 else DEFAULT_MAX_RUN_GB) * 2**30)
+    """Memory one run may need: ``RESNORM_MAX_RUN_GB`` GiB (default 4; ``resnorm.settings``)."""
+    from . import settings  # settings imports this module (ConfigError)
+
+    return int(settings.get(MEMORY_ENV) * 2**30)
 
 
 def step_memory(model: "ModelConfig", src_len: int, tgt_len: int, vocab: int, batch: int) -> tuple[int, int]:

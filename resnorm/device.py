@@ -12,10 +12,8 @@ process where several trainings run as threads (the cap is per process, not per 
 """
 from __future__ import annotations
 
-import math
-import os
 
-from .config import ConfigError, show
+from . import settings
 
 MEMORY_FRACTION_ENV = "RESNORM_CUDA_MEMORY_FRACTION"
 
@@ -24,16 +22,8 @@ def cuda_memory_fraction(capacity: int | None = None) -> float:
     """The share of the GPU's memory one training process may use: ``RESNORM_CUDA_MEMORY_FRACTION``
     when set (a number with 0 < f ≤ 1), else 1 / ``capacity`` (default: the training-slot cap,
     ``resnorm.slots.default_capacity()``). A malformed value raises ``ConfigError`` naming the variable."""
-    text = os.environ.get(MEMORY_FRACTION_ENV, "").strip()
-    if text:
-        try:
-            fraction = float(text)
-        except ValueError:
-            fraction = math.nan
-        if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
-            msg = ("must be a number greater than 0 and at most 1 (the share of the GPU's memory per "
-                   f"training process, e.g. 0.25), not {show(text)}")
-            raise ConfigError([(MEMORY_FRACTION_ENV, msg)])
+    fraction = settings.get(MEMORY_FRACTION_ENV)
+    if fraction is not None:
         return fraction
     if capacity is None:
         from .slots import default_capacity

@@ -10,24 +10,21 @@ thread of the server (``thread``).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 
+from . import settings
 from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
 from .slots import TrainingSlots, global_slots
-from .procworker import ProcessComparison, ProcessTrainer, hung_after_s, worker_niceness
+from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
 from .trainer import Trainer, resolve_device
 
 
 def worker_kind() -> str:
     """Where a session's run trains: ``process`` (default: off the server's GIL, survives nothing
     it should not) or ``thread`` (``RESNORM_WORKERS=thread``: in the server process)."""
-    kind = os.environ.get("RESNORM_WORKERS", "process").strip().lower()
-    if kind not in ("process", "thread"):
-        raise ValueError(f"RESNORM_WORKERS must be 'process' or 'thread', not {kind!r}")
-    return kind
+    return settings.get("RESNORM_WORKERS")
 
 
 def save_finished(trainer: Trainer, source: str, label: str | None = None):
@@ -46,60 +43,13 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
 _ids = itertools.count(1)
 
 
-def settings_problems() -> list[str]:
-    """What is wrong with the server's ``RESNORM_*`` settings, one message per variable (the app
-    shows them on its first page instead of failing each learner's Train later)."""
-    import math
-
-    import torch
-
-    from .config import MEMORY_ENV
-    from .slots import default_capacity
-    from .trainer import cpu_threads
-
-    problems = []
-    from .runs import max_weights_bytes, quota_bytes
-
-    checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s,
-              quota_bytes, max_weights_bytes]
-    if torch.cuda.is_available():
-        checks.append(cuda_memory_fraction)
-    for check in checks:
-        try:
-            check()
-        except ConfigError as e:
-            problems.extend(f"{field}: {m}" for field, m in e.problems)
-        except ValueError as e:
-            problems.append(str(e))
-    gb = os.environ.get(MEMORY_ENV, "").strip()
-    if gb:
-        try:
-            ok = math.isfinite(float(gb)) and float(gb) > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            problems.append(f"{MEMORY_ENV} must be a number of GiB greater than 0, not {gb!r}")
-    return problems
-
-
 PAUSE_GRACE_ENV = "RESNORM_PAUSE_GRACE_S"
-DEFAULT_PAUSE_GRACE_S = 180.0
 
 
 def pause_grace_s() -> float:
     """Seconds a paused job keeps its training slot while others wait (``RESNORM_PAUSE_GRACE_S``,
     default 180; 0 = for ever)."""
-    text = os.environ.get(PAUSE_GRACE_ENV, "").strip()
-    if not text:
-        return DEFAULT_PAUSE_GRACE_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 0 and value != float("inf")):
-        raise ValueError(f"{PAUSE_GRACE_ENV} must be a number of seconds >= 0 (0: paused runs keep their "
-                         f"slot for ever), not {text!r}")
-    return value
+    return settings.get(PAUSE_GRACE_ENV)
 
 
 def refusal(configs: list[RunConfig]) -> str | None:

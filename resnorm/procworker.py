@@ -22,6 +22,7 @@ from functools import partial
 
 import torch
 
+from . import settings
 from .config import RunConfig
 from .device import limit_cuda_memory
 from .store import MetricStore
@@ -32,25 +33,14 @@ from .worker import FINAL_STATUSES, Worker
 FLUSH_S = 0.25
 PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long (plus its current step)
 HEARTBEAT_S = 1.0     # a worker says it is alive this often, even when paused or inside a long step
-DEFAULT_NICE = 10
 STOP_GRACE_S = 15.0   # after Stop, a worker silent this long is killed (its run ends failed, slot freed)
-DEFAULT_HUNG_S = 300.0
 STARTUP_S = 120.0     # more silence allowed before a worker's first message (imports, model build)
 
 
 def hung_after_s() -> float:
     """Seconds without a heartbeat after which a running worker is taken for hung and killed:
     ``RESNORM_WORKER_TIMEOUT_S`` (default 300; heartbeats come every second even inside a long step)."""
-    value = os.environ.get("RESNORM_WORKER_TIMEOUT_S", "").strip()
-    if not value:
-        return DEFAULT_HUNG_S
-    try:
-        n = float(value)
-    except ValueError:
-        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be a number of seconds, not {value!r}") from None
-    if not (n >= 30 and n < float("inf")):  # a model build or one long step stays well under this
-        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 30 seconds, not {value!r}")
-    return n
+    return settings.get("RESNORM_WORKER_TIMEOUT_S")  # at least 30: a model build or one long step stays under it
 
 
 def worker_niceness() -> int:
@@ -61,14 +51,7 @@ def worker_niceness() -> int:
     training, the server (and, on one machine, the browsers) must still get a core at once, or
     every chart in the room lags behind the runs it shows.
     """
-    value = os.environ.get("RESNORM_WORKER_NICE", str(DEFAULT_NICE)).strip()
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError(f"RESNORM_WORKER_NICE must be a whole number from 0 to 19, not {value!r}") from None
-    if not 0 <= n <= 19:
-        raise ValueError(f"RESNORM_WORKER_NICE must be from 0 to 19, not {n}")
-    return n
+    return settings.get("RESNORM_WORKER_NICE")
 
 
 class _RecordingStore(MetricStore):

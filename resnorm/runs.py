@@ -42,10 +42,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from . import settings
 from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
-DEFAULT_ROOT = "runs"
 
 CONFIG, METRICS, SUMMARY, WEIGHTS, META = "config.json", "metrics.csv", "summary.json", "weights.pt", "meta.json"
 REQUIRED_FILES = (CONFIG, METRICS, SUMMARY)
@@ -59,33 +59,20 @@ TMP_PREFIX = ".tmp-run-"
 TRASH_PREFIX = ".trash-"
 
 
-QUOTA_ENV, DEFAULT_QUOTA_GB = "RESNORM_RUNS_QUOTA_GB", 10.0      # the whole runs folder
-WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB = "RESNORM_MAX_WEIGHTS_MB", 50.0  # weights a server run saves
-
-
-def _positive_env(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        n = float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number greater than 0, not {value!r}") from None
-    if not (math.isfinite(n) and n > 0):
-        raise ValueError(f"{name} must be a number greater than 0, not {value!r}")
-    return n
+QUOTA_ENV = "RESNORM_RUNS_QUOTA_GB"      # the whole runs folder (resnorm.settings)
+WEIGHTS_ENV = "RESNORM_MAX_WEIGHTS_MB"    # weights a server run saves
 
 
 def quota_bytes() -> int:
     """How much the runs folder may hold in all: ``RESNORM_RUNS_QUOTA_GB`` GiB (default 10). A save
     that would go over it is refused (the run stays in memory, downloadable from its page)."""
-    return int(_positive_env(QUOTA_ENV, DEFAULT_QUOTA_GB) * 2**30)
+    return int(settings.get(QUOTA_ENV) * 2**30)
 
 
 def max_weights_bytes() -> int:
     """Weights a run saved by the server may have: ``RESNORM_MAX_WEIGHTS_MB`` MB (default 50);
     larger ones are left out (``meta.json`` says so) unless the caller asks for them."""
-    return int(_positive_env(WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB) * 1000 * 1000)
+    return int(settings.get(WEIGHTS_ENV) * 1000 * 1000)
 
 
 def folder_bytes(root: Path) -> int:
@@ -116,7 +103,7 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
     """The runs folder: ``root`` if given, else ``$RESNORM_RUNS_DIR``, else ``./runs``."""
     if root is not None:
         return Path(root)
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_ROOT)
+    return Path(settings.get(ENV_VAR))
 
 
 def validate_name(name: Any) -> str:

@@ -13,14 +13,10 @@ import threading
 
 
 def default_capacity() -> int:
-    env = os.environ.get("RESNORM_MAX_TRAININGS", "").strip()
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"RESNORM_MAX_TRAININGS must be a whole number, not {env!r}") from None
-        if n < 1:
-            raise ValueError(f"RESNORM_MAX_TRAININGS must be at least 1, not {n}")
+    from . import settings
+
+    n = settings.get("RESNORM_MAX_TRAININGS")
+    if n is not None:
         return n
     import torch
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -40,14 +39,10 @@ def cpu_threads() -> int:
     and 64 steps/s with 1 (OpenMP workers spin-waiting for a core they do not get). Parallelism
     comes from running several trainings at once instead.
     """
-    value = os.environ.get("RESNORM_CPU_THREADS", "1")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ConfigError([("RESNORM_CPU_THREADS", f"must be a whole number, not {value!r}")]) from None
-    if not 1 <= n <= 1024:  # 0 or -2 used to become 1 silently
-        raise ConfigError([("RESNORM_CPU_THREADS", f"must be from 1 to 1024, not {n}")])
-    return n
+    from . import settings
+
+    n = settings.get("RESNORM_CPU_THREADS")
+    return 1 if n is None else n
 
 
 def resolve_device(name: str) -> torch.device:

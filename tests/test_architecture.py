@@ -3,6 +3,8 @@ users' probes and must be deliberate), the document lists exactly them, and no d
 reader outside the repository."""
 import re
 
+import pytest
+
 from resnorm.config import ModelConfig
 from resnorm.model import build_model
 
@@ -67,3 +69,35 @@ def test_docs_and_code_never_send_a_reader_outside_the_repository():
                  for line in p.read_text(encoding="utf-8").splitlines()
                  if "../shared" in line or "DESIGN.md" in line or "DESIGN §" in line]
     assert offenders == []
+
+
+def test_every_server_setting_is_in_the_one_table_of_the_docs():
+    from resnorm import settings
+
+    doc = (ROOT / "docs" / "workshop.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- settings-table -->\n(.*?)\n<!-- /settings-table -->", doc, re.S).group(1)
+    assert table == settings.markdown_table()
+    # and no code reads a RESNORM_* variable itself: resnorm/settings.py is the one place
+    readers = [f"{p.relative_to(ROOT)}" for d in ("resnorm", "ui", "app_pages") for p in (ROOT / d).rglob("*.py")
+               if p.name != "settings.py" and re.search(r"environ(\.get)?[\[(]\s*[\"']RESNORM_|getenv\(\s*[\"']RESNORM_",
+                                                       p.read_text(encoding="utf-8"))]
+    assert readers == []
+    documented = set(re.findall(r"RESNORM_[A-Z_]+", doc + (ROOT / "README.md").read_text(encoding="utf-8")
+                                + (ROOT / "SECURITY.md").read_text(encoding="utf-8")))
+    assert documented - {"RESNORM_SCREENSHOTS", "RESNORM_CHROMIUM"} <= set(settings.SETTINGS), \
+        "a documented variable that the settings table does not know"
+
+
+def test_a_malformed_setting_is_one_error_naming_it(monkeypatch):
+    from resnorm import settings
+
+    for name, bad in [("RESNORM_MAX_TRAININGS", "0"), ("RESNORM_WORKERS", "fork"), ("RESNORM_MAX_RUN_GB", "nan"),
+                      ("RESNORM_PAUSE_GRACE_S", "-1"), ("RESNORM_WORKER_TIMEOUT_S", "5"), ("RESNORM_RUNS_QUOTA_GB", "x")]:
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(settings.SettingError) as e:
+            settings.get(name)
+        assert e.value.problems == [(name, e.value.problems[0][1])] and repr(bad) in str(e.value)
+    assert len(settings.problems()) == 6
+    for name in settings.SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert settings.problems() == []

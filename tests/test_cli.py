@@ -118,7 +118,7 @@ def test_a_real_process_trains_and_exits_0(tmp_path):
 def test_a_bad_thread_setting_is_a_usage_error_naming_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNORM_CPU_THREADS", "abc")
     r = run("train", "--out", str(tmp_path / "o"), "--steps", "1")
-    assert r.returncode == 2 and r.stderr.strip() == "error: RESNORM_CPU_THREADS: must be a whole number, not 'abc'"
+    assert r.returncode == 2 and r.stderr.strip() == "error: RESNORM_CPU_THREADS: must be a whole number from 1 to 1024, not 'abc'"
 
 
 def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):

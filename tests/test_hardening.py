@@ -325,7 +325,7 @@ def test_item7_a_paused_worker_keeps_answering_and_a_silent_one_is_killed(monkey
 
 @pytest.mark.parametrize("value", ["0", "10", "abc", "inf"])
 def test_item7_worker_timeout_setting_is_checked(monkeypatch, value):
-    from resnorm.live import settings_problems
+    from resnorm.settings import problems as settings_problems
 
     monkeypatch.setenv("RESNORM_WORKER_TIMEOUT_S", value)
     assert any("RESNORM_WORKER_TIMEOUT_S" in p for p in settings_problems())
@@ -537,7 +537,7 @@ def test_item10_zip_export_streams_file_by_file(tmp_path):
 
 @pytest.mark.parametrize("env", ["RESNORM_RUNS_QUOTA_GB", "RESNORM_MAX_WEIGHTS_MB"])
 def test_item10_the_new_settings_are_checked(monkeypatch, env):
-    from resnorm.live import settings_problems
+    from resnorm.settings import problems as settings_problems
 
     monkeypatch.setenv(env, "0")
     assert any(env in p for p in settings_problems())

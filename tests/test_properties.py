@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from resnorm import cli
-from resnorm.config import (DEFAULT_MAX_RUN_GB, MEMORY_ENV, ConfigError, RunConfig, _check_field, field_index,
+from resnorm import settings as server_settings
+from resnorm.config import (MEMORY_ENV, ConfigError, RunConfig, _check_field, field_index,
                             parse_query, parse_value, show_key)
 from resnorm.trainer import train
 
@@ -435,10 +436,12 @@ def test_memory_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(MEMORY_ENV, "1")
     with pytest.raises(ConfigError, match="limit per run is 1.0 GiB"):
         RunConfig.from_flat(big)
-    for junk in ("lots", "-3", "nan", "0"):  # a bad setting falls back to the default, never crashes
+    for junk in ("lots", "-3", "nan", "0"):  # a bad setting is named, never silently replaced
         monkeypatch.setenv(MEMORY_ENV, junk)
-        assert RunConfig.from_flat({}).model.layers == 4
-    assert DEFAULT_MAX_RUN_GB >= 2
+        with pytest.raises(ConfigError) as e:
+            RunConfig.from_flat({})
+        assert e.value.problems[0][0] == MEMORY_ENV and repr(junk) in e.value.problems[0][1]
+    assert server_settings.SETTINGS[MEMORY_ENV].default >= 2
 
 
 def test_defaults_and_documented_examples_fit():
