@@ -173,7 +173,7 @@ def test_a_bad_server_setting_is_named_on_the_page_not_a_traceback(env, value, m
 
 
 def test_a_preempted_pause_is_explained_on_the_page(monkeypatch):
-    from resnorm.live import SessionRun
+    from resnorm.sessions import SessionRun
     from resnorm.slots import global_slots
 
     monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "1")

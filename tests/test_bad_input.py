@@ -40,7 +40,7 @@ from streamlit.testing.v1 import AppTest
 from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.config import ConfigError
-from resnorm.live import SessionRun
+from resnorm.sessions import SessionRun
 from resnorm.slots import TrainingSlots
 from resnorm.tasks import MAX_TEXT_BYTES, TaskError, check_text
 from resnorm.trainer import train

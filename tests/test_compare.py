@@ -171,7 +171,7 @@ def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
 
 @pytest.mark.slow
 def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(monkeypatch):
-    from resnorm.live import SessionCompare
+    from resnorm.sessions import SessionCompare
     from resnorm.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_WORKERS", "process")
@@ -193,7 +193,7 @@ def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(mon
 
 
 def test_leaving_the_compare_queue_gives_the_slot_to_the_next(monkeypatch):
-    from resnorm.live import SessionCompare
+    from resnorm.sessions import SessionCompare
     from resnorm.slots import TrainingSlots
 
     slots = TrainingSlots(capacity=1)

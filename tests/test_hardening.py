@@ -399,7 +399,7 @@ def test_item1_the_issue_link_keeps_little_attention_data():
 
 def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
     from resnorm.config import run_memory
-    from resnorm.live import SessionCompare
+    from resnorm.sessions import SessionCompare
     from resnorm.slots import TrainingSlots
 
     cfgs = [_cfg(seed=i) for i in range(4)]
@@ -415,7 +415,7 @@ def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
 
 
 def test_item1_closing_a_session_lets_go_of_its_attention_maps(monkeypatch):
-    from resnorm.live import SessionRun
+    from resnorm.sessions import SessionRun
     from resnorm.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_WORKERS", "thread")
@@ -506,7 +506,7 @@ def test_item10_server_saves_weights_only_below_a_size(tmp_path, monkeypatch):
 
 
 def test_item10_live_sessions_save_with_the_weights_limit(monkeypatch, tmp_path):
-    from resnorm.live import SessionRun
+    from resnorm.sessions import SessionRun
     from resnorm.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_RUNS_DIR", str(tmp_path))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import resnorm.live as live_mod
+import resnorm.sessions as live_mod
 import resnorm.slots as slots_mod
 from resnorm import runs as R
 from resnorm.config import RunConfig
-from resnorm.live import SessionRun
+from resnorm.sessions import SessionRun
 from resnorm.slots import TrainingSlots
 from helpers import app_test, wait
 

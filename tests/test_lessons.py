@@ -15,6 +15,7 @@ from resnorm import lessons as LS
 from resnorm.config import RunConfig
 from resnorm.model import build_model
 from resnorm.slots import TrainingSlots
+from resnorm.sessions import LessonSession
 from helpers import app_test
 
 TEXT_KEYS = ("title", "summary", "question", "run", "look", "why", "note", "ok", "fail")
@@ -99,10 +100,10 @@ def test_a_check_fails_when_the_effect_is_absent():
 # ---- a lesson in a browser session (no Streamlit) -------------------------------------------------------------
 def test_lesson_session_runs_in_the_background_with_a_slot_and_checks_at_the_end():
     slots = TrainingSlots(1)
-    s = LS.LessonSession(slots)
+    s = LessonSession(slots)
     assert s.start(LS.LESSONS[6], "reduced", {"steps": 60}) is None
     assert slots.busy == 1
-    other = LS.LessonSession(slots)  # no free slot: queued behind s, started when s ends
+    other = LessonSession(slots)  # no free slot: queued behind s, started when s ends
     assert other.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
     assert (other.status, other.queue_position, other.comparison) == ("queued", 1, None)
     end = time.time() + 60
@@ -120,7 +121,7 @@ def test_lesson_session_runs_in_the_background_with_a_slot_and_checks_at_the_end
 
 
 def test_a_stopped_lesson_run_gives_no_verdict():
-    s = LS.LessonSession(TrainingSlots(1))
+    s = LessonSession(TrainingSlots(1))
     assert s.start(LS.LESSONS[3], "reduced", {"steps": 100_000}) is None
     end = time.time() + 60
     while (s.comparison is None or s.comparison.step < 1) and s.error is None and time.time() < end:
@@ -218,10 +219,10 @@ def test_a_lesson_trains_in_a_worker_process_with_its_own_blocks(monkeypatch):
     lesson comparison, so the verdict and the metrics match the in-thread run's."""
     from resnorm.procworker import ProcessComparison
 
-    here = LS.LessonSession(TrainingSlots(1))
+    here = LessonSession(TrainingSlots(1))
     assert here.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
     monkeypatch.setenv("RESNORM_WORKERS", "process")
-    there = LS.LessonSession(TrainingSlots(1))
+    there = LessonSession(TrainingSlots(1))
     assert there.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None
     assert isinstance(there.comparison, ProcessComparison)
     end = time.time() + 120

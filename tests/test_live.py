@@ -11,7 +11,7 @@ import torch
 import pytest
 
 from resnorm import figures as F
-from resnorm.live import SessionRun
+from resnorm.sessions import SessionRun
 from resnorm.slots import TrainingSlots, default_capacity
 from resnorm.store import Marker
 from resnorm.trainer import train
@@ -258,7 +258,7 @@ def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
 
 
 def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
-    from resnorm import live as L
+    from resnorm import sessions as L
 
     slots = TrainingSlots(capacity=1)
     a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
@@ -331,7 +331,7 @@ def test_the_worker_child_caps_cuda_memory_before_it_trains(monkeypatch):
 def test_a_session_stays_active_until_its_ended_run_is_saved(monkeypatch):
     """A page stops refreshing when its session turns inactive: by then the run must be saved (or
     a lesson checked), or the last redraw would miss it."""
-    from resnorm import live as L
+    from resnorm import sessions as L
 
     real = L.save_finished
 

@@ -6,7 +6,7 @@ import streamlit as st
 from resnorm import figures as F
 from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
 from resnorm.config import ConfigError, RunConfig, non_default
-from resnorm.live import SessionCompare
+from resnorm.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember
 from ui.live import chart, memo, pause_button, queued_notice, refreshing

@@ -3,7 +3,7 @@
 A lesson link (``?lesson=2&lang=zh``) opens that lesson *locked*: the sidebar shows only the few
 settings the lesson lets learners change (``Lesson.controls``), so a room follows one experiment;
 "Teacher: unlock all controls" shows every setting. The experiment runs inline with one click (a
-``resnorm.lessons.LessonSession`` per browser session, holding one training slot like a comparison);
+``resnorm.sessions.LessonSession`` per browser session, holding one training slot like a comparison);
 when it ends, the lesson's own check gives the verdict with its numbers.
 
 Widget keys: ``lsn<id>_<field>`` for the lesson's settings (never the Live page's ``cfg_*``),
@@ -19,6 +19,7 @@ from resnorm import lessons as LS
 from resnorm.compare import LETTERS
 from resnorm.config import ConfigError
 from resnorm.i18n import DEFAULT_LANG
+from resnorm.sessions import LessonSession
 from ui import controls, share
 from ui.compare_view import VARY, labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE, remember
@@ -33,9 +34,9 @@ PROFILE_METRIC = {"rank": "rank_residual", "resid": "resid_post.rms", "grad_laye
 
 
 @st.cache_resource(scope="session", on_release=lambda s: s.close())
-def session_lesson() -> LS.LessonSession:
+def session_lesson() -> LessonSession:
     """This browser session's lesson run; stopped when the session ends."""
-    return LS.LessonSession()
+    return LessonSession()
 
 
 # ---- which lesson ------------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def results(lesson: LS.Lesson) -> None:
     refreshing(session, lambda: _results(lesson, session), REFRESH_S)
 
 
-def _results(lesson: LS.Lesson, session: LS.LessonSession) -> None:
+def _results(lesson: LS.Lesson, session: LessonSession) -> None:
     if session.lesson is lesson and queued_notice(session, "lessons.queued"):
         return
     if session.lesson is not lesson or (session.comparison is None and session.results is None and not session.error):
@@ -257,7 +258,7 @@ def _label(lesson: LS.Lesson, i: int, vid: str) -> str:
     return f"{LETTERS[i]} · {variant_name(lesson, vid)}"
 
 
-def _train_charts(lesson: LS.Lesson, session: LS.LessonSession) -> None:
+def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
     c = session.comparison
     rid = f"lesson{lesson.id}-{session.run_id}-"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes

@@ -14,7 +14,7 @@ import streamlit as st
 
 from resnorm import figures as F
 from resnorm.config import RunConfig
-from resnorm.live import SessionJob, SessionRun
+from resnorm.sessions import SessionJob, SessionRun
 from resnorm.tasks import not_held_out
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import lang, localize, options, package_message, status, t

@@ -1,8 +1,8 @@
-"""One browser session's job — a live run or a comparison — its training slot or place in the
-queue, and the controls the pages need.
+"""Every kind of browser-session job — a live run, a comparison, a lesson run — with its training
+slot or place in the queue, and the controls the pages need.
 
 Kept free of Streamlit so it is tested directly; the UI stores one ``SessionRun`` (Live page),
-``SessionCompare`` (Compare page) and ``resnorm.lessons.LessonSession`` (Lessons page) per session
+``SessionCompare`` (Compare page) and ``LessonSession`` (Lessons page) per session
 and calls ``close`` when the session ends (tab closed), which stops the job and frees its slot for
 someone else. Jobs train in worker processes (``RESNORM_WORKERS=process``, the default) or in a
 thread of the server (``thread``).
@@ -10,12 +10,14 @@ thread of the server (``thread``).
 from __future__ import annotations
 
 import itertools
+from functools import partial
 import threading
 
 from . import settings
 from .compare import Comparison, check_configs
 from .config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
+from .lessons import Lesson, Results, Verdict, collect, comparison, run_init
 from .slots import TrainingSlots, global_slots
 from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
 from .trainer import Trainer, resolve_device
@@ -303,3 +305,93 @@ class SessionCompare(SessionJob):
                 errors.append(err)
         if self.job is comp:
             self.saved, self.save_errors = saved, errors
+
+
+# ---- a lesson run (the Lessons page keeps one per session) ---------------------------------------------
+def _lesson_comparison(lesson_id: int, scale: str, changes: dict | None):
+    """The lesson's comparison, built from picklable arguments (in a worker process)."""
+    from .lessons import LESSONS
+
+    return comparison(LESSONS[lesson_id], scale, changes)
+
+
+class LessonSession(SessionJob):
+    """One lesson run at a time: the at-initialisation part computed at once, the training part as a
+    lockstep comparison holding one training slot (queued while none is free, like a comparison on
+    the Compare page); when it ends the lesson's check runs and ``verdict`` is set. Streamlit-free."""
+
+    def __init__(self, slots=None):
+        super().__init__(slots)
+        self.lesson: Lesson | None = None
+        self.scale = "full"
+        self.configs: list[tuple[str, RunConfig]] = []
+        self.init: dict = {}
+        self.results: Results | None = None
+        self.verdict: Verdict | None = None
+        self.error: str | None = None
+
+    comparison = job_alias("The lesson's comparison (``LessonComparison`` or ``ProcessComparison``), or None.")
+
+    def start(self, lesson: Lesson, scale: str = "full", changes: dict | None = None) -> str | None:
+        """Start ``lesson`` at ``scale`` with a learner's ``changes`` (or queue its training); None,
+        or why it could not start."""
+        from .config import ConfigError
+        from .procworker import ProcessComparison
+
+        with self._lock:
+            if self.active:
+                return "A comparison is already running: stop it first."
+            try:
+                configs = lesson.configs(scale, changes)
+                init_configs = lesson.init_configs(scale, changes) if lesson.init_variants else []
+            except ConfigError as e:
+                return "; ".join(f"{f}: {m}" for f, m in e.problems)
+            why = refusal([c for _, c in configs])
+            if why:
+                return why
+            self.lesson, self.scale, self.configs = lesson, scale, configs
+            self.job, self.results, self.verdict, self.error, self.init = None, None, None, None, {}
+            seeds = lesson.seeds_at(scale, changes)
+            if lesson.kind == "init":
+                self.run_id += 1
+                self._conclude(None, lambda: run_init(lesson, configs, seeds))
+                return None
+            try:
+                self.init = run_init(lesson, init_configs, seeds) if init_configs else {}
+            except Exception as e:  # noqa: BLE001 — a config that cannot run is reported, not raised
+                self.error = f"{type(e).__name__}: {e}"
+                return self.error
+            if worker_kind() == "process":
+                vids, cfgs = [vid for vid, _ in configs], [c for _, c in configs]
+                factory = partial(_lesson_comparison, lesson.id, scale, changes)
+
+                def make(on_finish):
+                    return ProcessComparison(cfgs, vids, on_finish=on_finish, factory=factory)
+            else:
+                def make(on_finish):
+                    return comparison(lesson, scale, changes, on_finish=on_finish)
+            self.error = self._submit(make)
+            return self.error
+
+    def _finished(self, comp) -> None:
+        """Once the comparison has ended (slot freed): check the effect if the run went to the end."""
+        if self.job is not comp:
+            return
+        if comp.status == "completed" and all(tr.status in ("completed", "diverged") for tr in comp.trainers):
+            self._conclude(comp, lambda: self.init)
+        elif any(tr.status == "failed" for tr in comp.trainers):  # one reason once (a dead worker fails all)
+            self.error = "; ".join(dict.fromkeys(tr.reason for tr in comp.trainers if tr.status == "failed"))
+
+    def _could_not_start(self, message: str) -> None:
+        self.error = message
+
+    def _conclude(self, comp, init) -> None:
+        try:
+            self.results = collect(self.lesson, comp, init(), self.configs)
+            self.verdict = self.lesson.check(self.results)
+        except Exception as e:  # noqa: BLE001 — e.g. probes turned off: say so instead of failing
+            self.error = f"{type(e).__name__}: {e}"
+
+    def reset(self) -> None:
+        super().reset()
+        self.results, self.verdict, self.error, self.init = None, None, None, {}
