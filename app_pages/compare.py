@@ -7,7 +7,7 @@ from ui.i18n import t
 
 st.title(t("compare.title"))
 st.caption(t("compare.caption"))
-cv.restore_from_link()
+cv.restore()
 base, base_problems = controls.sidebar_config(page="compare")
 share.show_ignored()
 configs, problems = cv.variant_controls(base)

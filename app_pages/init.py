@@ -6,7 +6,7 @@ from ui.i18n import t
 
 st.title(t("init.title"))
 st.caption(t("init.caption"))
-init_view.restore_from_link()
+init_view.restore()
 settings = init_view.settings()
 configs = init_view.config_editor()
 share.show_ignored()

@@ -7,7 +7,7 @@ from ui.i18n import t
 
 st.title(t("live.title"))
 st.caption(t("live.caption"))
-share.restore_live()
+live.restore()
 cfg, problems = controls.sidebar_config()
 share.show_ignored()
 if cfg is not None:

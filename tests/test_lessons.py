@@ -213,6 +213,21 @@ def test_teacher_opens_the_lesson_configs_on_the_compare_page_in_the_same_langua
     assert [s[f"cmp_{i}_warmup"] for i in range(4)] == [0, 150, 0, 150] and s["cfg_lr"] == pytest.approx(1e-2)
 
 
+def test_teacher_opens_an_init_lesson_on_the_init_page_with_its_configs():
+    """The Lessons view opens the At-initialisation view through that view's own preset(): the
+    lesson's configs, not the page's default preset or an old link."""
+    at = _app(lesson="2")
+    at.toggle(key="lesson_unlock").set_value(True).run()
+    at.button(key="lesson_open_in").click().run()
+    assert not at.exception
+    assert at.title[0].value == I.translate("init.title", "en")
+    s = at.session_state
+    configs = [cfg for _, cfg in LS.LESSONS[2].configs("full", {})]
+    assert s["init_n"] == len(configs) == 2
+    assert [s[f"init_c{i}_norm_position"] for i in range(2)] == [c.model.norm_position for c in configs]
+    assert s["init_depth"][1] == min(48, configs[0].model.layers)
+
+
 @pytest.mark.slow
 def test_a_lesson_trains_in_a_worker_process_with_its_own_blocks(monkeypatch):
     """Lesson 6 swaps in the seed article's buggy block: the child process must build the same

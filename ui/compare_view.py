@@ -8,7 +8,7 @@ from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, 
 from resnorm.config import ConfigError, RunConfig, non_default
 from resnorm.sessions import SessionCompare
 from ui import share
-from ui.controls import FIELDS, remember
+from ui.controls import FIELDS, remember, set_controls
 from ui.live import chart, memo, pause_button, queued_notice, refreshing
 from ui.i18n import field_help, field_label, package_message, status, t, t_or
 
@@ -23,11 +23,24 @@ def session_compare() -> SessionCompare:
     return SessionCompare()
 
 
-def restore_from_link() -> None:
-    """Base fields set the sidebar; comma lists in VARY fields set the configs (``norm_position=post,pre``)."""
+def preset(configs: list[RunConfig]) -> None:
+    """Open this view with ``configs`` (another view calls this before switching here): the first
+    config's fields set the sidebar, each config's VARY fields its column."""
+    set_controls({k: v for k, v in configs[0].to_flat().items() if k != "text_file"})
+    st.session_state["cmp_n"] = len(configs)
+    for i, cfg in enumerate(configs):
+        flat = cfg.to_flat()
+        for field in VARY:
+            st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", flat[field])
+    share.mark_read("compare")  # these configs, not the link's
+
+
+def restore() -> None:
+    """Apply this page's link, once per session: base fields set the sidebar; comma lists in VARY
+    fields set the configs (``norm_position=post,pre``)."""
     singles, lists, ignored = share.read_query("compare", multi=set(VARY))
     base = {k: v for k, v in singles.items() if k not in VARY}
-    share.set_controls(base)
+    set_controls(base)
     if lists:
         n = max(2, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
         st.session_state["cmp_n"] = n

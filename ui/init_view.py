@@ -88,8 +88,25 @@ def _defaults() -> None:
 SHARED_URL = [*SHARED, "mlp", "task"]  # config fields this page shares between its configs
 
 
-def restore_from_link() -> None:
-    """A link's settings, once per session: shared fields as single values, the per-config fields
+def preset(configs: list[RunConfig]) -> None:
+    """Open this view with ``configs`` (another view calls this before switching here): their
+    per-config fields, a depth range up to the first config's depth, and its shared settings."""
+    from ui import share
+
+    flat = configs[0].to_flat()
+    st.session_state["init_preset"] = DEFAULT_PRESET  # keeps the page from applying its default preset
+    st.session_state["init_n"] = len(configs)
+    for i, cfg in enumerate(configs):
+        for name in PER_CONFIG:
+            st.session_state[f"init_c{i}_{name}"] = cfg.to_flat()[name]
+    st.session_state["init_depth"] = (DEPTH_MIN, max(DEPTH_MIN + 1, min(DEPTH_MAX, flat["layers"])))
+    for name, (_, lo, hi) in SHARED.items():
+        st.session_state[f"init_{name}"] = min(hi, max(lo, flat[name]))
+    share.mark_read("init")  # these configs, not the link's
+
+
+def restore() -> None:
+    """Apply this page's link, once per session: shared fields as single values, the per-config fields
     as comma lists (``?norm_position=post,pre&d_model=32``), like the Compare page."""
     from ui import share
 

@@ -21,8 +21,9 @@ from resnorm.config import ConfigError
 from resnorm.i18n import DEFAULT_LANG
 from resnorm.sessions import LessonSession
 from ui import controls, share
-from ui.compare_view import VARY, labelled_runs
-from ui.controls import FIELDS, GROUPS, STORE, remember
+from ui import compare_view
+from ui.compare_view import labelled_runs
+from ui.controls import FIELDS, GROUPS, STORE
 from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui import safe
 from ui.i18n import field_label, lang, localize, options, package_message, status, t
@@ -325,28 +326,12 @@ def footer(lesson: LS.Lesson, changes: dict | None) -> None:
 
 
 def _open_in_compare(lesson: LS.Lesson, changes: dict) -> None:
-    configs = lesson.configs("full", changes)
-    controls.set_controls({k: v for k, v in configs[0][1].to_flat().items() if k != "text_file"})
-    st.session_state["cmp_n"] = len(configs)
-    for i, (_, cfg) in enumerate(configs):
-        flat = cfg.to_flat()
-        for field in VARY:
-            st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", flat[field])
-    st.session_state["_url_read_compare"] = True  # the lesson's configs, not the link's
+    compare_view.preset([cfg for _, cfg in lesson.configs("full", changes)])
     st.switch_page("app_pages/compare.py", query_params=_params())
 
 
 def _open_in_init(lesson: LS.Lesson, changes: dict) -> None:
-    from ui import init_view as iv
+    from ui import init_view
 
-    configs = lesson.configs("full", changes)
-    flat = configs[0][1].to_flat()
-    st.session_state["init_preset"] = iv.DEFAULT_PRESET  # keeps the page from applying its default preset
-    st.session_state["init_n"] = len(configs)
-    for i, (_, cfg) in enumerate(configs):
-        for name in iv.PER_CONFIG:
-            st.session_state[f"init_c{i}_{name}"] = cfg.to_flat()[name]
-    st.session_state["init_depth"] = (iv.DEPTH_MIN, max(iv.DEPTH_MIN + 1, min(iv.DEPTH_MAX, flat["layers"])))
-    for name, (_, lo, hi) in iv.SHARED.items():
-        st.session_state[f"init_{name}"] = min(hi, max(lo, flat[name]))
+    init_view.preset([cfg for _, cfg in lesson.configs("full", changes)])
     st.switch_page("app_pages/init.py", query_params=_params())

@@ -285,3 +285,14 @@ def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
 def live_panel(run: SessionRun) -> None:
     """Progress and charts; refreshed every REFRESH_S while the run is active."""
     refreshing(run, lambda: (progress(run), charts(run)))
+
+
+def restore() -> None:
+    """Apply this page's link to its controls (before they are drawn), once per session."""
+    from ui import share
+    from ui.controls import set_controls
+
+    values, _, ignored = share.read_query("live")
+    set_controls(values)
+    if ignored:
+        st.session_state["_url_ignored"] = ignored

@@ -8,7 +8,6 @@ import streamlit as st
 
 from resnorm.config import RunConfig, non_default, parse_query, show_key, to_cli, to_python
 from resnorm.i18n import DEFAULT_LANG
-from ui.controls import set_controls
 from ui import safe
 from ui.i18n import lang, t
 
@@ -16,13 +15,18 @@ NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why
 APP_PARAMS = ("lang", "lesson")  # query keys of the app itself: never read as config fields
 
 
+def mark_read(page: str) -> None:
+    """``page``'s link has been applied (or replaced by a preset): ``read_query`` returns nothing more."""
+    st.session_state[f"_url_read_{page}"] = True
+
+
 def read_query(page: str, multi: set[str] = frozenset()) -> tuple[dict, dict, list[str]]:
-    """Once per session and page: (single values, per-config lists for ``multi`` fields, ignored notes).
-    List values are comma-separated (``norm_position=post,pre``)."""
-    flag = f"_url_read_{page}"
-    if st.session_state.get(flag):
+    """The one link reader. Once per session and page: (single values, per-config lists for ``multi``
+    fields, ignored notes). List values are comma-separated (``norm_position=post,pre``). Each view
+    applies them with its own ``restore()``; another view opens it with the view's ``preset()``."""
+    if st.session_state.get(f"_url_read_{page}"):
         return {}, {}, []
-    st.session_state[flag] = True
+    mark_read(page)
     raw = {k: st.query_params[k] for k in st.query_params if k not in APP_PARAMS}
     ignored = [f"{k} ({t(why)})" for k, why in NOT_FROM_LINKS.items() if raw.pop(k, None) is not None]
     singles, lists = {}, {}
@@ -38,14 +42,6 @@ def read_query(page: str, multi: set[str] = frozenset()) -> tuple[dict, dict, li
         singles.update(values)
         ignored.extend(notes)
     return singles, lists, ignored
-
-
-def restore_live() -> None:
-    """Apply a link's config to the Live page's controls (before they are drawn)."""
-    values, _, ignored = read_query("live")
-    set_controls(values)
-    if ignored:
-        st.session_state["_url_ignored"] = ignored
 
 
 def _lang_note() -> list[str]:
