@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from .config import RunConfig
+from .feasibility import require
 from .model import build_model, sequence_loss
 from .seeds import stream_seed
 from .probes import ActivationProbe, ParamGroups, total_grad_norm
@@ -38,7 +39,7 @@ def init_metrics(cfg: RunConfig, seed: int, task=None) -> dict[str, float]:
 
 def init_stats(cfg: RunConfig, seeds=range(3), on_seed=None) -> pd.DataFrame:
     """Long frame with columns seed, name, value over ``seeds``; ``on_seed(i)`` reports progress."""
-    task = make_task(cfg.task, cfg.model.arch)
+    task = make_task(require(cfg).task, cfg.model.arch)
     rows = []
     for i, seed in enumerate(seeds):
         for name, value in init_metrics(cfg, seed, task).items():

@@ -120,7 +120,9 @@ def _config_from_args(args) -> RunConfig:
                             "drop it or add --task text-lm")])
     if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
         given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
-    return RunConfig.from_flat(given, base=base)
+    from .feasibility import require  # torch import only once the arguments parse
+
+    return require(RunConfig.from_flat(given, base=base))
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -23,7 +23,6 @@ It is the one thing sessions share, and its content is **not trusted**:
 """
 from __future__ import annotations
 
-import dataclasses
 import errno
 import html
 import io
@@ -42,7 +41,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
+from . import feasibility
+from .config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 DEFAULT_ROOT = "runs"
@@ -421,32 +421,11 @@ def _read_json(folder: Path, fname: str, required: bool = True):
     return data
 
 
-def _config_sections(d: dict) -> dict:
-    """Field-level validation of a config dict, section by section (cheap: no task data is read).
-    Returns ``{"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}``."""
-    problems = [(k, f"unknown section {k!r}") for k in d if k not in SECTIONS]
-    out = {}
-    for s, cls in SECTIONS.items():
-        sec = d.get(s, {})
-        if not isinstance(sec, dict):
-            problems.append((s, "must be an object"))
-            continue
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = [k for k in sec if k not in names]
-        problems += [(f"{s}.{k}", "unknown option") for k in unknown]
-        try:
-            out[s] = cls(**{k: v for k, v in sec.items() if k in names})
-        except ConfigError as e:
-            problems += e.problems
-    if problems:
-        raise ConfigError(problems)
-    return out
-
-
-def _read_config_sections(folder: Path) -> dict:
+def _read_config(folder: Path) -> RunConfig:
+    """``config.json`` as a RunConfig: its fields checked, nothing read (a config is a pure value)."""
     d = _read_json(folder, CONFIG)
     try:
-        return _config_sections(d)
+        return RunConfig.from_dict(d)
     except ConfigError as e:
         raise RunLoadError(f"{CONFIG} is not a valid config ({e})") from None
 
@@ -538,15 +517,15 @@ def _created(meta: dict, folder: Path) -> datetime:
 
 
 def _entry(folder: Path) -> RunEntry:
-    secs = _read_config_sections(folder)
+    cfg = _read_config(folder)
     summary = _read_summary(folder)
     _check_metrics_header(folder)
     meta = _read_meta(folder)
     has_weights = _regular_file(folder, WEIGHTS) is not None
-    m, loss = secs["model"], summary.get("final_loss")
+    m, loss = cfg.model, summary.get("final_loss")
     return RunEntry(name=folder.name, created=_created(meta, folder), source=meta.get("source") or "cli",
                     label=meta.get("label") or "", arch=m.arch, layers=m.layers, norm_position=m.norm_position,
-                    norm=m.norm, residual=m.residual, task=secs["task"].task, status=summary["status"],
+                    norm=m.norm, residual=m.residual, task=cfg.task.task, status=summary["status"],
                     steps=summary["steps"], final_loss=None if loss is None else float(loss),
                     has_weights=has_weights)
 
@@ -658,47 +637,27 @@ def read_metrics(path: Path) -> pd.DataFrame:
                          "value": value.to_numpy("float64")})
 
 
-def _unchecked_config(sections: dict) -> RunConfig:
-    """A RunConfig from already-validated sections without re-checking the task's data (a text-lm
-    run's text file may be gone; the saved run still is a record of what was trained)."""
-    cfg = object.__new__(RunConfig)
-    for k, v in sections.items():
-        object.__setattr__(cfg, k, v)
-    return cfg
-
-
 def load_run(name: str, root: str | os.PathLike | None = None) -> RunRecord:
     """Load one run's config, metrics, summary and meta (not the weights: ``load_weights``).
     Raises ValueError for an invalid name, RunLoadError for a missing or malformed run."""
     p = _existing_run(name, root)
     notes = []
     try:
-        sections = _read_config_sections(p)
+        cfg = _read_config(p)
         summary = _read_summary(p)
         meta = _read_meta(p)
         frame = read_metrics(_check_metrics_header(p))
     except RunLoadError as e:
         raise RunLoadError(f"run {name!r}: {e}") from None
-    task = sections["task"]
-    if task.text_file is not None:
-        # A path from the runs folder is never opened (it could be /etc/shadow or /dev/zero, and
-        # the answer would tell whether it exists): the rest of the config is checked as if the
-        # text were Python's own sources (the same shape), and a note says why.
-        probe = {**sections, "task": dataclasses.replace(task, task="stdlib-lm", text_file=None)
-                 if task.task == "text-lm" else dataclasses.replace(task, text_file=None)}
-        try:
-            RunConfig(**probe)
-        except ConfigError as e:
-            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
-        cfg = _unchecked_config(sections)
-        if task.task == "text-lm":
-            notes.append("this run trained on a text file, which is not opened from the runs folder: its "
-                         "saved metrics are shown; to train it again, upload the text on the Live page")
-    else:
-        try:
-            cfg = RunConfig(**sections)
-        except ConfigError as e:
-            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
+    # Could it be trained again here? A path from the runs folder is never opened (it could be
+    # /etc/shadow or /dev/zero, and the answer would tell whether it exists): the text is not read,
+    # the rest is checked, and a note says why.
+    problems = feasibility.check(cfg, read_text=False)
+    if problems:
+        raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({ConfigError(problems)})")
+    if cfg.task.task == "text-lm":
+        notes.append("this run trained on a text file, which is not opened from the runs folder: its "
+                     "saved metrics are shown; to train it again, upload the text on the Live page")
     return RunRecord(name=name, config=cfg, frame=frame, summary=summary, meta=meta, notes=notes)
 
 

@@ -39,6 +39,7 @@ import torch
 
 from .analysis import init_metrics
 from .config import RunConfig, TaskConfig, TrainConfig
+from .feasibility import require
 from .tasks import make_task
 from .trainer import cpu_threads, resolve_device
 
@@ -193,7 +194,7 @@ def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: 
     Columns ``seed, layer, stack, metric, value`` (see the module docstring); ``on_progress(f)`` is
     called with the fraction done after each seed. Cached; the caller gets its own copy.
     """
-    key, seeds = cache_key(cfg), _seeds(seeds)
+    key, seeds = cache_key(require(cfg)), _seeds(seeds)
     frame = _cached_frame(("profile", key, seeds), on_progress)
     if frame is not None:
         return frame
@@ -234,7 +235,7 @@ def depth_sweep(cfg: RunConfig, depths: Iterable[int], seeds: Iterable[int] = ra
     depths, seeds = tuple(sorted({int(d) for d in depths})), _seeds(seeds)
     if not depths:
         raise ValueError("depths: give at least one depth")
-    cfgs = [cfg.replace(layers=d) for d in depths]
+    cfgs = [require(cfg.replace(layers=d)) for d in depths]  # every depth can be built, before any is
     key = ("sweep", cache_key(cfg), depths, seeds)
     frame = _cached_frame(key, on_progress)
     if frame is not None:

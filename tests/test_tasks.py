@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from resnorm import feasibility
 from resnorm.config import ConfigError, ModelConfig, RunConfig, TaskConfig
 from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import BOS, MASK, SEP, SYMBOLS, TaskError, make_task
@@ -216,8 +217,10 @@ def test_task_that_does_not_fit_the_arch(name, arch, text_file):
         make_task(tc, arch)
     assert e.value.field == "task"
     assert arch in e.value.message
+    cfg = RunConfig(model=ModelConfig(arch=arch), task=tc)  # a pure value: valid fields...
+    assert ("task", e.value.message) in feasibility.check(cfg)  # ...that cannot train: the task is named
     with pytest.raises(ConfigError) as e:
-        RunConfig(model=ModelConfig(arch=arch), task=tc)
+        feasibility.require(cfg)
     assert "task" in e.value.by_field()
 
 
@@ -259,7 +262,7 @@ def test_bad_text_file_is_a_config_error(tmp_path):
     p = tmp_path / "bad.txt"
     p.write_bytes(b"\x00\x01")
     with pytest.raises(ConfigError) as e:
-        RunConfig.from_flat({"task": "text-lm", "text_file": str(p)})
+        feasibility.require(RunConfig.from_flat({"task": "text-lm", "text_file": str(p)}))
     assert "text_file" in e.value.by_field()
     with pytest.raises(ConfigError) as e:
         RunConfig.from_flat({"task": "text-lm"})
