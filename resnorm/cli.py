@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import os
 import signal
 import sys
@@ -148,10 +146,6 @@ def _prepare_out_dir(out: str) -> Path:
     return d
 
 
-def _json_safe(x):
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
 def cmd_train(args) -> int:
     from .trainer import Trainer, cpu_threads, resolve_device  # torch import only once the arguments parse
 
@@ -185,20 +179,10 @@ def cmd_train(args) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the run is saved below; a second TERM waits
         if bar is not None:
             bar.close()
-    _atomic_write(out / "config.json", cfg.to_json() + "\n")
-    _atomic_write(out / "metrics.csv", tr.store.frame().to_csv(index=False))
-    if tr.model is not None and summary.status != "failed":  # reload with torch.load(weights_only=True)
-        import io
+    from .runs import write_into  # the runs folder's one writer: the same files, written the same way
 
-        import torch
-
-        from .runs import atomic_write_bytes
-
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in tr.model.state_dict().items()}, buf)
-        atomic_write_bytes(out / "weights.pt", buf.getvalue())
-    _atomic_write(out / "summary.json", json.dumps({k: _json_safe(v) for k, v in summary.to_dict().items()},
-                                                   indent=2) + "\n")
+    saved = tr.model is not None and summary.status != "failed"  # reload with torch.load(weights_only=True)
+    write_into(out, cfg, tr.store.frame(), summary.to_dict(), tr.model.state_dict() if saved else None)
     msg = f"{summary.status}: {summary.steps} steps"
     if summary.final_loss is not None:
         msg += f", final loss {summary.final_loss:.4f}"

@@ -286,61 +286,117 @@ def _save_error(root: Path, e: OSError) -> RunSaveError:
     return _os_error(RunSaveError, f"cannot save the run to {root}/: {_why(e)}", e)
 
 
-def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: dict | None = None, *,
-              root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
-              name: str | None = None, weights: str = "always") -> Path:
-    """Save a run from its parts (``save_run`` takes them from a trainer). Returns its folder.
+def weights_bytes(state_dict: dict) -> bytes:
+    """The one serialisation of a model's weights: ``torch.save`` of its tensors, on the CPU (read
+    back by ``load_weights`` with ``torch.load(weights_only=True)``)."""
+    import torch
 
-    The run is written into a hidden temporary folder inside the root, each file atomically, and
-    that folder is renamed to the run's name at the end; on any failure it is removed, so a
-    half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
-    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
-    run would take the folder over ``quota_bytes()``. ``weights``: ``always`` saves the state dict,
-    ``limited`` only when it is at most ``max_weights_bytes()`` (what the server does)."""
-    base = validate_name(name) if name is not None else default_name(cfg)
-    root = runs_root(root)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
+    return buf.getvalue()
+
+
+class SerialisedWeights:
+    """Weights already serialised by ``weights_bytes`` — a worker process's run as the server holds
+    it: saved as they are (never loaded only to be saved again); ``state_dict`` loads them."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def state_dict(self) -> dict:
+        import torch
+
+        return torch.load(io.BytesIO(self.data), weights_only=True)
+
+
+def _weights_data(weights_in, policy: str, meta: dict) -> bytes | None:
+    """The bytes of ``weights.pt`` (serialised here at most once), or None: no weights, or over the
+    server's limit under the ``limited`` policy (``meta`` then says so)."""
+    if weights_in is None:
+        return None
+    serialised = isinstance(weights_in, SerialisedWeights)
+    size = len(weights_in.data) if serialised else sum(v.numel() * v.element_size() for v in weights_in.values())
+    if policy == "limited" and size > max_weights_bytes():
+        meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
+                           f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
+        return None
+    return weights_in.data if serialised else weights_bytes(weights_in)
+
+
+def _check_parts(frame: pd.DataFrame, summary: dict) -> None:
     if not isinstance(summary, dict):
         raise TypeError("summary must be a dict (Summary.to_dict())")
     missing = {"step", "name", "value"} - set(frame.columns)
     if missing:
         raise ValueError(f"metrics frame lacks column(s) {sorted(missing)}")
+
+
+def run_files(cfg: RunConfig, frame: pd.DataFrame, summary: dict, weights: bytes | None = None,
+              meta: dict | None = None) -> dict[str, bytes]:
+    """The files of a run folder as bytes, each serialised once, in the order they are written:
+    config.json, metrics.csv, summary.json, weights.pt (if any), meta.json (if any)."""
+    _check_parts(frame, summary)
+    files = {CONFIG: (cfg.to_json() + "\n").encode("utf-8"),
+             METRICS: frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8"),
+             SUMMARY: _json_bytes(summary)}
+    if weights is not None:
+        files[WEIGHTS] = weights
+    if meta is not None:
+        files[META] = _json_bytes(meta)
+    return files
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write each file into ``folder`` atomically (``atomic_write_bytes``: fsynced, mode 0644, no
+    temporary file left behind), then sync the folder."""
+    for fname, data in files.items():
+        atomic_write_bytes(folder / fname, data)
+    _fsync_dir(folder)
+
+
+def write_into(folder: str | os.PathLike, cfg: RunConfig, frame: pd.DataFrame, summary: dict,
+               state_dict: dict | None = None) -> None:
+    """Write a run's files into a folder the user named (the CLI's ``train --out DIR``): the files
+    of a run folder without ``meta.json`` (listed, such a folder's source is ``cli``), each written
+    atomically. Not the runs folder: no quota, no weights limit, existing files are replaced."""
+    write_files(Path(folder), run_files(cfg, frame, summary, _weights_data(state_dict, "always", {})))
+
+
+def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict,
+              state_dict: dict | SerialisedWeights | None = None, *,
+              root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
+              name: str | None = None, weights: str = "always") -> Path:
+    """Save a run from its parts (``save_run`` takes them from a trainer) into the runs folder.
+    Returns its folder.
+
+    The run is written into a hidden temporary folder inside the root, each file atomically, and
+    that folder is renamed to the run's name at the end; on any failure it is removed, so a
+    half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
+    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
+    run would take the folder over ``quota_bytes()``. ``state_dict``: the model's, or its
+    ``SerialisedWeights``. ``weights``: ``always`` saves them, ``limited`` only when they are at most
+    ``max_weights_bytes()`` (what the server does)."""
+    base = validate_name(name) if name is not None else default_name(cfg)
+    root = runs_root(root)
     created = datetime.now(timezone.utc).astimezone()
     meta = {"created": created.isoformat(timespec="seconds"), "source": str(source),
             "label": str(label) if label else None}
+    _check_parts(frame, summary)  # refused before any work
     tmp = None
     try:
         quota = quota_bytes()
         root.mkdir(parents=True, exist_ok=True)
-        config_b = (cfg.to_json() + "\n").encode("utf-8")
-        csv = frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8")
-        summary_b = _json_bytes(summary)
-        weights_b = None
-        if state_dict is not None:
-            size = sum(v.numel() * v.element_size() for v in state_dict.values())
-            if weights == "limited" and size > max_weights_bytes():
-                meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
-                                   f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
-            else:
-                import torch
-
-                buf = io.BytesIO()
-                torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
-                weights_b = buf.getvalue()
-        new = len(config_b) + len(csv) + len(summary_b) + len(weights_b or b"") + 4096
+        weights_b = _weights_data(state_dict, weights, meta)
+        files = run_files(cfg, frame, summary, weights_b, meta)
+        new = sum(len(b) for b in files.values()) + 4096
         used = folder_bytes(root)
         if used + new > quota:
             raise _os_error(RunSaveError, f"cannot save the run to {root}/: the runs folder would hold "
                             f"{(used + new) / 2**30:.2f} GiB, over its quota of {quota / 2**30:g} GiB "
                             f"({QUOTA_ENV}); delete runs on the Runs page, or download this one from its page")
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
-        atomic_write_bytes(tmp / CONFIG, config_b)
-        atomic_write_bytes(tmp / METRICS, csv)
-        atomic_write_bytes(tmp / SUMMARY, summary_b)
-        if weights_b is not None:
-            atomic_write_bytes(tmp / WEIGHTS, weights_b)
-        atomic_write_bytes(tmp / META, _json_bytes(meta))
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a saved run is readable like any folder
-        _fsync_dir(tmp)
+        write_files(tmp, files)
         final = _publish(tmp, root, base)
         tmp = None
         _fsync_dir(root)
@@ -379,8 +435,8 @@ def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live
     if summary is None:
         raise ValueError(f"the run has not ended yet (status {getattr(trainer, 'status', '?')}); "
                          "save it once it has finished or been stopped")
-    model = getattr(trainer, "model", None)
-    state = model.state_dict() if model is not None else None
+    model = getattr(trainer, "model", None)  # a Transformer, or a worker's SerialisedWeights
+    state = model if model is None or isinstance(model, SerialisedWeights) else model.state_dict()
     return write_run(trainer.cfg, trainer.store.frame(), summary.to_dict(), state, root=root,
                      source=source, label=label, weights=weights)
 
