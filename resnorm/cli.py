@@ -214,7 +214,7 @@ def _on_sigterm():
 
 
 def cmd_init_stats(args) -> int:
-    from .analysis import init_stats
+    from .signal import init_stats
     from .trainer import resolve_device
 
     cfg = _config_from_args(args)

@@ -350,3 +350,32 @@ def test_run_config_from_json_rejects_unknown_keys_and_bad_json():
     with pytest.raises(ConfigError) as e:
         RunConfig.from_json("{not json")
     assert e.value.problems and "json" in str(e.value).lower(), e.value.problems
+
+
+def test_a_config_is_a_pure_value_and_feasibility_is_asked_apart(tmp_path, monkeypatch):
+    """Building a config reads nothing (no text, no task, no memory estimate); ``feasibility``
+    answers whether it can train here, naming the field as the config's own checks do."""
+    import builtins
+    import os
+    import subprocess
+    import sys
+
+    opened = []
+    real_open, real_stat = builtins.open, os.stat
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **kw: opened.append(f) or real_open(f, *a, **kw))
+    monkeypatch.setattr(os, "stat", lambda f, *a, **kw: opened.append(f) or real_stat(f, *a, **kw))
+    missing = str(tmp_path / "nope.txt")
+    cfg = RunConfig.from_flat({"task": "text-lm", "text_file": missing})
+    huge = RunConfig.from_flat({"layers": 96, "d_model": 2048, "heads": 64, "d_ff": 8192})
+    misfit = RunConfig.from_flat({"task": "add", "arch": "encoder"})
+    assert opened == []
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "stat", real_stat)
+    assert [f for f, _ in feasibility.check(cfg)] == ["text_file"]
+    assert feasibility.check(cfg, read_text=False) == []  # a path that must not be opened is not
+    assert [f for f, _ in feasibility.check(huge)] == ["d_model"]
+    assert [f for f, _ in feasibility.check(misfit)] == ["task"]
+    # no import cycle: the config module stands alone
+    code = "import sys, resnorm.config; assert 'resnorm.tasks' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path),
+                   env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
