@@ -370,6 +370,25 @@ def read_config_file(path: str) -> str:
         raise fail(f"{show(str(path))} is not a UTF-8 JSON file") from None
 
 
+# ---- server settings: numbers from the environment ----------------------------------------------------
+def env_number(name: str, default: float, ok, must: str, not_a_number: str | None = None) -> float:
+    """The number in environment variable ``name`` (``default`` when unset or blank). ValueError
+    "``name`` must be ``must``, not 'text'" when ``ok(n)`` is false — or, with ``not_a_number``, that
+    wording when the text is not a number at all (a non-number is NaN for ``ok``)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        n = float(text)
+    except ValueError:
+        if not_a_number:
+            raise ValueError(f"{name} must be {not_a_number}, not {text!r}") from None
+        n = math.nan
+    if not ok(n):
+        raise ValueError(f"{name} must be {must}, not {text!r}")
+    return n
+
+
 # ---- text forms: URL query values, the equivalent command line and Python ---------------------------
 # Fields a URL (anyone's link) may not set: a path on the server is never taken from a link.
 NOT_FROM_TEXT = {"text_file": "a server path cannot be set from a link; upload or paste the text"}

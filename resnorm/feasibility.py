@@ -17,9 +17,8 @@ file: a path that came from the runs folder is not opened (``resnorm.runs``), th
 from __future__ import annotations
 
 import math
-import os
 
-from .config import ConfigError, ModelConfig, RunConfig
+from .config import ConfigError, ModelConfig, RunConfig, env_number
 from .store import ATTENTION_BYTES
 from .tasks import task_problems, task_shape
 
@@ -68,13 +67,20 @@ DEFAULT_MAX_RUN_GB = 4.0
 _DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
 
 
+def max_run_gb() -> float:
+    """``RESNORM_MAX_RUN_GB`` (default 4); ValueError for a value that is not a number > 0 (the app's
+    first page lists it: ``resnorm.live.settings_problems``)."""
+    return env_number(MEMORY_ENV, DEFAULT_MAX_RUN_GB, lambda n: math.isfinite(n) and n > 0,
+                      "a number of GiB greater than 0")
+
+
 def max_run_bytes() -> int:
     """Memory one run may need (``RESNORM_MAX_RUN_GB`` GiB, default 4); an invalid value is ignored."""
     try:
-        gb = float(os.environ.get(MEMORY_ENV, "") or DEFAULT_MAX_RUN_GB)
+        gb = max_run_gb()
     except ValueError:
         gb = DEFAULT_MAX_RUN_GB
-    return int((gb if math.isfinite(gb) and gb > 0 else DEFAULT_MAX_RUN_GB) * 2**30)
+    return int(gb * 2**30)
 
 
 def step_memory(model: ModelConfig, src_len: int, tgt_len: int, vocab: int, batch: int) -> tuple[int, int]:

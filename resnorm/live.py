@@ -14,7 +14,7 @@ import os
 import threading
 
 from .compare import Comparison, check_configs
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, env_number
 from .device import cuda_memory_fraction
 from .slots import TrainingSlots, global_slots
 from .procworker import ProcessComparison, ProcessTrainer, hung_after_s, worker_niceness
@@ -49,11 +49,9 @@ _ids = itertools.count(1)
 def settings_problems() -> list[str]:
     """What is wrong with the server's ``RESNORM_*`` settings, one message per variable (the app
     shows them on its first page instead of failing each learner's Train later)."""
-    import math
-
     import torch
 
-    from .feasibility import MEMORY_ENV
+    from .feasibility import max_run_gb
     from .slots import default_capacity
     from .trainer import cpu_threads
 
@@ -61,7 +59,7 @@ def settings_problems() -> list[str]:
     from .runs import max_weights_bytes, quota_bytes
 
     checks = [default_capacity, worker_kind, worker_niceness, cpu_threads, pause_grace_s, hung_after_s,
-              quota_bytes, max_weights_bytes]
+              quota_bytes, max_weights_bytes, max_run_gb]
     if torch.cuda.is_available():
         checks.append(cuda_memory_fraction)
     for check in checks:
@@ -71,14 +69,6 @@ def settings_problems() -> list[str]:
             problems.extend(f"{field}: {m}" for field, m in e.problems)
         except ValueError as e:
             problems.append(str(e))
-    gb = os.environ.get(MEMORY_ENV, "").strip()
-    if gb:
-        try:
-            ok = math.isfinite(float(gb)) and float(gb) > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            problems.append(f"{MEMORY_ENV} must be a number of GiB greater than 0, not {gb!r}")
     return problems
 
 
@@ -89,17 +79,8 @@ DEFAULT_PAUSE_GRACE_S = 180.0
 def pause_grace_s() -> float:
     """Seconds a paused job keeps its training slot while others wait (``RESNORM_PAUSE_GRACE_S``,
     default 180; 0 = for ever)."""
-    text = os.environ.get(PAUSE_GRACE_ENV, "").strip()
-    if not text:
-        return DEFAULT_PAUSE_GRACE_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 0 and value != float("inf")):
-        raise ValueError(f"{PAUSE_GRACE_ENV} must be a number of seconds >= 0 (0: paused runs keep their "
-                         f"slot for ever), not {text!r}")
-    return value
+    return env_number(PAUSE_GRACE_ENV, DEFAULT_PAUSE_GRACE_S, lambda n: 0 <= n < float("inf"),
+                      "a number of seconds >= 0 (0: paused runs keep their slot for ever)")
 
 
 def refusal(configs: list[RunConfig]) -> str | None:

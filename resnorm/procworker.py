@@ -20,7 +20,7 @@ import time
 from functools import partial
 
 
-from .config import RunConfig
+from .config import RunConfig, env_number
 from .device import limit_cuda_memory
 from .runs import SerialisedWeights, weights_bytes
 from .store import MetricStore
@@ -40,16 +40,9 @@ STARTUP_S = 120.0     # more silence allowed before a worker's first message (im
 def hung_after_s() -> float:
     """Seconds without a heartbeat after which a running worker is taken for hung and killed:
     ``RESNORM_WORKER_TIMEOUT_S`` (default 300; heartbeats come every second even inside a long step)."""
-    value = os.environ.get("RESNORM_WORKER_TIMEOUT_S", "").strip()
-    if not value:
-        return DEFAULT_HUNG_S
-    try:
-        n = float(value)
-    except ValueError:
-        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be a number of seconds, not {value!r}") from None
-    if not (n >= 30 and n < float("inf")):  # a model build or one long step stays well under this
-        raise ValueError(f"RESNORM_WORKER_TIMEOUT_S must be at least 30 seconds, not {value!r}")
-    return n
+    return env_number("RESNORM_WORKER_TIMEOUT_S", DEFAULT_HUNG_S,  # a model build or one long step stays
+                      lambda n: 30 <= n < float("inf"), "at least 30 seconds",  # well under 30 s
+                      not_a_number="a number of seconds")
 
 
 def worker_niceness() -> int:

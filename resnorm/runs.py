@@ -42,7 +42,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import feasibility
-from .config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
+from .config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, env_number, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 DEFAULT_ROOT = "runs"
@@ -64,16 +64,7 @@ WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_MB = "RESNORM_MAX_WEIGHTS_MB", 50.0  # weights 
 
 
 def _positive_env(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        n = float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number greater than 0, not {value!r}") from None
-    if not (math.isfinite(n) and n > 0):
-        raise ValueError(f"{name} must be a number greater than 0, not {value!r}")
-    return n
+    return env_number(name, default, lambda n: math.isfinite(n) and n > 0, "a number greater than 0")
 
 
 def quota_bytes() -> int:
