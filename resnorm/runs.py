@@ -1,12 +1,13 @@
 """Saved runs: one folder per finished run under a runs folder, readable by the app and by hand.
 
-Layout of a run folder (the CLI's ``train --out DIR`` layout, plus weights and a small meta file)::
+Layout of a run folder (the CLI's ``train --out DIR`` layout, plus a small meta file; one writer,
+``run_files`` and ``write_files``, writes both: ``write_run`` here, ``write_into`` for the CLI)::
 
     runs/20261125-173012-post-layernorm-on-L6/
         config.json    RunConfig.to_json()
         metrics.csv    step,name,value (long format, docs/ARCHITECTURE.md §3)
         summary.json   Summary.to_dict(): status, steps, final_loss, reason, ...
-        weights.pt     the model's state_dict (torch.save); optional (older CLI runs lack it)
+        weights.pt     the model's state_dict (``weights_bytes``); optional (older CLI runs lack it)
         meta.json      {"created", "source", "label"}; optional
 
 The runs folder is ``./runs`` unless ``RESNORM_RUNS_DIR`` or a ``root`` argument says otherwise.
