@@ -77,6 +77,11 @@ def _choice_help(name: str) -> str:
     return ". " + "; ".join(f"{k}: {v}" for k, v in table.items())
 
 
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads (default: RESNORM_CPU_THREADS when set, else torch's default, one per core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m resnorm", description="resnorm: residual connections and normalization "
                 "in Transformers, measured. Options use the config field names (DESIGN.md §4).")
@@ -89,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     t.add_argument("--config", metavar="FILE.json", help="start from a saved config.json; options override it")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _threads_option(t)
     _add_config_options(t, ("model", "task", "train"))
 
     sub.add_parser("bench", help="steps/s of the trainer against a bare PyTorch loop (see: bench --help)",
@@ -99,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3, metavar="K", help="number of seeds 0..K-1 (default: 3)")
     s.add_argument("--out", metavar="FILE.csv", help="write CSV here (default: standard output)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _threads_option(s)
     _add_config_options(s, ("model", "task"))
     g = s.add_argument_group("measurement options")
     g.add_argument("--batch-size", dest="batch_size", type=int, default=None, metavar="N",
@@ -150,11 +157,11 @@ def _json_safe(x):
 
 
 def cmd_train(args) -> int:
-    from .trainer import Trainer, cpu_threads, resolve_device  # torch import only once the arguments parse
+    from .trainer import Trainer, command_line_threads, resolve_device  # torch import only once the arguments parse
 
     cfg = _config_from_args(args)
     resolve_device(cfg.train.device)
-    cpu_threads()  # a malformed RESNORM_CPU_THREADS: a usage error now, not a failed run
+    threads = command_line_threads(args.threads)  # a malformed value: a usage error now, not a failed run
     out = _prepare_out_dir(args.out)
     bar = None
     if not args.quiet:
@@ -168,7 +175,7 @@ def cmd_train(args) -> int:
             if step % 10 == 0 or step == cfg.train.steps:
                 bar.set_postfix(loss=f"{tr.store.latest('train/loss', float('nan')):.4f}", refresh=False)
 
-    tr = Trainer(cfg, on_step=on_step)
+    tr = Trainer(cfg, on_step=on_step, threads=threads)
     interrupted = False
     try:
         summary = tr.run()
@@ -207,13 +214,16 @@ def cmd_train(args) -> int:
 
 
 def cmd_init_stats(args) -> int:
+    import torch
+
     from .analysis import init_stats
-    from .trainer import resolve_device
+    from .trainer import command_line_threads, resolve_device
 
     cfg = _config_from_args(args)
     if args.seeds < 1 or args.seeds > 1000:
         raise ConfigError([("seeds", f"must be between 1 and 1000 (got {args.seeds})")])
     resolve_device(cfg.train.device)
+    torch.set_num_threads(command_line_threads(args.threads))
     if args.out:
         folder = Path(args.out).parent
         if not folder.is_dir():

@@ -46,6 +46,24 @@ def cpu_threads() -> int:
         raise ConfigError([("RESNORM_CPU_THREADS", f"must be a whole number, not {value!r}")]) from None
 
 
+def command_line_threads(option: int | None = None) -> int:
+    """Intra-op threads for one command-line run (``train``, ``init-stats``, ``bench``): the
+    ``--threads`` option, else ``RESNORM_CPU_THREADS`` when it is set, else torch's own default
+    (one per core). One person running one command has the machine to themselves: on the 2-core
+    machine the README's stdlib-lm example trains 1.4x faster with 2 threads than with 1
+    (BENCHMARKS.md). The server's worker processes keep ``cpu_threads()`` (default 1)."""
+    if option is not None:
+        if option < 1:
+            raise ConfigError([("threads", f"must be at least 1 (got {option})")])
+        return option
+    if "RESNORM_CPU_THREADS" in os.environ:
+        return cpu_threads()
+    return TORCH_DEFAULT_THREADS
+
+
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything in this process changed it
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` → CUDA when present, else CPU; ``cuda`` without CUDA is a config error."""
     if name == "auto":
@@ -110,9 +128,10 @@ class Trainer(Worker):
     thread_name = "resnorm-trainer"
 
     def __init__(self, cfg: RunConfig, on_step: Callable[[int, "Trainer"], None] | None = None,
-                 on_finish: Callable[["Trainer"], None] | None = None):
+                 on_finish: Callable[["Trainer"], None] | None = None, threads: int | None = None):
         super().__init__()
         self.cfg = cfg
+        self.threads = threads  # CPU intra-op threads; None: cpu_threads() (the server's convention)
         self.on_step, self.on_finish = on_step, on_finish
         self.store = MetricStore(max_points=cfg.train.max_points)
         self.reason = ""
@@ -169,7 +188,7 @@ class Trainer(Worker):
     def _setup(self):
         cfg = self.cfg
         if self.device.type == "cpu":
-            torch.set_num_threads(cpu_threads())  # process-wide; see cpu_threads
+            torch.set_num_threads(self.threads or cpu_threads())  # process-wide; see cpu_threads
         self.task = make_task(cfg.task, cfg.model.arch)
         self.model = build_model(cfg.model, self.task.vocab_size, self.task.max_len, seed=cfg.train.seed)
         self.model.to(self.device).train()
