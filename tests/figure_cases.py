@@ -105,10 +105,10 @@ def cases() -> dict:
 
 
 def plotly_json(fig) -> dict:
-    """A figure (a Plotly object or a plain dict) as the browser receives it, decoded."""
+    """A figure (a Plotly object or a ``resnorm.figures.Fig``) as the browser receives it, decoded."""
     import plotly.io as pio
 
-    return json.loads(pio.to_json(fig, validate=False, engine="json"))
+    return json.loads(pio.to_json(fig.to_dict(), validate=False, engine="json"))
 
 
 def write() -> None:
