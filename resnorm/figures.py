@@ -21,7 +21,7 @@ layout from ``make_subplots`` once per shape. Pass the dict to ``plotly.io.to_js
 """
 from __future__ import annotations
 
-import copy
+import base64
 import json
 import math
 import re
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from _plotly_utils.utils import is_skipped_key, to_typed_array_spec
+from _plotly_utils.utils import is_skipped_key, plotlyjsShortTypes
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
@@ -87,19 +87,44 @@ def _wire(obj, key: str = ""):
     """``obj`` with numpy arrays as Plotly.js typed-array specs, as ``go.Figure.to_dict`` does
     (``_plotly_utils.utils.convert_to_base64``, without its deep copy of everything else)."""
     if isinstance(obj, np.ndarray):
-        return obj if is_skipped_key(key) else to_typed_array_spec(obj)
+        return obj if is_skipped_key(key) else _typed_array(obj)
     if isinstance(obj, dict):
-        return {k: _wire(v, k) for k, v in obj.items()} if any(_has_array(v) for v in obj.values()) else obj
+        if key == "template" or not any(_has_array(v) for k, v in obj.items() if k != "template"):
+            return obj
+        return {k: _wire(v, k) for k, v in obj.items()}
     if isinstance(obj, list) and any(_has_array(v) for v in obj):
         return [_wire(v) for v in obj]
     return obj
+
+
+def _typed_array(v: np.ndarray):
+    """``_plotly_utils.utils.to_typed_array_spec`` for the arrays the builders make (numbers),
+    without its generic conversion, which costs more than the encoding: int64 narrowed to the
+    smallest int type that holds it (Plotly.js has no 64-bit ints), then base64 of the bytes."""
+    if v.size == 0:
+        return v
+    if v.dtype == np.int64:
+        lo, hi = v.min(), v.max()
+        for t in (np.int8, np.int16, np.int32):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                v = v.astype(t)
+                break
+        else:
+            return v
+    code = plotlyjsShortTypes.get(str(v.dtype))
+    if code is None:
+        return v
+    spec = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
 
 
 def _has_array(obj) -> bool:
     if isinstance(obj, np.ndarray):
         return True
     if isinstance(obj, dict):
-        return any(_has_array(v) for v in obj.values())
+        return any(_has_array(v) for k, v in obj.items() if k != "template")
     if isinstance(obj, list):
         return any(isinstance(v, (np.ndarray, dict, list)) and _has_array(v) for v in obj)
     return False
@@ -204,6 +229,32 @@ class Fig(dict):
         return (x, y) in items
 
 
+class Prebuilt(go.Figure):
+    """A figure whose ``to_dict()`` is fixed: a ``Fig``'s final form, computed once. Consumers that
+    take a ``go.Figure`` through ``to_dict()`` then use it as it is — ``st.plotly_chart`` does
+    (Streamlit 1.67: ``plotly.tools.return_figure_from_figure_or_data``, then
+    ``plotly.io.to_json(…, validate=False)``), where a plain dict would be validated into a
+    ``go.Figure`` first, the cost the dict builders exist to avoid."""
+
+    def __init__(self, spec: dict):  # noqa: super().__init__ skipped on purpose
+        # go.Figure's own set-up (an empty figure and its default template) costs about 1 ms, as
+        # much as building the chart; nothing reads that state: every use goes through to_dict.
+        object.__setattr__(self, "_spec", spec)
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    to_plotly_json = to_dict
+
+    def __repr__(self) -> str:
+        return f"Prebuilt({len(self._spec['data'])} traces)"
+
+
+def prebuilt(fig):
+    """A ``Fig`` as ``st.plotly_chart`` should get it; any other figure (a ``go.Figure``) unchanged."""
+    return Prebuilt(fig.to_dict()) if isinstance(fig, Fig) else fig
+
+
 def subplots(**kw) -> Fig:
     """``make_subplots(**kw)`` as a ``Fig``: the grid's layout (axis domains, subplot titles) is
     computed by Plotly once per distinct call and copied."""
@@ -232,9 +283,14 @@ def block_prefixes(series: Series) -> list[str]:
 
 
 def layer_colors(n: int) -> list[str]:
+    return list(_layer_colors(n))
+
+
+@lru_cache(maxsize=256)
+def _layer_colors(n: int) -> tuple[str, ...]:
     if n <= 1:
-        return sample_colorscale(COLORSCALE, [0.35])
-    return sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)])
+        return tuple(sample_colorscale(COLORSCALE, [0.35]))
+    return tuple(sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)]))
 
 
 def short(prefix: str) -> str:
@@ -248,9 +304,17 @@ def thin(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS):
     """At most ``max_points`` evenly spaced points (first and last kept); ±inf → NaN (a gap)."""
     values = np.where(np.isfinite(values), values, np.nan)
     if len(steps) > max_points:
-        idx = np.unique(np.linspace(0, len(steps) - 1, max_points).round().astype(int))
+        idx = _thin_index(len(steps), max_points)
         steps, values = steps[idx], values[idx]
     return steps, values
+
+
+@lru_cache(maxsize=64)
+def _thin_index(n: int, max_points: int) -> np.ndarray:
+    """The kept positions of ``n`` points (every series of a run has the same few lengths)."""
+    idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    idx.flags.writeable = False
+    return idx
 
 
 def _get(series: Series, name: str):

@@ -10,7 +10,6 @@ import io
 import json
 import time
 
-import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
@@ -214,31 +213,10 @@ def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
     and the chart's options) or the language changed since this session last drew it.
 
     A live page redraws twice a second and every session shares the server's GIL: the builders
-    emit plain dicts (about a millisecond, where a validated Plotly figure cost 10–30 ms), handed to
-    Streamlit through ``prebuilt`` so that nothing validates them again; a paused or finished
+    emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
+    Streamlit through ``resnorm.figures.prebuilt`` so that nothing validates them again; a paused or finished
     run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
-    st.plotly_chart(memo(key, (stamp, lang()), lambda: prebuilt(localize(build()))), key=key, config=config)
-
-
-class _Prebuilt(go.Figure):
-    """A figure ``st.plotly_chart`` takes as it is. Given a plain dict, Streamlit 1.67 validates it
-    into a ``go.Figure`` first (``plotly.tools.return_figure_from_figure_or_data``), the cost the
-    dict builders exist to avoid; given a ``go.Figure`` it only calls ``to_dict()`` and serialises
-    the result with ``validate=False`` (with orjson when installed). This one's ``to_dict()`` is
-    the dict figure's final form, computed once."""
-
-    def __init__(self, spec: dict):
-        super().__init__()
-        self._spec = spec
-
-    def to_dict(self) -> dict:
-        return self._spec
-
-
-def prebuilt(fig):
-    """A ``resnorm.figures`` dict figure as ``st.plotly_chart`` should get it; any other figure
-    (a ``go.Figure``) unchanged."""
-    return _Prebuilt(fig.to_dict()) if isinstance(fig, F.Fig) else fig
+    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(localize(build()))), key=key, config=config)
 
 
 def export(run: SessionRun) -> None:

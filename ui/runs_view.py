@@ -19,7 +19,6 @@ from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
 from ui.i18n import localize, options, status, t
-from ui.live import prebuilt
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -171,7 +170,7 @@ def charts(rec: R.RunRecord) -> None:
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(prebuilt(localize(fig)), key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(F.prebuilt(localize(fig)), key=key, config=PLOTLY_CONFIG)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
