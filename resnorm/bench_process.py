@@ -4,15 +4,18 @@ The in-process bench times steps after a warm-up; a person running one command w
 process: interpreter, imports, the task's data, the model, every step, the files written. This
 runs, as separate processes and side by side (interleaved, ``--repeats`` times, medians of the
 wall-clock time), for each config given with ``--configs`` (default: the README's stdlib-lm
-example, ``--task stdlib-lm --seq-len 64``) and ``--process-steps`` steps (default 200):
+example, ``--task stdlib-lm --seq-len 64``), ``--process-steps`` steps (default 200) and each
+thread setting of ``--threads`` (default ``1,default``):
 
 - ``bare loop``: a hand-written PyTorch loop (``BARE``: the same model, data, seed and AdamW
-  settings; no probes, no store, no files) at torch's default threads;
-- ``train``: ``python -m resnorm train … --quiet`` as the README writes it (default probes);
-- ``train --probe-every 0``: the same without probes;
-- ``train, RESNORM_CPU_THREADS=1``: the command line as it was before issue 16 (one thread).
+  settings; no probes, no store, no files);
+- ``train``: ``python -m resnorm train … --quiet`` as the README writes it (default probes); at
+  torch's default threads without ``--threads``, i.e. the command line's own default;
+- ``train --probe-every 0``: the same without probes.
 
-Ratios are to the bare loop; ``train`` ≤ 1.10 × is the target.
+Ratios are to the bare loop with the same threads; ``train`` ≤ 1.10 × at torch's default is the
+target. With one thread the ratio is the trainer's whole-process overhead even on a busy machine;
+at two or more, threads that wait for a core another process holds dominate the time there.
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import make_task
 
 cfg = RunConfig.from_flat(json.loads(sys.argv[1]))
+if len(sys.argv) > 2:
+    torch.set_num_threads(int(sys.argv[2]))
 device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
 task = make_task(cfg.task, cfg.model.arch)
 model = build_model(cfg.model, task.vocab_size, task.max_len, seed=cfg.train.seed).to(device).train()
@@ -61,22 +66,23 @@ def _flat(args: list[str]) -> dict:
     return out
 
 
-def commands(options: list[str], steps: int, device: str, out_dir: str) -> dict[str, tuple[list[str], dict]]:
-    """case → (argv, extra environment)."""
+def commands(options: list[str], steps: int, device: str, out_dir: str,
+             threads: int | None = None) -> dict[str, list[str]]:
+    """case → argv; ``threads`` None: torch's default (nothing said)."""
     py = sys.executable
     flat = {**_flat(options), "steps": steps, "device": device}
     train = [py, "-m", "resnorm", "train", *options, "--steps", str(steps), "--device", device, "--quiet"]
+    if threads is not None:
+        train += ["--threads", str(threads)]
     return {
-        "bare loop": ([py, "-c", BARE, json.dumps(flat)], {}),
-        "train": ([*train, "--out", os.path.join(out_dir, "a")], {}),
-        "train --probe-every 0": ([*train, "--probe-every", "0", "--out", os.path.join(out_dir, "b")], {}),
-        "train, RESNORM_CPU_THREADS=1": ([*train, "--out", os.path.join(out_dir, "c")], {"RESNORM_CPU_THREADS": "1"}),
+        "bare loop": [py, "-c", BARE, json.dumps(flat)] + ([str(threads)] if threads is not None else []),
+        "train": [*train, "--out", os.path.join(out_dir, "a")],
+        "train --probe-every 0": [*train, "--probe-every", "0", "--out", os.path.join(out_dir, "b")],
     }
 
 
-def wall_time(argv: list[str], extra_env: dict, timeout: float = 1800) -> float:
+def wall_time(argv: list[str], timeout: float = 1800) -> float:
     env = {k: v for k, v in os.environ.items() if k != "RESNORM_CPU_THREADS"}  # torch's default unless told
-    env.update(extra_env)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
     r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -86,24 +92,36 @@ def wall_time(argv: list[str], extra_env: dict, timeout: float = 1800) -> float:
     return elapsed
 
 
-def measure(options: list[str], steps: int, repeats: int, device: str = "cpu") -> dict[str, float]:
-    """{case: median wall-clock seconds}, the cases interleaved in each repeat."""
+def measure(options: list[str], steps: int, repeats: int, device: str = "cpu",
+            threads: list[int | None] = (None,)) -> dict[str, dict[str, float]]:
+    """{threads label: {case: median wall-clock seconds}}, every case of every thread setting
+    interleaved in each repeat."""
     with tempfile.TemporaryDirectory(prefix="resnorm-bench-") as out_dir:
-        cases = commands(options, steps, device, out_dir)
-        times = {case: [] for case in cases}
+        cases = {(label(n), case): argv for n in threads
+                 for case, argv in commands(options, steps, device, os.path.join(out_dir, str(n)), n).items()}
+        times = {key: [] for key in cases}
         for _ in range(repeats):
-            for case, (argv, env) in cases.items():
-                times[case].append(wall_time(argv, env))
-    return {case: statistics.median(v) for case, v in times.items()}
+            for key, argv in cases.items():
+                times[key].append(wall_time(argv))
+    out = {}
+    for (th, case), v in times.items():
+        out.setdefault(th, {})[case] = statistics.median(v)
+    return out
+
+
+def label(threads: int | None) -> str:
+    from .trainer import TORCH_DEFAULT_THREADS
+
+    return f"torch default ({TORCH_DEFAULT_THREADS})" if threads is None else str(threads)
 
 
 def table(results: dict, steps: int, repeats: int) -> str:
     lines = [f"Whole processes, {steps} steps, medians of {repeats} interleaved runs:",
-             "| config | case | threads | wall s (median) | ratio to bare loop |", "|---|---|---|---:|---:|"]
-    for name, times in results.items():
-        for case, t in times.items():
-            threads = "1" if "THREADS=1" in case else "torch default"
-            lines.append(f"| {name} | {case} | {threads} | {t:.2f} | {t / times['bare loop']:.3f} |")
+             "| config | threads | case | wall s (median) | ratio to bare loop |", "|---|---|---|---:|---:|"]
+    for name, by_threads in results.items():
+        for th, times in by_threads.items():
+            for case, t in times.items():
+                lines.append(f"| {name} | {th} | {case} | {t:.2f} | {t / times['bare loop']:.3f} |")
     return "\n".join(lines)
 
 
@@ -116,8 +134,15 @@ def main(args, device) -> int:
         print(f"error: --configs: with --process, one of {', '.join(PROCESS_CONFIGS)}", file=sys.stderr)
         return 2
     repeats = args.repeats
+    from .trainer import TORCH_DEFAULT_THREADS
+
+    threads = [None if part.strip() == "default" else int(part) for part in args.threads.split(",")]
+    threads = [n for i, n in enumerate(threads) if n not in threads[:i]]
+    if None in threads and TORCH_DEFAULT_THREADS in threads:
+        threads.remove(TORCH_DEFAULT_THREADS)  # the same setting, measured the way a user gets it
     results = {"machine": machine(device), "steps": args.process_steps, "repeats": repeats,
-               "times_s": {n: measure(PROCESS_CONFIGS[n], args.process_steps, repeats, device.type) for n in names}}
+               "times_s": {n: measure(PROCESS_CONFIGS[n], args.process_steps, repeats, device.type, threads)
+                           for n in names}}
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -71,14 +71,13 @@ def test_the_sharing_table_is_on_by_default_only_on_cuda():
 
 def test_whole_process_commands_are_the_readme_command_and_a_bare_loop(tmp_path):
     cases = bench_process.commands(["--task", "stdlib-lm", "--seq-len", "64"], 200, "cpu", str(tmp_path))
-    assert list(cases) == ["bare loop", "train", "train --probe-every 0", "train, RESNORM_CPU_THREADS=1"]
-    argv, env = cases["train"]
-    assert argv[1:] == ["-m", "resnorm", "train", "--task", "stdlib-lm", "--seq-len", "64", "--steps", "200",
-                        "--device", "cpu", "--quiet", "--out", str(tmp_path / "a")] and env == {}
-    assert cases["train, RESNORM_CPU_THREADS=1"][1] == {"RESNORM_CPU_THREADS": "1"}
-    assert "--probe-every" in cases["train --probe-every 0"][0]
-    bare = cases["bare loop"][0]
-    assert json.loads(bare[-1]) == {"task": "stdlib-lm", "seq_len": 64, "steps": 200, "device": "cpu"}
+    assert list(cases) == ["bare loop", "train", "train --probe-every 0"]
+    assert cases["train"][1:] == ["-m", "resnorm", "train", "--task", "stdlib-lm", "--seq-len", "64", "--steps", "200",
+                                  "--device", "cpu", "--quiet", "--out", str(tmp_path / "a")]  # torch's default threads
+    assert "--probe-every" in cases["train --probe-every 0"]
+    assert json.loads(cases["bare loop"][-1]) == {"task": "stdlib-lm", "seq_len": 64, "steps": 200, "device": "cpu"}
+    one = bench_process.commands(["--task", "stdlib-lm"], 10, "cpu", str(tmp_path), threads=1)
+    assert one["train"][-4:-2] == ["--threads", "1"] and one["bare loop"][-1] == "1"
 
 
 def test_the_bare_loop_script_trains(monkeypatch):
@@ -94,7 +93,7 @@ def test_the_bare_loop_script_trains(monkeypatch):
         return loss
 
     monkeypatch.setattr(model, "sequence_loss", spy)
-    monkeypatch.setattr(sys, "argv", ["-c", json.dumps({**TINY, "steps": 30, "lr": 1e-2})])
+    monkeypatch.setattr(sys, "argv", ["-c", json.dumps({**TINY, "steps": 30, "lr": 1e-2}), "1"])
     threads = torch.get_num_threads()
     try:
         exec(compile(bench_process.BARE, "BARE", "exec"), {"__name__": "__main__"})
@@ -104,8 +103,9 @@ def test_the_bare_loop_script_trains(monkeypatch):
 
 
 def test_process_table_ratios():
-    t = bench_process.table({"c": {"bare loop": 10.0, "train": 11.0, "train, RESNORM_CPU_THREADS=1": 20.0}}, 200, 3)
-    assert "| c | train | torch default | 11.00 | 1.100 |" in t and "| c | train, RESNORM_CPU_THREADS=1 | 1 | 20.00 | 2.000 |" in t
+    t = bench_process.table({"c": {"1": {"bare loop": 10.0, "train": 11.0},
+                                   "torch default (2)": {"bare loop": 5.0, "train": 10.0}}}, 200, 3)
+    assert "| c | 1 | train | 11.00 | 1.100 |" in t and "| c | torch default (2) | train | 10.00 | 2.000 |" in t
 
 
 @pytest.mark.slow
