@@ -52,8 +52,9 @@ def _merge(target: dict, updates: dict) -> dict:
             head, _, rest = key.partition("_")
             _merge(target.setdefault(head, {}), {rest: value})
         elif isinstance(value, dict):
-            _merge(target.setdefault(key, {}) if isinstance(target.get(key), dict) else target.setdefault(key, {}),
-                   value)
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _merge(target[key], value)
         else:
             target[key] = value
     return target
@@ -76,7 +77,8 @@ def colorscale(name: str) -> list:
 @lru_cache(maxsize=64)
 def _grid(spec: str) -> tuple[str, tuple]:
     """(layout JSON, refs) of ``make_subplots(**json.loads(spec))``; refs[r][c] is the cell's
-    ((xaxis, yaxis), (xaxis, yaxis of its secondary y) …) as trace references (``x2``, ``y3``)."""
+    ((xaxis, yaxis), (xaxis, yaxis of its secondary y) …) as trace references (``x2``, ``y3``),
+    read from Plotly's own grid (``_grid_ref``, what its ``add_trace(row=, col=)`` uses)."""
     fig = make_subplots(**json.loads(spec))
     refs = tuple(tuple(tuple((ref.trace_kwargs["xaxis"], ref.trace_kwargs["yaxis"]) for ref in cell)
                        for cell in row) for row in fig._grid_ref)
