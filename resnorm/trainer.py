@@ -47,11 +47,11 @@ def cpu_threads() -> int:
 
 
 def command_line_threads(option: int | None = None) -> int:
-    """Intra-op threads for one command-line run (``train``, ``init-stats``, ``bench``): the
-    ``--threads`` option, else ``RESNORM_CPU_THREADS`` when it is set, else torch's own default
-    (one per core). One person running one command has the machine to themselves: on the 2-core
-    machine the README's stdlib-lm example trains 1.4x faster with 2 threads than with 1
-    (BENCHMARKS.md). The server's worker processes keep ``cpu_threads()`` (default 1)."""
+    """Intra-op threads for one command-line run (``train``, ``init-stats``): the ``--threads``
+    option, else ``RESNORM_CPU_THREADS`` when it is set, else torch's own default (one per core).
+    One person running one command usually has the machine to themselves: on the quiet 2-core
+    machine, issue 16 measured the README's stdlib-lm example at 14.4 s with one thread and 10.0 s
+    with two. The server's worker processes keep ``cpu_threads()`` (default 1)."""
     if option is not None:
         if option < 1:
             raise ConfigError([("threads", f"must be at least 1 (got {option})")])
