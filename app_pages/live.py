@@ -1,7 +1,7 @@
 """Live training: choose a block, press Train, watch it learn."""
 import streamlit as st
 
-from resnorm.config import non_default
+from resnorm.science.config import non_default
 from ui import controls, live, share
 from ui.i18n import t
 

@@ -40,11 +40,11 @@ import time
 
 import torch
 
-from .config import ConfigError, RunConfig
-from .model import build_model, sequence_loss
-from .seeds import stream_seed
-from .tasks import make_task
-from .trainer import TORCH_DEFAULT_THREADS, Trainer, cpu_threads, resolve_device
+from .science.config import ConfigError, RunConfig
+from .science.model import build_model, sequence_loss
+from .science.seeds import stream_seed
+from .science.tasks import make_task
+from .science.trainer import TORCH_DEFAULT_THREADS, Trainer, cpu_threads, resolve_device
 
 CASES = {
     "bare": None,

@@ -5,7 +5,7 @@ for the browser. Both steps run in the server's one interpreter, so their millis
 other sessions wait for. Two routes, measured side by side on the same figures:
 
 - **dict** (what the page does, ``ui.live.chart``): the builder emits a plain dict
-  (``resnorm.figures.Fig``), ``prebuilt`` fixes its final form once (numpy arrays as typed
+  (``resnorm.studies.figures.Fig``), ``prebuilt`` fixes its final form once (numpy arrays as typed
   arrays), and ``st.plotly_chart`` takes it through ``plotly.tools.return_figure_from_figure_or_data``
   and ``plotly.io.to_json(…, validate=False)`` (``orjson`` when installed, else ``json``);
 - **validated** (the Plotly object model, what every chart cost before the dict builders):
@@ -32,9 +32,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.tools
 
-from . import figures as F
-from .config import RunConfig
-from .trainer import Trainer
+from .studies import figures as F
+from .science.config import RunConfig
+from .science.trainer import Trainer
 
 
 def engines() -> list[str]:

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BARE = r"""
 import json, sys, time
 import torch
-from resnorm.config import RunConfig
-from resnorm.model import build_model, sequence_loss
-from resnorm.tasks import make_task
+from resnorm.science.config import RunConfig
+from resnorm.science.model import build_model, sequence_loss
+from resnorm.science.tasks import make_task
 
 cfg = RunConfig.from_flat(json.loads(sys.argv[1]))
 if len(sys.argv) > 2:
@@ -110,7 +110,7 @@ def measure(options: list[str], steps: int, repeats: int, device: str = "cpu",
 
 
 def label(threads: int | None) -> str:
-    from .trainer import TORCH_DEFAULT_THREADS
+    from .science.trainer import TORCH_DEFAULT_THREADS
 
     return f"torch default ({TORCH_DEFAULT_THREADS})" if threads is None else str(threads)
 
@@ -134,7 +134,7 @@ def main(args, device) -> int:
         print(f"error: --configs: with --process, one of {', '.join(PROCESS_CONFIGS)}", file=sys.stderr)
         return 2
     repeats = args.repeats
-    from .trainer import TORCH_DEFAULT_THREADS
+    from .science.trainer import TORCH_DEFAULT_THREADS
 
     threads = [None if part.strip() == "default" else int(part) for part in args.threads.split(",")]
     threads = [n for i, n in enumerate(threads) if n not in threads[:i]]

@@ -1,8 +1,8 @@
 """``python -m resnorm bench --share 1,2,4,8``: several trainings sharing one device.
 
-The deployed server trains each run in its own worker process (``resnorm.procworker``); with
+The deployed server trains each run in its own worker process (``resnorm.serving.procworker``); with
 ``RESNORM_MAX_TRAININGS`` = N, N of them share the GPU, each capped at 1/N of its memory
-(``resnorm.device.limit_cuda_memory``). This measures that: for each config and each process count
+(``resnorm.serving.device.limit_cuda_memory``). This measures that: for each config and each process count
 N, N spawned processes each build a trainer (default probes, one intra-op thread, the memory cap
 for N), train ``warmup`` steps, wait for each other, then time ``steps`` steps together. Reported:
 aggregate steps/s (sum over the processes), per-run steps/s (median and slowest), the memory cap
@@ -27,9 +27,9 @@ def _worker(cfg_dict: dict, n: int, warmup: int, steps: int, barrier, results) -
         import torch
 
         from .bench import _sync, rss_mb
-        from .config import RunConfig
-        from .device import limit_cuda_memory
-        from .trainer import Trainer
+        from .science.config import RunConfig
+        from .serving.device import limit_cuda_memory
+        from .science.trainer import Trainer
 
         cfg = RunConfig.from_dict(cfg_dict)
         fraction = limit_cuda_memory(cfg.train.device, capacity=n)
@@ -82,7 +82,7 @@ def shared_rates(cfg, n: int, warmup: int, steps: int, timeout: float = BARRIER_
 
 def measure(base: dict, configs: dict[str, dict], counts: list[int], warmup: int, steps: int) -> dict:
     """{config: [shared_rates row per process count]}."""
-    from .config import RunConfig
+    from .science.config import RunConfig
 
     return {name: [shared_rates(RunConfig.from_flat({**base, **extra}), n, warmup, steps) for n in counts]
             for name, extra in configs.items()}

@@ -1,6 +1,6 @@
 """Command line (docs/ARCHITECTURE.md §3): ``python -m resnorm {train,init-stats} [options]``.
 
-Options are generated from the config schema (``resnorm.config``): every field is ``--field-name``
+Options are generated from the config schema (``resnorm.science.config``): every field is ``--field-name``
 with its help text, choices and default. Invalid input exits 2 with a single ``error:`` line that
 names the option; a diverged run is a result (exit 0), not a crash.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import SECTIONS, ConfigError, RunConfig
+from .science.config import SECTIONS, ConfigError, RunConfig
 
 EXIT_USAGE = 2
 
@@ -64,7 +64,7 @@ def _add_config_options(p: argparse.ArgumentParser, sections) -> None:
 
 def _choice_help(name: str) -> str:
     """What each choice means, from the variant table (one source for CLI, UI and docs)."""
-    from . import variants
+    from .science import variants
 
     table = {"norm_position": {k: f"{v.plain} ({v.source})" for k, v in variants.NORM_POSITIONS.items()},
              "norm": {k: v.help for k, v in variants.NORM_TYPES.items()},
@@ -125,14 +125,14 @@ def _config_from_args(args) -> RunConfig:
                             "drop it or add --task text-lm")])
     if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
         given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
-    from .feasibility import require  # torch import only once the arguments parse
+    from .science.feasibility import require  # torch import only once the arguments parse
 
     return require(RunConfig.from_flat(given, base=base))
 
 
 def _atomic_write(path: Path, text: str) -> None:
     """Every file the CLI writes follows the runs folder's rule: written atomically, mode 0644."""
-    from .runs import atomic_write_bytes
+    from .serving.runs import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -154,7 +154,7 @@ def _prepare_out_dir(out: str) -> Path:
 
 
 def cmd_train(args) -> int:
-    from .trainer import Trainer, command_line_threads, resolve_device  # torch import only once the arguments parse
+    from .science.trainer import Trainer, command_line_threads, resolve_device  # torch import only once the arguments parse
 
     cfg = _config_from_args(args)
     resolve_device(cfg.train.device)
@@ -186,7 +186,7 @@ def cmd_train(args) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the run is saved below; a second TERM waits
         if bar is not None:
             bar.close()
-    from .runs import write_into  # the runs folder's one writer: the same files, written the same way
+    from .serving.runs import write_into  # the runs folder's one writer: the same files, written the same way
 
     saved = tr.model is not None and summary.status != "failed"  # reload with torch.load(weights_only=True)
     write_into(out, cfg, tr.store.frame(), summary.to_dict(), tr.model.state_dict() if saved else None)
@@ -221,8 +221,8 @@ def _on_sigterm():
 
 
 def cmd_init_stats(args) -> int:
-    from .signal import init_stats
-    from .trainer import command_line_threads, resolve_device
+    from .studies.signal import init_stats
+    from .science.trainer import command_line_threads, resolve_device
 
     cfg = _config_from_args(args)
     if args.seeds < 1 or args.seeds > 1000:

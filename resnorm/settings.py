@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from .config import ConfigError
+from .science.config import ConfigError
 
 
 class SettingError(ConfigError):

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 from helpers import TINY, configs  # noqa: E402
 
 # Tiny models: one intra-op thread is as fast, and immune to a busy machine's thread contention
-# (the trainer does the same by default, see resnorm.trainer.cpu_threads).
+# (the trainer does the same by default, see resnorm.science.trainer.cpu_threads).
 torch.set_num_threads(1)
 
 
@@ -26,7 +26,7 @@ torch.set_num_threads(1)
 def trained_run():
     """One short finished run of a tiny 3-layer decoder (Post-LN, RMSNorm), every probe on, with
     attention maps and validation: shared by every test that only reads a run."""
-    from resnorm.trainer import train
+    from resnorm.science.trainer import train
 
     tr = train(configs(TINY, layers=3, steps=30, probe_every=5, attention_every=5, eval_every=10,
                        norm_position="post", norm="rmsnorm")())

@@ -1,4 +1,4 @@
-"""Every chart of ``resnorm.figures`` on fixed synthetic data, for the test that checks each one
+"""Every chart of ``resnorm.studies.figures`` on fixed synthetic data, for the test that checks each one
 still renders exactly as the Plotly object-model builders drew it (``test_figures.py``).
 
 ``data/figures_golden.json`` holds each case's figure as Plotly's JSON (``layout.template`` left
@@ -73,7 +73,7 @@ def snapshot(heads: int = 2, n: int = 5, seed: int = 0):
 
 def cases() -> dict:
     """case name → zero-argument builder."""
-    from resnorm import figures as F
+    from resnorm.studies import figures as F
 
     s, s2, snap = series(), series(layers=2, seed=1, mlp=False), snapshot()
     marks = [Marker(12, "diverged")]
@@ -105,7 +105,7 @@ def cases() -> dict:
 
 
 def plotly_json(fig) -> dict:
-    """A figure (a Plotly object or a ``resnorm.figures.Fig``) as the browser receives it, decoded."""
+    """A figure (a Plotly object or a ``resnorm.studies.figures.Fig``) as the browser receives it, decoded."""
     import plotly.io as pio
 
     return json.loads(pio.to_json(fig.to_dict(), validate=False, engine="json"))

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from resnorm.config import ModelConfig, RunConfig
+from resnorm.science.config import ModelConfig, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

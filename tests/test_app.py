@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import resnorm
-from resnorm.config import RunConfig
-from resnorm.variants import block_latex
+from resnorm.science.config import RunConfig
+from resnorm.science.variants import block_latex
 from helpers import ROOT, app_test
 
 
@@ -109,7 +109,7 @@ def test_short_run_completes_and_charts_contain_data():
 def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypatch):
     """Redrawing a finished run's page (any widget rerun) reuses its figures; new data, a new
     option or a new run builds them again — and what is drawn is always the current state."""
-    from resnorm import figures as F
+    from resnorm.studies import figures as F
 
     builds = []
     real = F.loss_figure
@@ -153,7 +153,7 @@ def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypat
 def test_upload_limit_agrees_with_package():
     import tomllib
 
-    from resnorm.tasks import MAX_TEXT_BYTES
+    from resnorm.science.tasks import MAX_TEXT_BYTES
 
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         cfg = tomllib.load(fh)
@@ -174,8 +174,8 @@ def test_a_bad_server_setting_is_named_on_the_page_not_a_traceback(env, value, m
 
 
 def test_a_preempted_pause_is_explained_on_the_page(monkeypatch):
-    from resnorm.sessions import SessionRun
-    from resnorm.slots import global_slots
+    from resnorm.serving.sessions import SessionRun
+    from resnorm.serving.slots import global_slots
 
     monkeypatch.setenv("RESNORM_PAUSE_GRACE_S", "1")
     slots = global_slots()

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from resnorm.config import ModelConfig
-from resnorm.model import build_model
+from resnorm.science.config import ModelConfig
+from resnorm.science.model import build_model
 
 from helpers import ROOT
 
@@ -101,3 +101,36 @@ def test_a_malformed_setting_is_one_error_naming_it(monkeypatch):
     for name in settings.SETTINGS:
         monkeypatch.delenv(name, raising=False)
     assert settings.problems() == []
+
+
+# ---- layers: science never imports serving, studies or the UI --------------------------------------------
+def _imports(path) -> set[str]:
+    """Absolute module names ``path`` imports (at module level or in functions), relative ones resolved."""
+    import ast
+
+    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = pkg.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return out
+
+
+@pytest.mark.parametrize("layer, forbidden", [
+    ("science", ("resnorm.serving", "resnorm.studies", "resnorm.cli", "resnorm.bench", "ui", "streamlit")),
+    ("studies", ("resnorm.serving", "resnorm.cli", "resnorm.bench", "ui", "streamlit")),
+    ("serving", ("resnorm.cli", "ui", "streamlit")),
+])
+def test_each_layer_imports_only_the_layers_below_it(layer, forbidden):
+    files = sorted((ROOT / "resnorm" / layer).glob("*.py"))
+    assert len(files) >= 5, layer
+    bad = {f"{p.name}: {m}" for p in files for m in _imports(p)
+           if any(m == f or m.startswith(f + ".") for f in forbidden)}
+    assert bad == set()

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from resnorm import bench, cli
-from resnorm import device as D
-from resnorm.config import ConfigError, RunConfig, parse_value, to_cli
-from resnorm.model import sequence_loss
-from resnorm.trainer import Trainer, train
+from resnorm.serving import device as D
+from resnorm.science.config import ConfigError, RunConfig, parse_value, to_cli
+from resnorm.science.model import sequence_loss
+from resnorm.science.trainer import Trainer, train
 from helpers import TINY, configs
 
 cfg = configs(TINY, lr=3e-3)
@@ -147,7 +147,7 @@ def fake_cuda(monkeypatch):
 def test_memory_fraction_defaults_to_one_share_per_training_slot(fake_cuda, monkeypatch):
     assert D.limit_cuda_memory("cuda", capacity=4) == 0.25
     assert D.limit_cuda_memory("auto", capacity=1) == 1.0
-    monkeypatch.setenv("RESNORM_MAX_TRAININGS", "3")  # the slot cap (resnorm.slots.default_capacity)
+    monkeypatch.setenv("RESNORM_MAX_TRAININGS", "3")  # the slot cap (resnorm.serving.slots.default_capacity)
     assert D.limit_cuda_memory() == pytest.approx(1 / 3)
     assert D.limit_cuda_memory(torch.device("cuda", 1), capacity=2) == 0.5
     assert fake_cuda == [(0.25, 0), (1.0, 0), (pytest.approx(1 / 3), 0), (0.5, 1)]

@@ -39,14 +39,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from resnorm import feasibility
-from resnorm import figures as F
-from resnorm import runs as R
-from resnorm.config import ConfigError
-from resnorm.sessions import SessionRun
-from resnorm.slots import TrainingSlots
-from resnorm.tasks import MAX_TEXT_BYTES, TaskError, check_text
-from resnorm.trainer import train
+from resnorm.science import feasibility
+from resnorm.studies import figures as F
+from resnorm.serving import runs as R
+from resnorm.science.config import ConfigError
+from resnorm.serving.sessions import SessionRun
+from resnorm.serving.slots import TrainingSlots
+from resnorm.science.tasks import MAX_TEXT_BYTES, TaskError, check_text
+from resnorm.science.trainer import train
 from helpers import ROOT, TINY, app_test, configs
 
 CHINESE = ("天地玄黄，宇宙洪荒。日月盈昃，辰宿列张。寒来暑往，秋收冬藏。闰余成岁，律吕调阳。"
@@ -350,8 +350,8 @@ def test_a_live_session_whose_save_hits_a_full_disk_keeps_its_metrics(tmp_path, 
 KILL_MID_SAVE = r"""
 import os, signal, sys
 import pandas as pd
-from resnorm import runs as R
-from resnorm.config import RunConfig
+from resnorm.serving import runs as R
+from resnorm.science.config import RunConfig
 real = R.atomic_write_bytes
 def dies(path, data):
     if path.name == "summary.json":

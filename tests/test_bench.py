@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from resnorm import bench, bench_process, bench_share
-from resnorm.config import RunConfig
+from resnorm.science.config import RunConfig
 from helpers import ROOT, TINY, configs
 
 
@@ -82,7 +82,7 @@ def test_whole_process_commands_are_the_readme_command_and_a_bare_loop(tmp_path)
 
 def test_the_bare_loop_script_trains(monkeypatch):
     """``BARE`` as its process runs it (here in this process, a tiny config): it trains."""
-    from resnorm import model
+    from resnorm.science import model
 
     losses = []
     real = model.sequence_loss

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
-from resnorm import lessons as LS
-from resnorm.config import RunConfig
+from resnorm.studies import lessons as LS
+from resnorm.science.config import RunConfig
 
 STEPS = np.arange(1, 101)
 
@@ -119,7 +119,7 @@ def test_lesson_5_measures_the_initialisation_of_the_learners_seed():
 def _hand_changes(model, inputs) -> dict[str, float]:
     """‖x_out − x_in‖/‖x_in‖ per sublayer from the model's own hook points, without the probe: x_in is
     the stream entering the sublayer (the block's input, or the stream after the previous sublayer)."""
-    from resnorm.model import Block
+    from resnorm.science.model import Block
 
     seen: dict[str, torch.Tensor] = {}
     handles = []
@@ -151,8 +151,8 @@ def _hand_changes(model, inputs) -> dict[str, float]:
     dict(norm_position="post"),
 ])
 def test_stream_change_is_the_actual_update_of_the_stream(changes):
-    from resnorm.model import build_model
-    from resnorm.probes import ActivationProbe
+    from resnorm.science.model import build_model
+    from resnorm.science.probes import ActivationProbe
 
     cfg = RunConfig.from_flat(dict(layers=3, d_model=16, heads=2, d_ff=32, init="xavier", **changes))
     model = build_model(cfg.model, 12, 16, seed=3)
@@ -173,7 +173,7 @@ def test_stream_change_is_the_actual_update_of_the_stream(changes):
 
 
 def test_live_chart_shows_the_stream_change_and_names_an_old_runs_raw_ratio_for_what_it_is():
-    from resnorm import figures as F
+    from resnorm.studies import figures as F
 
     steps = np.arange(1, 4)
     new = {f"blocks.{i}.{m}": (steps, np.ones(3)) for i in range(2)
@@ -186,7 +186,7 @@ def test_live_chart_shows_the_stream_change_and_names_an_old_runs_raw_ratio_for_
 
 # ---- item 2: events ---------------------------------------------------------------------------------------
 def _events(series, context=None):
-    from resnorm.compare import detect_events
+    from resnorm.studies.compare import detect_events
 
     return [(e.kind, e.step) for e in detect_events(series, (), context)]
 
@@ -219,7 +219,7 @@ def test_a_run_stuck_at_the_unigram_loss_is_marked_stalled_once():
 
 def _entropy_series(probe_model_pairs):
     """Entropy metrics at steps 1, 2, ... from the probe on each (model, inputs)."""
-    from resnorm.probes import ActivationProbe
+    from resnorm.science.probes import ActivationProbe
 
     series: dict = {}
     for step, (model, x) in enumerate(probe_model_pairs, 1):
@@ -235,8 +235,8 @@ def _entropy_series(probe_model_pairs):
 def test_entropy_collapse_fires_on_a_constructed_collapse_and_not_on_a_healthy_run():
     import copy
 
-    from resnorm.compare import event_context
-    from resnorm.trainer import train
+    from resnorm.studies.compare import event_context
+    from resnorm.science.trainer import train
 
     cfg = RunConfig.from_flat(dict(arch="decoder", layers=2, d_model=16, heads=2, d_ff=32, task="reverse",
                                    vocab_size=10, seq_len=4, batch_size=8, steps=60, probe_every=5,
@@ -271,8 +271,8 @@ def test_validation_examples_are_never_training_examples(task, arch, kw):
     """500 training steps of 16 examples against the 4 validation batches: no input in common, though
     the space is small enough that drawing both from it would make most validation inputs seen ones
     (10⁴ inputs for add with 2 digits, 4⁵ = 1,024 for copy with 4 symbols × 5, 3⁴ = 81 for sort)."""
-    from resnorm.config import TaskConfig
-    from resnorm.tasks import make_task
+    from resnorm.science.config import TaskConfig
+    from resnorm.science.tasks import make_task
 
     t = make_task(TaskConfig(task=task, **kw), arch)
     g_train, g_val = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
@@ -286,9 +286,9 @@ def test_validation_examples_are_never_training_examples(task, arch, kw):
 
 
 def test_a_space_too_small_to_hold_out_anything_says_so():
-    from resnorm.config import TaskConfig
-    from resnorm.tasks import make_task, not_held_out, validation_note
-    from resnorm.trainer import train
+    from resnorm.science.config import TaskConfig
+    from resnorm.science.tasks import make_task, not_held_out, validation_note
+    from resnorm.science.trainer import train
 
     t = make_task(TaskConfig(task="copy", vocab_size=2, seq_len=1), "encoder")
     assert not t.held_out and t.space_size() == 2
@@ -301,7 +301,7 @@ def test_a_space_too_small_to_hold_out_anything_says_so():
 
 # ---- item 7: separate random streams --------------------------------------------------------------------
 def _trainer(seed: int):
-    from resnorm.trainer import Trainer
+    from resnorm.science.trainer import Trainer
 
     tr = Trainer(RunConfig.from_flat(dict(layers=1, d_model=8, heads=1, d_ff=8, batch_size=8, steps=1, seed=seed,
                                           task="copy", vocab_size=10, seq_len=8)))
@@ -310,7 +310,7 @@ def _trainer(seed: int):
 
 
 def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
-    from resnorm.model import Transformer
+    from resnorm.science.model import Transformer
 
     for s in range(3):
         a, b = _trainer(s), _trainer(s + 1)
@@ -327,7 +327,7 @@ def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
 
     import numpy as _np
 
-    from resnorm.seeds import STREAMS, stream_seed
+    from resnorm.science.seeds import STREAMS, stream_seed
 
     # documented: SeedSequence(entropy=seed, spawn_key=(k,)), first 63 bits
     lo, hi = _np.random.SeedSequence(entropy=5, spawn_key=(STREAMS.index("val"),)).generate_state(2, _np.uint32)
@@ -339,9 +339,9 @@ def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
 # ---- item 8: DyT after the addition is allowed, with a note ---------------------------------------------
 def test_dyt_after_the_addition_is_allowed_and_noted_and_the_stream_it_leaves_is_tiny():
     from resnorm.i18n import en, zh
-    from resnorm.model import build_model
-    from resnorm.probes import ActivationProbe
-    from resnorm.variants import caution
+    from resnorm.science.model import build_model
+    from resnorm.science.probes import ActivationProbe
+    from resnorm.science.variants import caution
 
     for position in ("post", "deepnorm"):
         RunConfig.from_flat(dict(norm="dyt", norm_position=position))  # allowed
@@ -361,7 +361,7 @@ def test_dyt_after_the_addition_is_allowed_and_noted_and_the_stream_it_leaves_is
 
 # ---- item 9: the rank residual, Frobenius and Dong et al.'s ℓ1,∞ -----------------------------------------
 def test_rank_residual_in_frobenius_and_in_dongs_composite_norm_by_hand():
-    from resnorm.probes import RESID_STATS, stream_stats
+    from resnorm.science.probes import RESID_STATS, stream_stats
 
     X = torch.tensor([[[1.0, 2.0], [3.0, -1.0], [2.0, 2.0]]], dtype=torch.float64)  # 3 tokens × d 2
     stats = dict(zip(RESID_STATS, stream_stats(X).tolist()))
@@ -392,8 +392,8 @@ def test_theorem_1_is_about_total_depth_and_the_texts_no_longer_misquote_it():
 
 
 def test_theorem_1_sweep_is_the_last_blocks_gradient_of_each_total_depth():
-    from resnorm import figures_init as FI
-    from resnorm import signal as S
+    from resnorm.studies import figures_init as FI
+    from resnorm.studies import signal as S
 
     cfg = RunConfig.from_flat(dict(layers=2, d_model=16, heads=2, d_ff=32, batch_size=4, init="xavier"))
     frame = S.theorem1_sweep(cfg, (2, 4), (0, 1))

@@ -44,7 +44,7 @@ def run_process(*args, timeout=120):
 
 
 def test_import_does_not_pull_in_streamlit():
-    code = "import resnorm, resnorm.cli, resnorm.trainer, resnorm.signal, sys; assert 'streamlit' not in sys.modules"
+    code = "import resnorm, resnorm.cli, resnorm.science.trainer, resnorm.studies.signal, sys; assert 'streamlit' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
     for dirpath, _, files in os.walk(os.path.join(ROOT, "resnorm")):
         for f in files:
@@ -213,7 +213,8 @@ def test_init_stats_bad_seeds():
     ("1", "2", 2),    # --threads wins over the variable
 ])
 def test_train_and_init_stats_use_torch_default_threads_unless_told(tmp_path, monkeypatch, env, option, expected):
-    from resnorm import signal, trainer
+    from resnorm.studies import signal
+    from resnorm.science import trainer
 
     signal.cache_clear()  # init-stats computes (and so sets its threads) only on a cache miss
     monkeypatch.setattr(trainer, "TORCH_DEFAULT_THREADS", 3)
@@ -232,7 +233,7 @@ def test_train_and_init_stats_use_torch_default_threads_unless_told(tmp_path, mo
 
 
 def test_the_server_trainer_keeps_one_thread_by_default(monkeypatch):
-    from resnorm import trainer
+    from resnorm.science import trainer
 
     monkeypatch.setattr(trainer, "TORCH_DEFAULT_THREADS", 3)
     monkeypatch.delenv("RESNORM_CPU_THREADS", raising=False)

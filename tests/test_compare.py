@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from resnorm.compare import Comparison, detect_events, difference, verdict
-from resnorm.config import RunConfig, parse_query, to_cli, to_python
-from resnorm.store import Marker
+from resnorm.studies.compare import Comparison, detect_events, difference, verdict
+from resnorm.science.config import RunConfig, parse_query, to_cli, to_python
+from resnorm.science.store import Marker
 from helpers import TINY, app_test, configs, wait
 
 cfg = configs(TINY, seq_len=8, batch_size=8, steps=15, probe_every=5, eval_every=5, attention_every=0,
@@ -141,7 +141,7 @@ def test_invalid_variant_is_explained_and_blocks_training():
 # ---- comparisons in a worker process and in the training-slot queue ---------------------------------------------
 @pytest.mark.slow
 def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
-    from resnorm.procworker import ProcessComparison
+    from resnorm.serving.procworker import ProcessComparison
 
     configs = [cfg(steps=20, attention_every=10), cfg(steps=20, norm_position="post", attention_every=10),
                cfg(steps=12, lr=3e-3)]  # a shorter run ends first; the others go on
@@ -171,8 +171,8 @@ def test_process_comparison_matches_the_thread_comparison_and_obeys_controls():
 
 @pytest.mark.slow
 def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(monkeypatch):
-    from resnorm.sessions import SessionCompare
-    from resnorm.slots import TrainingSlots
+    from resnorm.serving.sessions import SessionCompare
+    from resnorm.serving.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_WORKERS", "process")
     slots = TrainingSlots(capacity=1)
@@ -193,8 +193,8 @@ def test_comparisons_queue_for_a_slot_and_a_killed_worker_fails_all_its_runs(mon
 
 
 def test_leaving_the_compare_queue_gives_the_slot_to_the_next(monkeypatch):
-    from resnorm.sessions import SessionCompare
-    from resnorm.slots import TrainingSlots
+    from resnorm.serving.sessions import SessionCompare
+    from resnorm.serving.slots import TrainingSlots
 
     slots = TrainingSlots(capacity=1)
     a, b, c = (SessionCompare(slots, save=False) for _ in range(3))
@@ -209,7 +209,7 @@ def test_leaving_the_compare_queue_gives_the_slot_to_the_next(monkeypatch):
 
 
 def test_compare_page_shows_its_place_in_the_queue_and_starts_when_a_slot_frees():
-    from resnorm.slots import global_slots
+    from resnorm.serving.slots import global_slots
 
     slots = global_slots()  # the server's slots (the page's session may already hold its SessionCompare)
     held = []
@@ -234,7 +234,7 @@ def test_compare_page_shows_its_place_in_the_queue_and_starts_when_a_slot_frees(
 
 def test_a_run_that_ends_early_shows_it_while_the_others_train_on():
     """In a worker process too, a diverged config says so at once, not when the comparison ends."""
-    from resnorm.procworker import ProcessComparison
+    from resnorm.serving.procworker import ProcessComparison
 
     bad = cfg(lr=1e3, optimizer="sgd", grad_clip=0.0, init="torch", norm_position="none", norm="none", layers=4,
               steps=100_000)
@@ -253,7 +253,7 @@ def test_a_run_that_ends_early_shows_it_while_the_others_train_on():
 def test_a_job_the_worker_cannot_set_up_fails_with_the_reason():
     from functools import partial
 
-    from resnorm.procworker import ProcessComparison, make_comparison
+    from resnorm.serving.procworker import ProcessComparison, make_comparison
 
     c = ProcessComparison([cfg(), cfg()], factory=partial(make_comparison, [{"layers": -1}, {}], ["A", "B"]))
     assert c.start().join(60) and c.status == "failed"

@@ -12,7 +12,7 @@ import plotly.io as pio
 import pytest
 
 import figure_cases as C
-from resnorm import figures as F
+from resnorm.studies import figures as F
 
 GOLDEN = None
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resnorm import feasibility
-from resnorm import runs as R
-from resnorm.config import RunConfig
+from resnorm.science import feasibility
+from resnorm.serving import runs as R
+from resnorm.science.config import RunConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(layers=1, d_model=8, heads=2, d_ff=16, seq_len=4, batch_size=2, steps=2, probe_every=0,
@@ -257,7 +257,7 @@ def test_item11_cli_files_have_one_mode(tmp_path):
 
 # ---- items 6 and 7: worker processes: SIGTERM saves what it can; a hung worker is killed -------------------
 def _long_process_run(**kw):
-    from resnorm.procworker import ProcessTrainer
+    from resnorm.serving.procworker import ProcessTrainer
 
     done = []
     tr = ProcessTrainer(_cfg(steps=10_000_000, probe_every=5, **kw), on_finish=done.append).start()
@@ -277,7 +277,7 @@ def test_item6_worker_sigterm_stops_and_reports_like_stop():
 
 @pytest.mark.slow
 def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slot(monkeypatch):
-    from resnorm import procworker
+    from resnorm.serving import procworker
 
     monkeypatch.setattr(procworker, "STOP_GRACE_S", 1.0)
     tr, done = _long_process_run()
@@ -298,7 +298,7 @@ def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slo
 
 @pytest.mark.slow
 def test_item7_a_paused_worker_keeps_answering_and_a_silent_one_is_killed(monkeypatch):
-    from resnorm import procworker
+    from resnorm.serving import procworker
 
     monkeypatch.setattr(procworker, "hung_after_s", lambda: 3.0)  # RESNORM_WORKER_TIMEOUT_S, shortened
     monkeypatch.setenv("RESNORM_WORKER_NICE", "0")  # a busy test machine must not starve its heartbeats
@@ -333,7 +333,7 @@ def test_item7_worker_timeout_setting_is_checked(monkeypatch, value):
 def test_item8_the_text_limit_is_what_the_browser_enforces(tmp_path):
     import tomllib
 
-    from resnorm.tasks import MAX_TEXT_BYTES, TEXT_LIMIT, TaskError, check_text
+    from resnorm.science.tasks import MAX_TEXT_BYTES, TEXT_LIMIT, TaskError, check_text
 
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         mb = tomllib.load(fh)["server"]["maxUploadSize"]
@@ -353,8 +353,8 @@ def test_item8_the_text_limit_is_what_the_browser_enforces(tmp_path):
 
 # ---- item 1: memory: attention bounded by bytes and counted; a comparison shares one cap -------------------
 def test_item1_attention_snapshots_are_bounded_by_bytes_and_cut_for_display(monkeypatch):
-    from resnorm import store as S
-    from resnorm.trainer import Trainer
+    from resnorm.science import store as S
+    from resnorm.science.trainer import Trainer
 
     monkeypatch.setattr(S, "ATTENTION_BYTES", 1 << 20)
     cfg = RunConfig.from_flat(dict(layers=2, d_model=64, heads=16, d_ff=8, mlp=False, seq_len=100, batch_size=1,
@@ -373,18 +373,18 @@ def test_item1_attention_snapshots_are_bounded_by_bytes_and_cut_for_display(monk
 
 
 def test_item1_attention_memory_is_in_the_estimate():
-    from resnorm.feasibility import run_memory
+    from resnorm.science.feasibility import run_memory
 
     on, off = _cfg(attention_every=1), _cfg(attention_every=0)
-    from resnorm.store import ATTENTION_BYTES
+    from resnorm.science.store import ATTENTION_BYTES
 
     assert run_memory(on) - run_memory(off) == 2 * ATTENTION_BYTES
 
 
 def test_item1_the_issue_link_keeps_little_attention_data():
     """The issue's link: 64 heads × 256² × 2 layers = 32 MiB per snapshot, 64 of them kept before."""
-    from resnorm.store import ATTENTION_BYTES, MetricStore, snapshot_bytes
-    from resnorm.trainer import Trainer
+    from resnorm.science.store import ATTENTION_BYTES, MetricStore, snapshot_bytes
+    from resnorm.science.trainer import Trainer
 
     cfg = RunConfig.from_flat(dict(layers=2, d_model=64, heads=64, mlp=False, seq_len=256, batch_size=1,
                                    attention_every=1, probe_every=0, eval_every=0, steps=3))
@@ -396,9 +396,9 @@ def test_item1_the_issue_link_keeps_little_attention_data():
 
 
 def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
-    from resnorm.feasibility import run_memory
-    from resnorm.sessions import SessionCompare
-    from resnorm.slots import TrainingSlots
+    from resnorm.science.feasibility import run_memory
+    from resnorm.serving.sessions import SessionCompare
+    from resnorm.serving.slots import TrainingSlots
 
     cfgs = [_cfg(seed=i) for i in range(4)]
     one = run_memory(cfgs[0])
@@ -413,8 +413,8 @@ def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
 
 
 def test_item1_closing_a_session_lets_go_of_its_attention_maps(monkeypatch):
-    from resnorm.sessions import SessionRun
-    from resnorm.slots import TrainingSlots
+    from resnorm.serving.sessions import SessionRun
+    from resnorm.serving.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_WORKERS", "thread")
     r = SessionRun(TrainingSlots(capacity=1), save=False)
@@ -438,8 +438,8 @@ def _init_page():
 
 
 def test_item1_init_page_holds_a_training_slot_while_it_computes(monkeypatch):
-    from resnorm import signal as S
-    from resnorm.slots import global_slots
+    from resnorm.studies import signal as S
+    from resnorm.serving.slots import global_slots
 
     busy, real = [], S.depth_profile
 
@@ -455,8 +455,8 @@ def test_item1_init_page_holds_a_training_slot_while_it_computes(monkeypatch):
 
 
 def test_item1_init_page_waits_for_a_slot_and_gives_up_with_a_message(monkeypatch):
-    from resnorm import signal as S
-    from resnorm.slots import global_slots
+    from resnorm.studies import signal as S
+    from resnorm.serving.slots import global_slots
     from ui import init_view
 
     monkeypatch.setattr(init_view, "INIT_WAIT_S", 1.0)
@@ -504,8 +504,8 @@ def test_item10_server_saves_weights_only_below_a_size(tmp_path, monkeypatch):
 
 
 def test_item10_live_sessions_save_with_the_weights_limit(monkeypatch, tmp_path):
-    from resnorm.sessions import SessionRun
-    from resnorm.slots import TrainingSlots
+    from resnorm.serving.sessions import SessionRun
+    from resnorm.serving.slots import TrainingSlots
 
     monkeypatch.setenv("RESNORM_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("RESNORM_MAX_WEIGHTS_MB", "0.000001")
@@ -547,8 +547,8 @@ def test_item6_workers_of_a_killed_server_save_what_they_recorded(tmp_path):
     runs = tmp_path / "runs"
     script = (
         "import os, signal, time\n"
-        "from resnorm.config import RunConfig\n"
-        "from resnorm.procworker import ProcessTrainer\n"
+        "from resnorm.science.config import RunConfig\n"
+        "from resnorm.serving.procworker import ProcessTrainer\n"
         "if __name__ == '__main__':\n"
         f"    tr = ProcessTrainer(RunConfig.from_flat({dict(TINY, steps=10_000_000)!r})).start()\n"
         "    while tr.step < 3:\n"

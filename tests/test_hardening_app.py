@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from resnorm import runs as R
-from resnorm.config import RunConfig, field_index
+from resnorm.serving import runs as R
+from resnorm.science.config import RunConfig, field_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["app_pages/live.py", "app_pages/compare.py", "app_pages/init.py", "app_pages/runs.py",

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnorm import i18n as I
-from resnorm.config import field_index
+from resnorm.science.config import field_index
 from helpers import ROOT, app_test
 
 UI_FILES = sorted([os.path.join("app.py")]
@@ -62,9 +62,9 @@ def test_translate_falls_back_and_formats():
 
 
 def test_figures_are_translated_after_they_are_built():
-    """Charts come from resnorm.figures in English; ui.i18n.localize translates their words (exact texts
+    """Charts come from resnorm.studies.figures in English; ui.i18n.localize translates their words (exact texts
     and templates such as "{label} step {step}"), and leaves data names (metric names, labels) alone."""
-    from resnorm import figures as F
+    from resnorm.studies import figures as F
     import plotly.graph_objects as go
 
     from ui.i18n import fig_text, localize

@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import resnorm.sessions as live_mod
-import resnorm.slots as slots_mod
-from resnorm import runs as R
-from resnorm.config import RunConfig
-from resnorm.sessions import SessionRun
-from resnorm.slots import TrainingSlots
+import resnorm.serving.sessions as live_mod
+import resnorm.serving.slots as slots_mod
+from resnorm.serving import runs as R
+from resnorm.science.config import RunConfig
+from resnorm.serving.sessions import SessionRun
+from resnorm.serving.slots import TrainingSlots
 from helpers import app_test, wait
 
 LONG = dict(layers=1, d_model=8, heads=2, d_ff=16, batch_size=2, seq_len=4, steps=1_000_000, probe_every=0,

@@ -11,11 +11,11 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from resnorm import i18n as I
-from resnorm import lessons as LS
-from resnorm.config import RunConfig
-from resnorm.model import build_model
-from resnorm.slots import TrainingSlots
-from resnorm.sessions import LessonSession
+from resnorm.studies import lessons as LS
+from resnorm.science.config import RunConfig
+from resnorm.science.model import build_model
+from resnorm.serving.slots import TrainingSlots
+from resnorm.serving.sessions import LessonSession
 from helpers import app_test
 
 TEXT_KEYS = ("title", "summary", "question", "run", "look", "why", "note", "ok", "fail")
@@ -232,7 +232,7 @@ def test_teacher_opens_an_init_lesson_on_the_init_page_with_its_configs():
 def test_a_lesson_trains_in_a_worker_process_with_its_own_blocks(monkeypatch):
     """Lesson 6 swaps in the seed article's buggy block: the child process must build the same
     lesson comparison, so the verdict and the metrics match the in-thread run's."""
-    from resnorm.procworker import ProcessComparison
+    from resnorm.serving.procworker import ProcessComparison
 
     here = LessonSession(TrainingSlots(1))
     assert here.start(LS.LESSONS[6], "reduced", {"steps": 30}) is None

@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 import torch
 import pytest
 
-from resnorm import figures as F
-from resnorm.sessions import SessionRun
-from resnorm.slots import TrainingSlots, default_capacity
-from resnorm.store import Marker
-from resnorm.trainer import train
+from resnorm.studies import figures as F
+from resnorm.serving.sessions import SessionRun
+from resnorm.serving.slots import TrainingSlots, default_capacity
+from resnorm.science.store import Marker
+from resnorm.science.trainer import train
 from helpers import TINY, configs, wait
 
 
@@ -174,7 +174,7 @@ def test_series_from_frame_round_trip(finished):
 
 
 def test_finished_run_is_saved_and_an_unwritable_folder_loses_nothing(tmp_path, monkeypatch):
-    from resnorm.runs import list_runs
+    from resnorm.serving.runs import list_runs
 
     monkeypatch.setenv("RESNORM_RUNS_DIR", str(tmp_path / "runs"))
     r = SessionRun(TrainingSlots(capacity=1))
@@ -197,7 +197,7 @@ def test_finished_run_is_saved_and_an_unwritable_folder_loses_nothing(tmp_path, 
 @pytest.mark.slow
 def test_process_worker_matches_the_thread_trainer_and_obeys_controls():
     """Training in a child process gives exactly the metrics of the in-process trainer."""
-    from resnorm.procworker import ProcessTrainer
+    from resnorm.serving.procworker import ProcessTrainer
 
     c = cfg(steps=30, probe_every=5, attention_every=10, eval_every=10)
     here = train(c)
@@ -251,8 +251,8 @@ def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
         "print('MAIN', os.getpid())\n"
         "if __name__ == '__main__':\n"
         f"    sys.path.insert(0, {root!r})\n"
-        "    from resnorm.config import RunConfig\n"
-        "    from resnorm.procworker import ProcessTrainer\n"
+        "    from resnorm.science.config import RunConfig\n"
+        "    from resnorm.serving.procworker import ProcessTrainer\n"
         "    tr = ProcessTrainer(RunConfig.from_flat(dict(steps=3, layers=1, d_model=8, heads=1, d_ff=8))).start()\n"
         "    tr.join(120)\n"
         "    print('STATUS', tr.status)\n")
@@ -261,7 +261,7 @@ def test_worker_process_does_not_rerun_the_parents_main_script(tmp_path):
 
 
 def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
-    from resnorm import sessions as L
+    from resnorm.serving import sessions as L
 
     slots = TrainingSlots(capacity=1)
     a, b = SessionRun(slots, save=False), SessionRun(slots, save=False)
@@ -289,7 +289,7 @@ def test_a_run_that_cannot_start_frees_its_slot_and_its_session(monkeypatch):
 @pytest.mark.slow
 def test_worker_processes_train_at_a_lower_cpu_priority_than_the_server(monkeypatch):
     """A page refresh must get a core before a training step does (``RESNORM_WORKER_NICE``)."""
-    from resnorm.procworker import ProcessTrainer
+    from resnorm.serving.procworker import ProcessTrainer
 
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     for nice, expected in ((None, min(19, mine + 10)), ("3", min(19, mine + 3))):
@@ -313,12 +313,12 @@ def test_worker_processes_train_at_a_lower_cpu_priority_than_the_server(monkeypa
 
 
 def test_the_worker_child_caps_cuda_memory_before_it_trains(monkeypatch):
-    """Each worker process takes its share of a shared GPU (``resnorm.device.limit_cuda_memory``)
+    """Each worker process takes its share of a shared GPU (``resnorm.serving.device.limit_cuda_memory``)
     before its job touches the device. Run in this process with plain queues."""
     import queue as Q
     from functools import partial
 
-    from resnorm import procworker as P
+    from resnorm.serving import procworker as P
 
     seen = []
     monkeypatch.setattr(P, "limit_cuda_memory", lambda device: seen.append(device))
@@ -334,7 +334,7 @@ def test_the_worker_child_caps_cuda_memory_before_it_trains(monkeypatch):
 def test_a_session_stays_active_until_its_ended_run_is_saved(monkeypatch):
     """A page stops refreshing when its session turns inactive: by then the run must be saved (or
     a lesson checked), or the last redraw would miss it."""
-    from resnorm import sessions as L
+    from resnorm.serving import sessions as L
 
     real = L.save_finished
 
@@ -371,8 +371,8 @@ def test_a_worker_stops_when_its_server_dies_even_by_sigkill(tmp_path):
     script.write_text(
         "import os, signal, sys, time\n"
         f"sys.path.insert(0, {root!r})\n"
-        "from resnorm.config import RunConfig\n"
-        "from resnorm.procworker import ProcessTrainer\n"
+        "from resnorm.science.config import RunConfig\n"
+        "from resnorm.serving.procworker import ProcessTrainer\n"
         "if __name__ == '__main__':\n"
         "    tr = ProcessTrainer(RunConfig.from_flat(dict(steps=10_000_000, layers=1, d_model=8, heads=1, d_ff=8,\n"
         "                                                 probe_every=0, attention_every=0, eval_every=0))).start()\n"

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from resnorm.config import ModelConfig, TaskConfig
-from resnorm.model import build_model, sequence_loss
-from resnorm.tasks import make_task
+from resnorm.science.config import ModelConfig, TaskConfig
+from resnorm.science.model import build_model, sequence_loss
+from resnorm.science.tasks import make_task
 from helpers import model_configs
 
 

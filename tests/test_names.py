@@ -1,7 +1,7 @@
-"""Metric names (resnorm.names): built, parsed and ordered in one place, checked against the names a
+"""Metric names (resnorm.science.names): built, parsed and ordered in one place, checked against the names a
 real model's probes record."""
-from resnorm import names
-from resnorm.trainer import train
+from resnorm.science import names
+from resnorm.science.trainer import train
 
 from helpers import TINY, configs
 

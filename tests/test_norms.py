@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnorm.norms import DyT, LayerNorm, RMSNorm, TokenBatchNorm
-from resnorm.variants import make_norm
+from resnorm.science.norms import DyT, LayerNorm, RMSNorm, TokenBatchNorm
+from resnorm.science.variants import make_norm
 
 D = 16
 EPS = 1e-5

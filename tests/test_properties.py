@@ -20,18 +20,19 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from resnorm import cli, feasibility
+from resnorm import cli
+from resnorm.science import feasibility
 from resnorm import settings as server_settings
-from resnorm.config import ConfigError, RunConfig, _check_field, field_index, parse_query, parse_value, show_key
-from resnorm.feasibility import MEMORY_ENV
-from resnorm.trainer import train
+from resnorm.science.config import ConfigError, RunConfig, _check_field, field_index, parse_query, parse_value, show_key
+from resnorm.science.feasibility import MEMORY_ENV
+from resnorm.science.trainer import train
 
 FIELDS = field_index()  # name -> (section, dataclasses.Field)
 
 
 def accepted(values: dict) -> RunConfig:
     """What every front end does with a user's values: a valid config that can train here
-    (``resnorm.feasibility``), or ConfigError naming the fields."""
+    (``resnorm.science.feasibility``), or ConfigError naming the fields."""
     return feasibility.require(RunConfig.from_flat(values))
 PROFILE = dict(deadline=None, derandomize=True, database=None, print_blob=True)
 

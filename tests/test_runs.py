@@ -17,10 +17,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnorm import runs as R
-from resnorm.config import RunConfig
-from resnorm.model import build_model
-from resnorm.trainer import train
+from resnorm.serving import runs as R
+from resnorm.science.config import RunConfig
+from resnorm.science.model import build_model
+from resnorm.science.trainer import train
 from helpers import ROOT, app_test
 
 SMALL = {"layers": 2, "d_model": 16, "heads": 2, "d_ff": 32, "batch_size": 4, "seq_len": 4, "steps": 10,
@@ -364,7 +364,7 @@ def test_a_save_failing_midway_leaves_no_partial_run(trained, tmp_path, monkeypa
 
 
 def test_saving_an_unfinished_run_is_refused(tmp_path):
-    from resnorm.trainer import Trainer
+    from resnorm.science.trainer import Trainer
 
     tr = Trainer(RunConfig.from_flat(SMALL))
     with pytest.raises(ValueError, match="has not ended"):
@@ -374,7 +374,7 @@ def test_saving_an_unfinished_run_is_refused(tmp_path):
 
 def test_runs_survive_a_restart(trained, tmp_path):
     names = {good_run(trained, tmp_path), good_run(trained, tmp_path)}
-    code = ("import json; from resnorm.runs import list_runs, load_run; e, n = list_runs(); "
+    code = ("import json; from resnorm.serving.runs import list_runs, load_run; e, n = list_runs(); "
             "print(json.dumps([[x.name, x.status, load_run(x.name).summary['steps']] for x in e] + [n]))")
     env = {**os.environ, "RESNORM_RUNS_DIR": str(tmp_path), "PYTHONPATH": ROOT}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,

@@ -1,4 +1,4 @@
-"""Signal propagation at initialisation (resnorm.signal), its figures (resnorm.figures_init) and the
+"""Signal propagation at initialisation (resnorm.studies.signal), its figures (resnorm.studies.figures_init) and the
 "At initialisation" page: the published effects, the seed band, the cache, and the page's logic."""
 import base64
 import json
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnorm import figures_init as FI
-from resnorm import signal as S
-from resnorm.signal import init_metrics
-from resnorm.config import ConfigError
+from resnorm.studies import figures_init as FI
+from resnorm.studies import signal as S
+from resnorm.studies.signal import init_metrics
+from resnorm.science.config import ConfigError
 from helpers import app_test, configs
 
 SEEDS = (0, 1, 2)

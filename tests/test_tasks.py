@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
-from resnorm import feasibility
-from resnorm.config import ConfigError, ModelConfig, RunConfig, TaskConfig
-from resnorm.model import build_model, sequence_loss
-from resnorm.tasks import BOS, MASK, SEP, SYMBOLS, TaskError, make_task
+from resnorm.science import feasibility
+from resnorm.science.config import ConfigError, ModelConfig, RunConfig, TaskConfig
+from resnorm.science.model import build_model, sequence_loss
+from resnorm.science.tasks import BOS, MASK, SEP, SYMBOLS, TaskError, make_task
 
 
 
@@ -376,6 +376,6 @@ def test_a_config_is_a_pure_value_and_feasibility_is_asked_apart(tmp_path, monke
     assert [f for f, _ in feasibility.check(huge)] == ["d_model"]
     assert [f for f, _ in feasibility.check(misfit)] == ["task"]
     # no import cycle: the config module stands alone
-    code = "import sys, resnorm.config; assert 'resnorm.tasks' not in sys.modules"
+    code = "import sys, resnorm.science.config; assert 'resnorm.science.tasks' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path),
                    env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})

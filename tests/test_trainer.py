@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from resnorm.config import RunConfig
-from resnorm.schedules import lr_factor
-from resnorm.store import MetricStore
-from resnorm.trainer import Trainer, train
+from resnorm.science.config import RunConfig
+from resnorm.science.schedules import lr_factor
+from resnorm.science.store import MetricStore
+from resnorm.science.trainer import Trainer, train
 from helpers import configs
 
 
@@ -251,7 +251,7 @@ def test_store_snapshot_while_writing_from_another_thread():
 
 def test_branch_to_stream_ratio_is_branch_norm_over_input_stream_norm():
     """‖F(x)‖/‖x‖ with x the stream entering the sublayer, computed by hand with plain hooks."""
-    from resnorm.probes import ActivationProbe
+    from resnorm.science.probes import ActivationProbe
 
     cfg = small(steps=1)
     tr = Trainer(cfg)
@@ -291,7 +291,7 @@ def test_concurrent_runs_with_dropout_match_a_run_alone():
 def test_probe_statistics_match_their_definitions_in_float64():
     """resid_post stats, rank residual and attention entropy from the probe equal the §3 formulas
     evaluated by hand on the hooked tensors (float64: a rank collapse to 1e-16 stays visible)."""
-    from resnorm.signal import init_metrics
+    from resnorm.studies.signal import init_metrics
 
     cfg = RunConfig.from_flat(dict(arch="encoder", mlp=False, residual="off", norm_position="none", norm="none",
                                    dtype="float64", layers=6, task="copy", seq_len=16, batch_size=8))
@@ -302,7 +302,7 @@ def test_probe_statistics_match_their_definitions_in_float64():
     model, seen = tr.model, {}
     for n in ("blocks.1.hook_resid_post", "blocks.1.attn.hook_pattern"):
         model.get_submodule(n).register_forward_hook(lambda mod, a, o, n=n: seen.__setitem__(n, o.detach().double()))
-    from resnorm.probes import ActivationProbe
+    from resnorm.science.probes import ActivationProbe
 
     probe = ActivationProbe(model)
     with probe.capture():

@@ -1,7 +1,7 @@
 """The variant table of docs/ARCHITECTURE.md §2, checked on real blocks against the formulas written out by hand.
 
 The hand formulas below call the block's own submodules (attention, MLP, norms, gates) but compose
-them independently of ``resnorm.variants.update``.
+them independently of ``resnorm.science.variants.update``.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from resnorm.config import ConfigError, ModelConfig
-from resnorm.model import build_model
-from resnorm.variants import NORM_POSITIONS, NORM_TYPES, RESIDUAL_MODES, block_dot, block_latex
+from resnorm.science.config import ConfigError, ModelConfig
+from resnorm.science.model import build_model
+from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, RESIDUAL_MODES, block_dot, block_latex
 from helpers import model_configs
 
 POSITIONS = ["post", "pre", "sandwich", "deepnorm", "lns", "none"]

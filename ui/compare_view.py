@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnorm import figures as F
-from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
-from resnorm import feasibility
-from resnorm.config import RunConfig, non_default
-from resnorm.sessions import SessionCompare
+from resnorm.studies import figures as F
+from resnorm.studies.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
+from resnorm.science import feasibility
+from resnorm.science.config import RunConfig, non_default
+from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
 from ui.live import chart, memo, pause_button, queued_notice, refreshing
@@ -182,7 +182,7 @@ def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:
 
 
 def verdict_line(v, target: float, events=()) -> str:
-    """``resnorm.compare.Verdict.line`` in the session's language, with the run's events."""
+    """``resnorm.studies.compare.Verdict.line`` in the session's language, with the run's events."""
     if v.status == "diverged":
         head = t("verdict.diverged", label=v.label, step=v.diverged_step)
     else:

@@ -1,4 +1,4 @@
-"""Sidebar controls generated from the config schema (``resnorm.config``): one widget per field,
+"""Sidebar controls generated from the config schema (``resnorm.science.config``): one widget per field,
 its help text the schema's, its key ``cfg_<field>``; problems are shown under the control they
 concern and returned so the page can disable Train with the reason."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ import tempfile
 
 import streamlit as st
 
-from resnorm import feasibility
-from resnorm.config import SECTIONS, ConfigError, RunConfig
-from resnorm.tasks import FITS, TEXT_LIMIT, TaskError, check_text
-from resnorm.variants import caution
+from resnorm.science import feasibility
+from resnorm.science.config import SECTIONS, ConfigError, RunConfig
+from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
+from resnorm.science.variants import caution
 from ui.i18n import field_help, field_label, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)

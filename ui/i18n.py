@@ -148,7 +148,7 @@ def fig_text(text, code: str | None = None):
 def localize(fig, code: str | None = None):
     """Translate a built figure's title, axis titles, subplot titles and trace names in place (into
     ``code``, default the session's language: pass it where no session is at hand, e.g. in a
-    download's deferred callable). ``fig``: a ``resnorm.figures`` dict figure or a ``go.Figure``."""
+    download's deferred callable). ``fig``: a ``resnorm.studies.figures`` dict figure or a ``go.Figure``."""
     code = code or lang()
     if code == I.DEFAULT_LANG:
         return fig

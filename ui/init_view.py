@@ -1,5 +1,5 @@
 """The "At initialisation" view: pick one to four block designs, a depth range and a number of seeds;
-see the signal at initialisation along depth (``resnorm.signal``, ``resnorm.figures_init``).
+see the signal at initialisation along depth (``resnorm.studies.signal``, ``resnorm.studies.figures_init``).
 
 Widgets use keys ``init_*`` (never the Live page's ``cfg_*``) and ``persist_state="session"``, so a
 comparison survives a visit to another page. Settings are validated with the config schema; a
@@ -13,11 +13,11 @@ from functools import partial
 
 import streamlit as st
 
-from resnorm import feasibility
-from resnorm import figures_init as FI
-from resnorm import signal as S
-from resnorm.config import ConfigError, RunConfig, show_key
-from resnorm.variants import NORM_POSITIONS, block_latex
+from resnorm.science import feasibility
+from resnorm.studies import figures_init as FI
+from resnorm.studies import signal as S
+from resnorm.science.config import ConfigError, RunConfig, show_key
+from resnorm.science.variants import NORM_POSITIONS, block_latex
 from ui.controls import FIELDS
 from ui.i18n import field_help, field_label, localize, options, t, t_or
 
@@ -280,7 +280,7 @@ def _slot():
     ``INIT_WAIT_S`` with a message."""
     import threading
 
-    from resnorm.slots import global_slots
+    from resnorm.serving.slots import global_slots
 
     slots, got, ready = global_slots(), [], threading.Event()
 

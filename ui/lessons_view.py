@@ -3,7 +3,7 @@
 A lesson link (``?lesson=2&lang=zh``) opens that lesson *locked*: the sidebar shows only the few
 settings the lesson lets learners change (``Lesson.controls``), so a room follows one experiment;
 "Teacher: unlock all controls" shows every setting. The experiment runs inline with one click (a
-``resnorm.sessions.LessonSession`` per browser session, holding one training slot like a comparison);
+``resnorm.serving.sessions.LessonSession`` per browser session, holding one training slot like a comparison);
 when it ends, the lesson's own check gives the verdict with its numbers.
 
 Widget keys: ``lsn<id>_<field>`` for the lesson's settings (never the Live page's ``cfg_*``),
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnorm import feasibility
-from resnorm import figures as F
-from resnorm import figures_init as FI
-from resnorm import lessons as LS
-from resnorm.compare import LETTERS
-from resnorm.config import ConfigError
+from resnorm.science import feasibility
+from resnorm.studies import figures as F
+from resnorm.studies import figures_init as FI
+from resnorm.studies import lessons as LS
+from resnorm.studies.compare import LETTERS
+from resnorm.science.config import ConfigError
 from resnorm.i18n import DEFAULT_LANG
-from resnorm.sessions import LessonSession
+from resnorm.serving.sessions import LessonSession
 from ui import controls, share
 from ui import compare_view
 from ui.compare_view import labelled_runs
@@ -131,7 +131,7 @@ def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
               args=(lesson,), width="stretch")
     quick = sb.toggle(t("lessons.quick"), key="lesson_quick", help=t("lessons.quick_help")) if unlocked else False
     changes = {k: v for k, v in values.items() if v != lesson.base.get(k, FIELDS[k].default)}
-    try:  # valid, and each variant able to train here (resnorm.feasibility)
+    try:  # valid, and each variant able to train here (resnorm.science.feasibility)
         built = lesson.configs("reduced" if quick else "full", changes)
         problems = list(dict.fromkeys(p for _, cfg in built for p in feasibility.check(cfg)))
     except ConfigError as e:

@@ -13,11 +13,11 @@ import time
 import plotly.io as pio
 import streamlit as st
 
-from resnorm import figures as F
-from resnorm.config import RunConfig
-from resnorm.sessions import SessionJob, SessionRun
-from resnorm.tasks import not_held_out
-from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
+from resnorm.studies import figures as F
+from resnorm.science.config import RunConfig
+from resnorm.serving.sessions import SessionJob, SessionRun
+from resnorm.science.tasks import not_held_out
+from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import lang, localize, options, package_message, status, t
 
 REFRESH_S = 0.5
@@ -34,7 +34,7 @@ def session_run() -> SessionRun:
 
 
 def block_view(pos: str, res: str, norm: str, arch: str) -> None:
-    """The chosen block as its update formula and a diagram, both from ``resnorm.variants``."""
+    """The chosen block as its update formula and a diagram, both from ``resnorm.science.variants``."""
     left, right = st.columns([1, 1])
     with left:
         st.markdown(t("live.block_heading"))
@@ -222,7 +222,7 @@ def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
 
     A live page redraws twice a second and every session shares the server's GIL: the builders
     emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
-    Streamlit through ``resnorm.figures.prebuilt`` so that nothing validates them again; a paused or finished
+    Streamlit through ``resnorm.studies.figures.prebuilt`` so that nothing validates them again; a paused or finished
     run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
     st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(localize(build()))), key=key, config=config)
 

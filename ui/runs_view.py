@@ -1,6 +1,6 @@
 """The Runs page: saved runs listed, filtered, reopened, overlaid, exported and deleted.
 
-Everything here reads the shared runs folder through ``resnorm.runs``; nothing is kept between
+Everything here reads the shared runs folder through ``resnorm.serving.runs``; nothing is kept between
 reruns but the widgets' state, so a run saved by another session appears on the next rerun.
 Folder names, labels, reasons and notes come from an untrusted folder: every one is shown through
 ``ui.safe`` (Markdown-escaped and cut short; Plotly trace names HTML-escaped in ``runs.overlay_figure``).
@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from resnorm import figures as F
-from resnorm import runs as R
-from resnorm.variants import block_latex
+from resnorm.studies import figures as F
+from resnorm.serving import runs as R
+from resnorm.science.variants import block_latex
 from ui import safe
 from ui.i18n import localize, options, status, t
 

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from resnorm.config import RunConfig, non_default, parse_query, show_key, to_cli, to_python
+from resnorm.science.config import RunConfig, non_default, parse_query, show_key, to_cli, to_python
 from resnorm.i18n import DEFAULT_LANG
 from ui import safe
 from ui.i18n import lang, t

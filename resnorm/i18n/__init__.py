@@ -8,7 +8,7 @@ itself — never an exception in front of a class — and ``tests/test_i18n.py``
 missing in either table or if a translation's placeholders differ from the English ones.
 
 The English texts of the config fields (their help) are taken from the config schema itself
-(``resnorm.config``), so the schema stays the single source of truth in English; the Chinese table
+(``resnorm.science.config``), so the schema stays the single source of truth in English; the Chinese table
 translates each of them. Streamlit-free: the UI's ``ui.i18n.t`` reads the session's language and
 calls ``translate``.
 """

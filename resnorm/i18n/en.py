@@ -1,11 +1,11 @@
-"""English texts. The config fields' help comes from the config schema (``resnorm.config``) and the
-residual modes' help from the variant table (``resnorm.variants``): English is written once, there."""
+"""English texts. The config fields' help comes from the config schema (``resnorm.science.config``) and the
+residual modes' help from the variant table (``resnorm.science.variants``): English is written once, there."""
 from __future__ import annotations
 
 import dataclasses
 
-from .. import variants
-from ..config import SECTIONS
+from ..science import variants
+from ..science.config import SECTIONS
 
 _LABELS = {"d_model": "d_model (width)", "d_ff": "d_ff (MLP width)", "norm_position": "norm position",
            "norm": "norm type", "residual": "residual", "mlp": "MLP sublayer", "lr": "learning rate",
@@ -364,7 +364,7 @@ TEXT.update({
     "runs.col.norm": "norm",
     "runs.col.residual": "residual",
 
-    # ---- words inside charts (figures come from resnorm.figures in English; ui.i18n.localize translates
+    # ---- words inside charts (figures come from resnorm.studies.figures in English; ui.i18n.localize translates
     # their titles, axis titles, subplot titles and trace names; a key with {placeholders} is a template) --
     "fig.step": "step",
     "fig.layer": "layer",
@@ -424,7 +424,7 @@ TEXT.update({
     "fig.t.seed_band": "{label} · seed band",
 })
 
-# ---- lessons (resnorm/lessons.py, app_pages/lessons.py, ui/lessons_view.py) ------------------------------
+# ---- lessons (resnorm/studies/lessons.py, app_pages/lessons.py, ui/lessons_view.py) ------------------------------
 TEXT.update({
     "lessons.title": "Lessons",
     "lessons.caption": "Six experiments that reproduce published results live, in a predict-then-observe "

@@ -76,7 +76,7 @@ TEXT: dict[str, str] = {
     "field.weight_decay.help": "解耦的权重衰减（AdamW）或 L2 惩罚（Adam、SGD）",
     "field.grad_clip.help": "把全局梯度范数裁剪到这个值（0 = 关闭）",
     "field.seed.help": "运行的随机种子：权重、训练批次、验证批次和 dropout 各自使用由它派生出的独立随机流"
-                       "（resnorm.seeds）",
+                       "（resnorm.science.seeds）",
     "field.device.help": "auto：有 CUDA 时用 CUDA，否则用 CPU",
     "field.autocast.help": "混合精度：bf16 在 torch.autocast 下运行前向传播和损失（矩阵乘法用 bfloat16，"
                            "权重和优化器保持 float32；需要 dtype 为 float32）；off 全部按 dtype 计算",

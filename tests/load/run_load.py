@@ -257,7 +257,7 @@ def training_device() -> str:
     """The device the server's runs train on (``device=auto``), e.g. ``cpu`` or ``cuda: NVIDIA H200``."""
     sys.path.insert(0, ROOT)
     from resnorm.bench import device_name
-    from resnorm.trainer import resolve_device
+    from resnorm.science.trainer import resolve_device
 
     return device_name(resolve_device("auto"))
 

@@ -20,14 +20,14 @@ import time
 from functools import partial
 
 
-from . import settings
-from .config import RunConfig
+from .. import settings
+from ..science.config import RunConfig
 from .device import limit_cuda_memory
 from .runs import SerialisedWeights, weights_bytes
-from .store import MetricStore
-from .trainer import Summary
-from .compare import LETTERS, check_configs
-from .worker import FINAL_STATUSES, Worker
+from ..science.store import MetricStore
+from ..science.trainer import Summary
+from ..studies.compare import LETTERS, check_configs
+from ..science.worker import FINAL_STATUSES, Worker
 
 FLUSH_S = 0.25
 PARENT_CHECK_S = 1.0  # a worker whose server has gone stops within about this long (plus its current step)
@@ -79,14 +79,14 @@ class _RecordingStore(MetricStore):
 
 def make_trainer(cfg_dict: dict):
     """The child's job for a single run."""
-    from .trainer import Trainer
+    from ..science.trainer import Trainer
 
     return Trainer(RunConfig.from_dict(cfg_dict))
 
 
 def make_comparison(cfg_dicts: list[dict], labels: list[str]):
     """The child's job for a comparison."""
-    from .compare import Comparison
+    from ..studies.compare import Comparison
 
     return Comparison([RunConfig.from_dict(d) for d in cfg_dicts], labels)
 
@@ -218,7 +218,7 @@ def _without_main():
 
     ``spawn`` normally re-executes the parent's main script in the child so that pickled objects
     from it resolve. Under Streamlit the main script is the app itself: the child would run the
-    UI. The child only needs ``resnorm.procworker._child``, so the main-module entries are dropped
+    UI. The child only needs ``resnorm.serving.procworker._child``, so the main-module entries are dropped
     from the preparation data while this process starts.
     """
     from multiprocessing import spawn

@@ -1,9 +1,9 @@
 """Can this config train here? The one question a config itself does not answer (a config is a
-pure value: ``resnorm.config``), asked once by whoever is about to train one — the sidebar and the
+pure value: ``resnorm.science.config``), asked once by whoever is about to train one — the sidebar and the
 other pages that build configs, the command line, the trainer before it builds anything, the
 server before it queues a job, and the runs folder when a saved run is opened:
 
-- the task fits the architecture and its positions (``resnorm.tasks.task_problems``);
+- the task fits the architecture and its positions (``resnorm.science.tasks.task_problems``);
 - its data is readable: a text-lm file is a UTF-8 text file within the limit, long enough for the
   context (Python's own sources always are);
 - one training step fits in memory: the estimate of weights, optimizer state, activations and
@@ -12,12 +12,12 @@ server before it queues a job, and the runs folder when a saved run is opened:
 
 ``check(cfg)`` lists the problems as (field, message) pairs naming the field, as a ``ConfigError``
 does; ``require(cfg)`` raises ``ConfigError`` with them. ``read_text=False`` never opens the text
-file: a path that came from the runs folder is not opened (``resnorm.runs``), the rest is checked.
+file: a path that came from the runs folder is not opened (``resnorm.serving.runs``), the rest is checked.
 """
 from __future__ import annotations
 
 
-from . import settings
+from .. import settings
 from .config import ConfigError, ModelConfig, RunConfig
 from .store import ATTENTION_BYTES
 from .tasks import task_problems, task_shape

@@ -22,12 +22,12 @@ and ``dec`` for encoder-decoder). ``METRICS`` lists the metrics kept and what th
 column, and ``depth_summary`` reduces a sweep to the numbers plotted against depth (first/last block
 gradient norm, the last block's residual mean square).
 
-Every config is checked by ``resnorm.feasibility.require`` before anything is built. Results are
+Every config is checked by ``resnorm.science.feasibility.require`` before anything is built. Results are
 cached in-process: each (config, seed) unit, keyed by the config's JSON with the fields that cannot
 change an initialisation (learning rate, steps, ...) reset, and each assembled frame, keyed by
 (config JSON, seeds). A page that re-renders, adds a seed or widens the depth range only computes
 what is new. On the CPU, computing follows the trainer's thread convention: torch's (process-wide)
-intra-op threads are set to ``resnorm.trainer.cpu_threads()`` (``RESNORM_CPU_THREADS``, default 1),
+intra-op threads are set to ``resnorm.science.trainer.cpu_threads()`` (``RESNORM_CPU_THREADS``, default 1),
 as a training would; with two OpenMP threads on a busy 2-core machine a profile was ~8× slower.
 """
 from __future__ import annotations
@@ -42,14 +42,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import names
-from .config import RunConfig, TaskConfig, TrainConfig
-from .feasibility import require
-from .model import build_model, sequence_loss
-from .probes import ActivationProbe, ParamGroups, total_grad_norm
-from .seeds import stream_seed
-from .tasks import make_task
-from .trainer import cpu_threads, resolve_device
+from ..science import names
+from ..science.config import RunConfig, TaskConfig, TrainConfig
+from ..science.feasibility import require
+from ..science.model import build_model, sequence_loss
+from ..science.probes import ActivationProbe, ParamGroups, total_grad_norm
+from ..science.seeds import stream_seed
+from ..science.tasks import make_task
+from ..science.trainer import cpu_threads, resolve_device
 
 #: metric (column ``metric``) → (source name suffix in docs/ARCHITECTURE.md §3, meaning)
 METRICS: dict[str, tuple[str, str]] = {
@@ -147,7 +147,7 @@ def _lru_put(store: OrderedDict, key, value, limit: int) -> None:
 
 def init_metrics(cfg: RunConfig, seed: int, task=None) -> dict[str, float]:
     """§3 metrics after one forward/backward at initialisation with weights and batch from ``seed``'s
-    ``weights`` and ``train`` streams (``resnorm.seeds``): a training run's step 1. ``task``: the
+    ``weights`` and ``train`` streams (``resnorm.science.seeds``): a training run's step 1. ``task``: the
     config's task, when the caller has built it (else it is checked and built here)."""
     task = task or make_task(require(cfg).task, cfg.model.arch)
     device = resolve_device(cfg.train.device)

@@ -1,4 +1,4 @@
-"""A small Transformer whose every block follows the variant table of ``resnorm.variants``.
+"""A small Transformer whose every block follows the variant table of ``resnorm.science.variants``.
 
 Architectures: ``decoder`` (causal LM), ``encoder`` (bidirectional) and ``encoder-decoder`` (the
 2017 Transformer; the decoder's cross-attention gets the same norm/residual rule as every other
@@ -237,7 +237,7 @@ _BUILD_LOCK = threading.Lock()
 
 def build_model(cfg: ModelConfig, vocab_size: int, max_len: int, seed: int | None = None) -> Transformer:
     """Build with a seeded init: ``seed`` is the run's seed, the weights come from its ``weights``
-    stream (``resnorm.seeds``). The global RNG is forked and restored, under a lock so that models
+    stream (``resnorm.science.seeds``). The global RNG is forked and restored, under a lock so that models
     built at the same time in several threads each get exactly their seed's weights; dropout then
     draws from the seed's ``dropout`` stream (``seed_dropout``)."""
     if seed is None:

@@ -42,8 +42,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from . import feasibility, settings
-from .config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
+from ..science import feasibility
+from .. import settings
+from ..science.config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 
@@ -176,13 +177,13 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)   # e.g. "text file no longer readable"
 
     def series(self) -> dict:
-        from .figures import series_from_frame
+        from ..studies.figures import series_from_frame
 
         return series_from_frame(self.frame)
 
     def markers(self) -> list:
         """The divergence marker (as the live store has it), rebuilt from the summary."""
-        from .store import Marker
+        from ..science.store import Marker
 
         step = self.summary.get("diverged_step")
         if self.summary.get("status") == "diverged" and isinstance(step, int):
@@ -810,12 +811,12 @@ def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None
                    log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay"):
     """Overlay one metric of several runs, one colour per run.
 
-    ``runs``: ``{label: series}`` with ``series`` as in ``resnorm.figures`` ({name: (steps, values)}).
+    ``runs``: ``{label: series}`` with ``series`` as in ``resnorm.studies.figures`` ({name: (steps, values)}).
     ``dashed``: a second metric drawn dashed in the same colour (None for none). ``markers``:
     ``{label: [Marker]}``; a divergence is a dotted vertical line in the run's colour."""
     import plotly.graph_objects as go
 
-    from .figures import _get, _layout, thin
+    from ..studies.figures import _get, _layout, thin
 
     fig = go.Figure()
     for (label, series), color in zip(runs.items(), run_colors(len(runs))):

@@ -5,7 +5,7 @@ model and ``enc.blocks.{i}`` / ``dec.blocks.{i}`` in an encoder-decoder (``i`` 0
 a statistic of the block (``resid_post.rms``, ``rank_residual``, ``grad_norm``, ``update_ratio``) or
 of one of its sublayers (``attn.entropy``, ``attn.head2.entropy``, ``mlp.grad_norm``,
 ``mlp_out.change``). Run-level names have no prefix: ``train/loss``, ``grad/total_norm``, ``lr``.
-The full list with meanings is ``resnorm/probes.py``'s docstring (docs/ARCHITECTURE.md §3).
+The full list with meanings is ``resnorm/science/probes.py``'s docstring (docs/ARCHITECTURE.md §3).
 
 Stacks run in the order ``enc``, ``blocks``, ``dec`` (``STACK_ORDER``), blocks by index within a
 stack: that is forward order, the order of every per-layer chart and table.

@@ -13,7 +13,7 @@ process where several trainings run as threads (the cap is per process, not per 
 from __future__ import annotations
 
 
-from . import settings
+from .. import settings
 
 MEMORY_FRACTION_ENV = "RESNORM_CUDA_MEMORY_FRACTION"
 
@@ -21,7 +21,7 @@ MEMORY_FRACTION_ENV = "RESNORM_CUDA_MEMORY_FRACTION"
 def cuda_memory_fraction(capacity: int | None = None) -> float:
     """The share of the GPU's memory one training process may use: ``RESNORM_CUDA_MEMORY_FRACTION``
     when set (a number with 0 < f ≤ 1), else 1 / ``capacity`` (default: the training-slot cap,
-    ``resnorm.slots.default_capacity()``). A malformed value raises ``ConfigError`` naming the variable."""
+    ``resnorm.serving.slots.default_capacity()``). A malformed value raises ``ConfigError`` naming the variable."""
     fraction = settings.get(MEMORY_FRACTION_ENV)
     if fraction is not None:
         return fraction

@@ -34,7 +34,7 @@ from _plotly_utils.utils import is_skipped_key, plotlyjsShortTypes
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from . import names
+from ..science import names
 
 MAX_POINTS = 1000
 COLORSCALE = "Viridis"
@@ -275,7 +275,7 @@ def series_from_frame(df: pd.DataFrame) -> Series:
 
 
 def block_prefixes(series: Series) -> list[str]:
-    """Block names present in the metrics, in forward order (``resnorm.names``)."""
+    """Block names present in the metrics, in forward order (``resnorm.science.names``)."""
     return names.block_prefixes(series)
 
 

@@ -1,5 +1,5 @@
 """Plotly builders for the "At initialisation" view: pure functions from the frames of
-``resnorm.signal`` to figures (no Streamlit, no I/O).
+``resnorm.studies.signal`` to figures (no Streamlit, no I/O).
 
 Every figure overlays one to four configs, one colour per config (``CONFIG_COLORS``). For each
 config a solid median line over seeds, and the seed spread (min–max, or mean ± std) as a filled
@@ -215,7 +215,7 @@ def median_traces(fig: go.Figure) -> list:
 
 def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevision: str = "init-theorem1",
                     height: int = 360) -> go.Figure:
-    """Xiong et al. 2020, Theorem 1 (``resnorm.signal.theorem1_sweep``): the last block's gradient norm
+    """Xiong et al. 2020, Theorem 1 (``resnorm.studies.signal.theorem1_sweep``): the last block's gradient norm
     against the total depth L, log-log, Post-LN and Pre-LN as measured (median and seed band), with the
     theorem's shapes as dashed grey references through each curve's first point: flat for Post-LN,
     ∝ L^-½ for Pre-LN."""

@@ -13,14 +13,14 @@ import itertools
 from functools import partial
 import threading
 
-from . import settings
-from .compare import Comparison, check_configs
-from .config import ConfigError, RunConfig
+from .. import settings
+from ..studies.compare import Comparison, check_configs
+from ..science.config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
-from .lessons import Lesson, Results, Verdict, collect, comparison, run_init
+from ..studies.lessons import Lesson, Results, Verdict, collect, comparison, run_init
 from .slots import TrainingSlots, global_slots
 from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
-from .trainer import Trainer, resolve_device
+from ..science.trainer import Trainer, resolve_device
 
 
 def worker_kind() -> str:
@@ -56,8 +56,8 @@ def pause_grace_s() -> float:
 
 def refusal(configs: list[RunConfig]) -> str | None:
     """Why these configs cannot run on this server at all (checked before queueing), or None:
-    ``resnorm.feasibility`` of each and of all together, then the server's settings."""
-    from . import feasibility
+    ``resnorm.science.feasibility`` of each and of all together, then the server's settings."""
+    from ..science import feasibility
 
     for cfg in configs:
         problems = feasibility.check(cfg)
@@ -310,7 +310,7 @@ class SessionCompare(SessionJob):
 # ---- a lesson run (the Lessons page keeps one per session) ---------------------------------------------
 def _lesson_comparison(lesson_id: int, scale: str, changes: dict | None):
     """The lesson's comparison, built from picklable arguments (in a worker process)."""
-    from .lessons import LESSONS
+    from ..studies.lessons import LESSONS
 
     return comparison(LESSONS[lesson_id], scale, changes)
 
@@ -335,7 +335,7 @@ class LessonSession(SessionJob):
     def start(self, lesson: Lesson, scale: str = "full", changes: dict | None = None) -> str | None:
         """Start ``lesson`` at ``scale`` with a learner's ``changes`` (or queue its training); None,
         or why it could not start."""
-        from .config import ConfigError
+        from ..science.config import ConfigError
         from .procworker import ProcessComparison
 
         with self._lock:

@@ -18,7 +18,7 @@ Texts (question, prediction, what to look at, why, verdicts) are in ``resnorm.i1
 Lesson 6 trains the seed article's encoder layer as written. That block is not a row of the variant
 table (it is a bug, not a design), so it lives here only: ``SeedArticleBlock`` replaces the forward
 of a Post-LN encoder's blocks after the model is built — same parameters, same initial weights,
-same data as the correct block it is compared with. Nothing in ``resnorm.model`` changes.
+same data as the correct block it is compared with. Nothing in ``resnorm.science.model`` changes.
 """
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import names
+from ..science import names
 from .compare import Comparison
-from .config import RunConfig
-from .model import Block
-from .trainer import Trainer
+from ..science.config import RunConfig
+from ..science.model import Block
+from ..science.trainer import Trainer
 
 SCALES = ("full", "reduced")
 
@@ -116,7 +116,7 @@ class Verdict:
 @dataclass
 class Results:
     """What a lesson's run produced: per variant id, the metric series (training lessons) and/or
-    the at-initialisation frame (``resnorm.signal.depth_profile``)."""
+    the at-initialisation frame (``resnorm.studies.signal.depth_profile``)."""
     series: dict = field(default_factory=dict)    # id -> {metric: (steps, values)}
     status: dict = field(default_factory=dict)    # id -> final status
     init: dict = field(default_factory=dict)      # id -> depth_profile frame

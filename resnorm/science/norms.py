@@ -3,7 +3,7 @@
 LayerNorm and RMSNorm use PyTorch's fused kernels, which compute exactly these formulas (the tests
 check them against the formulas written out by hand); DyT and the batch-statistics norm have no
 PyTorch equivalent of the same meaning, so they are written out here. Which class a norm type
-builds is on its record in ``resnorm.variants.NORM_TYPES`` (``variants.make_norm``).
+builds is on its record in ``resnorm.science.variants.NORM_TYPES`` (``variants.make_norm``).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Lockstep means one thread advances every run by one step in turn: same step clock, started
 together, paused and stopped together. Each run draws its data from its own generator, seeded from
-its own seed's ``train`` stream (``resnorm.seeds``), so runs with the same seed and task see the same
+its own seed's ``train`` stream (``resnorm.science.seeds``), so runs with the same seed and task see the same
 batches in the same order — two identical configs give identical metrics.
 
 Events marked automatically (``detect_events``):
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import names
-from .config import RunConfig
-from .store import Marker
-from .trainer import Trainer
-from .worker import Worker
+from ..science import names
+from ..science.config import RunConfig
+from ..science.store import Marker
+from ..science.trainer import Trainer
+from ..science.worker import Worker
 
 MAX_CONFIGS = 4
 LETTERS = "ABCD"
@@ -120,7 +120,7 @@ def event_context(cfg: RunConfig) -> dict:
     """What ``detect_events`` needs to know about a run's task: ``unigram`` (nats), the entropy of the
     task's target tokens, and ``uniform`` = {attention layer: entropy of uniform attention}. Cached per
     config: do not modify the result."""
-    from .tasks import make_task
+    from ..science.tasks import make_task
 
     task = make_task(cfg.task, cfg.model.arch)
     probe = task.sample(1, torch.Generator().manual_seed(0))

@@ -40,7 +40,7 @@ def cpu_threads() -> int:
     and 64 steps/s with 1 (OpenMP workers spin-waiting for a core they do not get). Parallelism
     comes from running several trainings at once instead.
     """
-    from . import settings
+    from .. import settings
 
     n = settings.get("RESNORM_CPU_THREADS")
     return 1 if n is None else n
@@ -56,7 +56,7 @@ def command_line_threads(option: int | None = None) -> int:
         if option < 1:
             raise ConfigError([("threads", f"must be at least 1 (got {option})")])
         return option
-    from . import settings
+    from .. import settings
 
     n = settings.get("RESNORM_CPU_THREADS")
     return TORCH_DEFAULT_THREADS if n is None else n

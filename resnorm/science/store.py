@@ -141,7 +141,7 @@ class MetricStore:
             return self._arrays(name)
 
     def all_series(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """{name: (steps, values)} copies of every series (the input of ``resnorm.figures``)."""
+        """{name: (steps, values)} copies of every series (the input of ``resnorm.studies.figures``)."""
         with self._lock:
             return {n: self._arrays(n) for n in self._series}
 

@@ -500,7 +500,7 @@ def task_text(cfg: TaskConfig) -> str:
 def task_problems(cfg: TaskConfig, arch: str, *, read_text: bool = True) -> list[tuple[str, str]]:
     """Why the task cannot be built for ``arch``, as (field, message) pairs: ``shape_problem``, then,
     for a text task, its text unreadable or too short for the context. ``read_text=False`` checks the
-    shape only (a path that must not be opened: see ``resnorm.feasibility``)."""
+    shape only (a path that must not be opened: see ``resnorm.science.feasibility``)."""
     problem = shape_problem(cfg, arch)
     if problem:
         return [problem]

@@ -3,7 +3,7 @@ train it (TrainConfig), bundled as a RunConfig with a JSON round-trip.
 
 A config is a pure value: building one checks its fields and the rules between fields, and reads
 nothing (no file, no task, no memory estimate). Whether it can train on this machine is asked
-separately, once, of ``resnorm.feasibility`` (``check`` / ``require``).
+separately, once, of ``resnorm.science.feasibility`` (``check`` / ``require``).
 
 Every field carries its own schema in ``metadata`` (help text, choices or range). That one schema
 drives validation here, the command line (``resnorm.cli``) and, later, the UI controls, so a field's
@@ -207,7 +207,7 @@ class TrainConfig(_Validated):
     weight_decay: float = _f(0.0, "decoupled weight decay (AdamW) or L2 penalty (Adam, SGD)", lo=0.0, hi=10.0)
     grad_clip: float = _f(1.0, "clip the global gradient norm to this value (0 = off)", lo=0.0)
     seed: int = _f(0, "seed of the run: weights, training batches, validation batches and dropout each "
-                   "draw from their own stream derived from it (resnorm.seeds)", lo=0, hi=2**31 - 1)
+                   "draw from their own stream derived from it (resnorm.science.seeds)", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto uses CUDA when present, else CPU", choices=DEVICES)
     autocast: str = _f("off", "mixed precision: bf16 runs the forward pass and loss under torch.autocast "
                        "(matrix products in bfloat16, weights and optimizer kept in float32; needs dtype "
@@ -242,7 +242,7 @@ class RunConfig:
 
     def __post_init__(self):
         """Rules across sections, from the fields alone. Whether the config can train here (its task
-        fits the architecture, its text is readable, it fits in memory) is ``resnorm.feasibility``'s
+        fits the architecture, its text is readable, it fits in memory) is ``resnorm.science.feasibility``'s
         question, asked by whoever is about to train it."""
         problems = []
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
@@ -443,8 +443,8 @@ def to_cli(cfg: RunConfig, out: str = "runs/my-run") -> str:
 def to_python(cfg: RunConfig) -> str:
     """An equivalent Python snippet."""
     args = ", ".join(f"{k!r}: {v!r}" for k, v in non_default(cfg).items())
-    return ("from resnorm.config import RunConfig\n"
-            "from resnorm.trainer import Trainer\n\n"
+    return ("from resnorm.science.config import RunConfig\n"
+            "from resnorm.science.trainer import Trainer\n\n"
             f"cfg = RunConfig.from_flat({{{args}}})\n"
             "trainer = Trainer(cfg)\n"
             "summary = trainer.run()          # or trainer.start() to train in the background\n"

@@ -13,7 +13,7 @@ import threading
 
 
 def default_capacity() -> int:
-    from . import settings
+    from .. import settings
 
     n = settings.get("RESNORM_MAX_TRAININGS")
     if n is not None:
