@@ -1,26 +1,47 @@
 """Translation tables: every string the app shows, in English (``en``) and Simplified Chinese (``zh``).
 
-One table per language (``resnorm/i18n/en.py``, ``resnorm/i18n/zh.py``), keyed by dotted names
-(``live.train``, ``field.layers.help``, ``lesson.3.why``). ``translate(key, lang, **fmt)`` looks a key
-up and fills its ``{placeholders}`` with ``str.format`` (only when arguments are given, so a text with
-literal braces needs none). A key missing in a language falls back to English, then to the key
-itself — never an exception in front of a class — and ``tests/test_i18n.py`` fails if any key is
-missing in either table or if a translation's placeholders differ from the English ones.
+The tables are data a translator edits: ``resnorm/i18n/en.toml`` and ``resnorm/i18n/zh.toml``, grouped in
+sections by page or lesson (``[live]``, ``[compare]``, ``[lesson.3]`` with that lesson's prose and its
+claims together) and loaded into flat dicts of dotted keys (``live.train``, ``field.layers.help``,
+``lesson.3.why``). ``translate(key, lang, **fmt)`` looks a key up and fills its ``{placeholders}`` with
+``str.format`` (only when arguments are given, so a text with literal braces needs none). A key missing in
+a language falls back to English, then to the key itself — never an exception in front of a class — and
+``tests/test_i18n.py`` fails if any key is missing in either table or if a translation's placeholders
+differ from the English ones.
 
 The English texts of the config fields (their help) are taken from the config schema itself
-(``resnorm.config``), so the schema stays the single source of truth in English; the Chinese table
-translates each of them. Streamlit-free: the UI's ``ui.i18n.t`` reads the session's language and
-calls ``translate``.
+(``resnorm.config``) and the residual modes' help from the variant table (``resnorm.variants``), so those
+stay single sources in English; the Chinese table translates each of them. Messages the package returns
+(``resnorm.messages.Msg``: problems, reasons, events) carry their key and parameters and are shown with
+``render`` — nothing is ever translated back from English. Streamlit-free: the UI's ``ui.i18n.t`` reads the
+session's language and calls ``translate``.
 """
 from __future__ import annotations
 
+import dataclasses
 import string
 
-from . import en, zh
+from .. import variants
+from ..config import SECTIONS
+from ..messages import Msg, load_table
 
 LANGS = {"en": "English", "zh": "中文"}
 DEFAULT_LANG = "en"
-TABLES: dict[str, dict[str, str]] = {"en": en.TEXT, "zh": zh.TEXT}
+
+
+def _english() -> dict[str, str]:
+    text: dict[str, str] = {}
+    for cls in SECTIONS.values():
+        for f in dataclasses.fields(cls):
+            text[f"field.{f.name}.label"] = f.name.replace("_", " ")  # en.toml names the others
+            text[f"field.{f.name}.help"] = f.metadata["help"]
+    for m in variants.RESIDUAL_MODES.values():
+        text[f"residual.{m.name}.help"] = m.help
+    text.update(load_table("en"))
+    return text
+
+
+TABLES: dict[str, dict[str, str]] = {"en": _english(), "zh": load_table("zh")}
 
 
 def normalize(lang: str | None) -> str:
@@ -43,10 +64,24 @@ def translate(key: str, lang: str = DEFAULT_LANG, /, **fmt) -> str:
 
 
 def translate_or(key: str, default: str, lang: str = DEFAULT_LANG) -> str:
-    """For data that comes from the package (a task's description, an event kind): its translation
+    """For data that comes from the package (a task's description, a preset's name): its translation
     when the tables have one, else ``default`` as it is."""
     text = TABLES[normalize(lang)].get(key)
     return default if text is None else text
+
+
+def render(message, lang: str = DEFAULT_LANG) -> str:
+    """A package message in ``lang``: a ``Msg`` by its key and parameters (parameters that are messages
+    themselves rendered too), anything else (a plain string: an exception's text, a path) as it is."""
+    if not isinstance(message, Msg) or not message.key:
+        return "" if message is None else str(message)
+    if message.key == "msg.join":
+        return message.params["sep"].join(render(p, lang) for p in message.params["parts"])
+    params = {k: render(v, lang) if isinstance(v, Msg) else v for k, v in message.params.items()}
+    try:
+        return translate(message.key, lang, **params)
+    except (KeyError, IndexError, ValueError):  # a broken translation: the English the package wrote
+        return str(message)
 
 
 def placeholders(text: str) -> set[str]:
