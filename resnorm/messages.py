@@ -54,9 +54,6 @@ class Msg(str):
     def __reduce__(self):  # crosses process boundaries (a worker's reason) with its code
         return (Msg, (str(self), self.key, self.params))
 
-    def __repr__(self) -> str:
-        return f"Msg({str(self)!r}, key={self.key!r})"
-
 
 def msg(key: str, /, **params) -> Msg:
     """The message ``key`` with ``params``; its text is the English template filled in."""
@@ -68,3 +65,8 @@ def join(parts, sep: str = "; ") -> Msg:
     """Several messages joined into one (each part keeps its code: ``params["parts"]``)."""
     parts = list(parts)
     return Msg(sep.join(str(p) for p in parts), "msg.join", {"parts": parts, "sep": sep})
+
+
+def problems_message(problems) -> Msg:
+    """A config's (field, message) problems as one message: ``field: problem; field: problem``."""
+    return join(Msg(f"{f}: {m}", "problem.field", {"field": f, "problem": m}) for f, m in problems)
