@@ -10,7 +10,7 @@ from resnorm.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
 from ui.live import chart, memo, pause_button, queued_notice, refreshing
-from ui.i18n import field_help, field_label, package_message, status, t, t_or
+from ui.i18n import field_help, field_label, say, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -76,7 +76,7 @@ def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, li
                 try:
                     configs.append(base.replace(**values))
                 except ConfigError as e:
-                    msg = "; ".join(f"{f}: {m}" for f, m in e.problems)
+                    msg = say_problems(e.problems)
                     st.error(msg, icon=":material/warning:")
                     problems.append(f"{LETTERS[i]}: {msg}")
     return (configs if base is not None and not problems else None), problems
@@ -112,7 +112,7 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
                       width="stretch"):
         msg = sc.start(configs, [LETTERS[i] for i in range(len(configs))])
         if msg:
-            st.session_state["cmp_error"] = package_message(msg)
+            st.session_state["cmp_error"] = say(msg)
         st.rerun()
     pause_button(cols[1], sc, "cmp_pause")
     if cols[2].button(t("compare.stop_all"), icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):

@@ -13,7 +13,7 @@ import streamlit as st
 from resnorm.config import SECTIONS, ConfigError, RunConfig
 from resnorm.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.variants import caution
-from ui.i18n import field_help, field_label, t, t_or
+from ui.i18n import field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
@@ -90,7 +90,7 @@ def _text_source(container) -> tuple[str | None, str | None]:
     try:
         check_text(data, t("controls.uploaded_file") if up is not None else t("controls.pasted_text"))
     except TaskError as e:
-        return None, e.message
+        return None, say(e.message)
     folder = os.path.join(tempfile.gettempdir(), "resnorm-texts")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, hashlib.sha256(data).hexdigest()[:32] + ".txt")
@@ -132,7 +132,7 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
     try:
         cfg = RunConfig.from_flat(values)
     except ConfigError as e:
-        problems = e.by_field()
+        problems = {k: say(m) for k, m in e.by_field().items()}
     if values.get("task") == "text-lm" and "text_file" not in values:
         problems["text_file"] = text_problem
     for name, msg in problems.items():

@@ -13,6 +13,7 @@ from functools import cache
 import streamlit as st
 
 from resnorm import i18n as I
+from resnorm.messages import problems_message
 
 KEY = "lang"
 SWITCH = "lang_switch"
@@ -100,16 +101,16 @@ def keep_in_url() -> None:
 
 
 # ---- messages from the package -------------------------------------------------------------------------
-_FIXED = {  # i18n: ids
-    "A run is already in progress: stop it first.": "msg.run_in_progress",
-    "A run is already in progress or queued: stop it first.": "msg.run_in_progress",
-    "A comparison is already running: stop it first.": "msg.compare_in_progress"}
+def say(message) -> str:
+    """A message the package returned (a start refused, a run's reason, a config problem: a
+    ``resnorm.messages.Msg`` with its key and parameters) in the session's language; any other text
+    (an exception's, a path) as it is. Nothing is matched back from English."""
+    return I.render(message, lang())
 
 
-def package_message(msg: str) -> str:
-    """A message returned by ``resnorm`` (a start refused) in the session's language, when known."""
-    key = _FIXED.get(msg)
-    return t(key) if key else msg
+def say_problems(problems) -> str:
+    """A ``ConfigError``'s (field, message) pairs as one line in the session's language."""
+    return say(problems_message(problems))
 
 
 # ---- words inside figures --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from resnorm import signal as S
 from resnorm.config import ConfigError, RunConfig, show_key
 from resnorm.variants import NORM_POSITIONS, block_latex
 from ui.controls import FIELDS
-from ui.i18n import field_help, field_label, localize, options, t, t_or
+from ui.i18n import field_help, field_label, localize, options, say, say_problems, t, t_or
 
 PER_CONFIG = ["norm_position", "norm", "residual", "init", "arch"]
 MAX_CONFIGS = 4
@@ -219,7 +219,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
     except ConfigError as e:
         shared = [(f, m) for f, m in e.problems if f in s.shared or f == "layers"]
         if shared:
-            st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {m}" for f, m in shared)),
+            st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {say(m)}" for f, m in shared)),
                      icon=":material/error:")
             return []
     out = []
@@ -229,7 +229,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
             out.append((c["label"], RunConfig.from_flat(flat)))
         except ConfigError as e:
             st.error(t("init.cannot_build", label=c["label"],
-                       problems="; ".join(f"{f}: {m}" for f, m in e.problems)), icon=":material/error:")
+                       problems=say_problems(e.problems)), icon=":material/error:")
     return out
 
 
@@ -265,7 +265,7 @@ def _guarded(label: str, fn):
     try:
         return fn()
     except ConfigError as e:
-        st.error(f"**{label}**: " + "; ".join(f"{f}: {m}" for f, m in e.problems), icon=":material/error:")
+        st.error(f"**{label}**: " + say_problems(e.problems), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 — a numerical or build failure of one config must not take the page down
         st.error(t("init.failed", label=label, error=f"{type(e).__name__}: {e}"), icon=":material/error:")
     return None

@@ -26,7 +26,7 @@ from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
 from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui import safe
-from ui.i18n import field_label, lang, localize, options, package_message, status, t
+from ui.i18n import field_label, lang, localize, options, say, say_problems, status, t
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
@@ -133,7 +133,7 @@ def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
     try:
         lesson.configs("reduced" if quick else "full", changes)
     except ConfigError as e:
-        st.error(t("lessons.settings_problem", problems="; ".join(f"{f}: {m}" for f, m in e.problems)),
+        st.error(t("lessons.settings_problem", problems=say_problems(e.problems)),
                  icon=":material/warning:")
         return None, quick
     return changes, quick
@@ -186,7 +186,7 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         with st.spinner(t("lessons.computing")):
             msg = session.start(lesson, scale, changes)
         if msg:
-            st.session_state["lesson_error"] = package_message(msg)
+            st.session_state["lesson_error"] = say(msg)
         st.rerun()
     if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
                       width="stretch"):
@@ -248,7 +248,7 @@ def _results(lesson: LS.Lesson, session: LessonSession) -> None:
 
             iv.theorem1_section(session.configs[0][1], tuple(lesson.seeds_at(session.scale))[:3], "lesson2")
     if session.error:
-        st.error(session.error, icon=":material/error:")
+        st.error(say(session.error), icon=":material/error:")
     elif session.verdict is not None:
         verdict(lesson, session.verdict)
     elif c is not None and c.done:

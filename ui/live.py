@@ -17,7 +17,7 @@ from resnorm.config import RunConfig
 from resnorm.sessions import SessionJob, SessionRun
 from resnorm.tasks import not_held_out
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
-from ui.i18n import lang, localize, options, package_message, status, t
+from ui.i18n import lang, localize, options, say, status, t
 
 REFRESH_S = 0.5
 QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
@@ -61,7 +61,7 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
                       key="btn_train", help=reason or t("live.train_help"), width="stretch"):
         msg = run.start(cfg)
         if msg:
-            st.session_state["start_error"] = package_message(msg)
+            st.session_state["start_error"] = say(msg)
         st.rerun()
     pause_button(cols[1], run, "btn_pause")
     if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
@@ -103,7 +103,7 @@ def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
     wait — why its turn to start failed, or that it was stopped to free its slot (False)."""
     if job.status != "queued":
         if job.start_error and job.job is None:
-            st.error(package_message(job.start_error), icon=":material/error:")
+            st.error(say(job.start_error), icon=":material/error:")
         if job.preempted_after is not None and job.job is not None and job.job.done:
             st.info(t("job.preempted", seconds=round(job.preempted_after)), icon=":material/hourglass_disabled:")
         return False
@@ -132,9 +132,9 @@ def progress(run: SessionRun) -> None:
     if n_examples is not None:
         st.caption(t("live.not_held_out", n=n_examples))
     if tr.status == "diverged":
-        st.error(t("live.diverged", step=tr.diverged_step, reason=tr.reason), icon=":material/error:")
+        st.error(t("live.diverged", step=tr.diverged_step, reason=say(tr.reason)), icon=":material/error:")
     elif tr.status == "failed":
-        st.error(t("live.failed", reason=tr.reason))
+        st.error(t("live.failed", reason=say(tr.reason)))
     if run.saved_to:
         st.caption(t("live.saved", path=run.saved_to))
     elif run.save_error:
