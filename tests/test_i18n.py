@@ -244,3 +244,83 @@ def test_lang_and_lesson_in_the_url_are_not_reported_as_ignored_config():
     at = _app(lang="zh", layers="3")
     assert not at.exception and at.session_state["cfg_layers"] == 3
     assert not at.info or not any("lang" in i.value for i in at.info)
+
+
+# ---- messages from the package: codes with parameters, never English parsed back ----------------------
+def _message_keys_in_package() -> set[str]:
+    """Every literal key given to ``msg(...)`` in ``resnorm/``."""
+    keys = set()
+    for path in sorted((ROOT / "resnorm").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and getattr(node.func, "id", getattr(node.func, "attr", None)) == "msg"):
+                keys.add(node.args[0].value)
+    return keys
+
+
+def test_every_package_message_key_is_in_both_tables():
+    keys = _message_keys_in_package()
+    assert len(keys) > 40 and {"start.run_busy", "reason.at_step", "problem.between"} <= keys
+    for lang in ("en", "zh"):
+        assert not sorted(k for k in keys if k not in I.TABLES[lang]), lang
+
+
+def test_a_message_is_its_english_text_and_renders_in_chinese_by_its_code():
+    import pickle
+
+    from resnorm.config import ConfigError, RunConfig
+    from resnorm.messages import Msg, msg, problems_message
+
+    m = msg("reason.at_step", why=msg("reason.nonfinite_loss", value=float("nan")), step=7)
+    assert m == "non-finite loss = nan at step 7" and isinstance(m, str) and m.key == "reason.at_step"
+    assert I.render(m, "zh") == "损失不是有限值 = nan，在第 7 步"
+    back = pickle.loads(pickle.dumps(m))  # a worker process's reason keeps its code
+    assert isinstance(back, Msg) and back == m and I.render(back, "zh") == I.render(m, "zh")
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_flat({"norm_position": "deepnorm", "residual": "off", "layers": 0})
+    assert str(e.value) == ("layers: must be >= 1 and <= 96 (got 0); residual: deepnorm defines its own skip path "
+                            "(alpha*x); residual must be 'on', not 'off'")  # the CLI's English, unchanged
+    zh = I.render(problems_message(e.value.problems), "zh")
+    assert "layers：必须 >= 1 且 <= 96（收到 0）" in zh and "自带跳跃路径" in zh
+    assert I.render("plain text", "zh") == "plain text" and I.render(None, "zh") == ""
+    broken = Msg("English kept", "reason.at_step", {"why": "x"})  # a parameter missing: the English, no error
+    assert I.render(broken, "zh") == "English kept"
+
+
+def test_the_ui_has_no_reverse_map_from_english():
+    """The UI renders package messages by their key (``ui.i18n.say``); it never looks English up."""
+    src = _read(ROOT, os.path.join("ui", "i18n.py"))
+    for gone in ("_FIXED", "package_message"):
+        assert gone not in src
+    for path in UI_FILES:
+        assert "package_message" not in _read(ROOT, path), path
+
+
+def test_a_config_error_in_the_sidebar_is_chinese():
+    at = _app(lang="zh")
+    at.selectbox(key="cfg_norm_position").set_value("deepnorm")
+    at.selectbox(key="cfg_residual").set_value("off")
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert any("自带跳跃路径" in e for e in errors) and not any("defines its own" in e for e in errors), errors
+    assert at.button(key="btn_train").disabled
+    assert any("自带跳跃路径" in w.value for w in at.warning)
+
+
+def test_a_diverged_runs_reason_is_chinese():
+    import time
+
+    at = _app(lang="zh", lr="1000", optimizer="sgd", grad_clip="0", init="torch", norm_position="none",
+              norm="none", layers="4", steps="60", probe_every="0", eval_every="0")
+    at.button(key="btn_train").click().run()
+    deadline = time.time() + 90
+    while time.time() < deadline and not at.error:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("发散" in e and "不是有限值" in e for e in errors), errors
+    assert not any("non-finite" in e for e in errors), errors
