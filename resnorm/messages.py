@@ -70,3 +70,53 @@ def join(parts, sep: str = "; ") -> Msg:
 def problems_message(problems) -> Msg:
     """A config's (field, message) problems as one message: ``field: problem; field: problem``."""
     return join(Msg(f"{f}: {m}", "problem.field", {"field": f, "problem": m}) for f, m in problems)
+
+
+# ---- a message in a file (a run's summary.json): its code next to its English text ----------------------
+MAX_DEPTH = 3      # messages inside messages read back from a file
+MAX_PARAM = 600    # characters of a string parameter read back
+FILE_SECTIONS = ("start.", "reason.", "problem.")  # the messages a file may name
+
+
+def to_data(message) -> dict | None:
+    """A ``Msg``'s code as JSON data (``{"key": ..., "params": {...}}``), None for plain text."""
+    if not isinstance(message, Msg) or not message.key:
+        return None
+
+    def value(v):
+        if isinstance(v, Msg) and v.key:
+            return to_data(v)
+        if isinstance(v, list):
+            return [value(x) for x in v]
+        return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+    return {"key": message.key, "params": {k: value(v) for k, v in message.params.items()}}
+
+
+def from_data(text: str, data, depth: int = 0) -> Msg | None:
+    """``to_data``'s output read back from an untrusted file, as a ``Msg`` whose English is ``text``;
+    None when it is not a well-formed code of a known message (the text is then shown as it is)."""
+    if depth > MAX_DEPTH or not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
+        return None
+    key = data.get("key")
+    if not isinstance(key, str) or not (key == "msg.join" or key.startswith(FILE_SECTIONS) and key in english()):
+        return None
+    params = {}
+    for k, v in data.get("params", {}).items():
+        if isinstance(v, dict):
+            v = from_data(None, v, depth + 1)
+        elif isinstance(v, list) and len(v) <= 20:
+            v = [from_data(None, x, depth + 1) for x in v]
+            v = None if None in v else v
+        elif isinstance(v, str):
+            v = v[:MAX_PARAM]
+        elif not (isinstance(v, (int, float)) and not isinstance(v, bool)):
+            v = None
+        if v is None:
+            return None
+        params[k] = v
+    try:
+        english_text = (params["sep"].join(params["parts"]) if key == "msg.join"
+                        else english()[key].format(**params) if params else english()[key])
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        return None
+    return Msg(english_text if text is None else text, key, params)

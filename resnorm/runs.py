@@ -5,7 +5,8 @@ Layout of a run folder (the CLI's ``train --out DIR`` layout, plus weights and a
     runs/20261125-173012-post-layernorm-on-L6/
         config.json    RunConfig.to_json()
         metrics.csv    step,name,value (long format, docs/ARCHITECTURE.md §3)
-        summary.json   Summary.to_dict(): status, steps, final_loss, reason, ...
+        summary.json   Summary.to_dict(): status, steps, final_loss, reason (English; reason_code: its
+                       message code, resnorm.messages.to_data), ...
         weights.pt     the model's state_dict (torch.save); optional (older CLI runs lack it)
         meta.json      {"created", "source", "label"}; optional
 
@@ -44,6 +45,7 @@ import pandas as pd
 
 from . import settings
 from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
+from .messages import from_data
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 
@@ -474,6 +476,8 @@ def _read_summary(folder: Path) -> dict:
         out["final_loss"] = float(loss)
     if isinstance(reason, str) and len(reason) > MAX_REASON:
         out["reason"] = reason[: MAX_REASON - 1] + "…"
+    elif isinstance(reason, str) and "reason_code" in s:  # its code, when well-formed: shown translated
+        out["reason"] = from_data(reason, s["reason_code"]) or reason
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from .config import ConfigError, RunConfig
-from .messages import msg
+from .messages import msg, to_data
 from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
 from .schedules import lr_factor
@@ -97,6 +97,8 @@ class Summary:
         d = {"status": self.status, "steps": self.steps, "final_loss": self.final_loss,
              "reason": self.reason, "diverged_step": self.diverged_step,
              "elapsed_s": round(self.elapsed_s, 3), "device": self.device}
+        if (code := to_data(self.reason)) is not None:  # the reason's message code, for a UI in another language
+            d["reason_code"] = code
         d.update(self.extra)
         return d
 

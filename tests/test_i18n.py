@@ -324,3 +324,24 @@ def test_a_diverged_runs_reason_is_chinese():
     errors = [e.value for e in at.error]
     assert any("发散" in e and "不是有限值" in e for e in errors), errors
     assert not any("non-finite" in e for e in errors), errors
+
+
+def test_a_saved_runs_reason_keeps_its_code_and_a_forged_code_is_ignored(tmp_path):
+    import json
+
+    from resnorm import runs as R
+    from resnorm.messages import Msg, msg, to_data
+
+    reason = msg("reason.at_step", why=msg("reason.nonfinite_grad", value=float("inf")), step=3)
+    summary = {"status": "diverged", "steps": 3, "final_loss": None, "reason": reason, "diverged_step": 3,
+               "reason_code": to_data(reason)}
+    summary = json.loads(json.dumps(summary))
+    assert summary["reason"] == "non-finite gradient norm = inf at step 3"
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    back = R._read_summary(tmp_path)["reason"]
+    assert isinstance(back, Msg) and I.render(back, "zh") == "梯度范数不是有限值 = inf，在第 3 步"
+    for forged in ({"key": "live.train"}, {"key": "reason.at_step", "params": {"why": 1}}, "x",
+                   {"key": "reason.exploded", "params": {"loss": "a", "factor": 1, "first": 2}}):
+        (tmp_path / "summary.json").write_text(json.dumps({**summary, "reason_code": forged}))
+        back = R._read_summary(tmp_path)["reason"]
+        assert back == summary["reason"] and I.render(back, "zh") == summary["reason"], forged

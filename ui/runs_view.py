@@ -19,7 +19,7 @@ from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
 from ui import safe
-from ui.i18n import localize, options, status, t
+from ui.i18n import localize, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -132,7 +132,7 @@ def single(root: Path, name: str) -> None:
                            position=m.norm_position, norm=m.norm, residual=m.residual, task=cfg.task.task,
                            source=rec.meta.get("source") or "cli"), 800))
     if s.get("reason"):
-        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"], 600))
+        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(say(s["reason"]), 600))
     for note in rec.notes:
         st.info(md_escape(note, 600), icon=":material/info:")
     st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
