@@ -35,6 +35,11 @@ def t_or(key: str, default: str) -> str:
     return I.translate_or(key, default, lang())
 
 
+def chart_labels() -> I.Labels:
+    """A figure builder's ``labels`` argument: its words in the session's language."""
+    return I.Labels(lang())
+
+
 def options(prefix: str, keep_unknown: bool = False):
     """A ``format_func`` for option widgets: the text of ``prefix + option``, in the language of this
     run (bound now: Streamlit's test harness calls format functions outside the session)."""

@@ -26,7 +26,7 @@ from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
 from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui import safe
-from ui.i18n import field_label, lang, localize, options, say, say_problems, status, t
+from ui.i18n import chart_labels, field_label, lang, options, say, say_problems, status, t
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
@@ -288,8 +288,8 @@ def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
     cols = st.columns(len(metrics))
     for col, (metric, title) in zip(cols, metrics):
         with col:
-            st.plotly_chart(localize(FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"),
-                                                       log_y=True)), key=f"lesson_init_{metric}",
+            st.plotly_chart(FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"), log_y=True,
+                                              labels=chart_labels()), key=f"lesson_init_{metric}",
                             config=PLOTLY_CONFIG)
 
 

@@ -19,7 +19,7 @@ from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
 from ui import safe
-from ui.i18n import localize, options, say, status, t
+from ui.i18n import chart_labels, localize, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -229,7 +229,7 @@ def overlay(root: Path, names: list[str]) -> None:
     markers = {lab: r.markers() for lab, r in zip(labels, records)}
     dashed = "val/loss" if metric == "train/loss" else None
     _chart(R.overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
-                            uirevision="runs-overlay-" + metric), "runs_chart_overlay")
+                            uirevision="runs-overlay-" + metric, labels=chart_labels()), "runs_chart_overlay")
     rows = [{"run": lab, "status": status(r.summary["status"]), "steps": r.summary["steps"],
              "final_loss": r.summary.get("final_loss"), "norm_position": r.config.model.norm_position,
              "norm": r.config.model.norm, "residual": r.config.model.residual, "layers": r.config.model.layers}

@@ -84,6 +84,31 @@ def render(message, lang: str = DEFAULT_LANG) -> str:
         return str(message)
 
 
+class Labels:
+    """What a figure builder takes to label its chart in one language: ``labels(key, **fmt)`` is
+    ``translate(key, lang, **fmt)``; ``labels.word(text)`` a fixed figure word by its English name (the
+    table's ``fig.<text>``; the word itself where the table has none, e.g. a metric's name). The builders'
+    default is ``EN``: their English is the table's."""
+
+    def __init__(self, lang: str = DEFAULT_LANG):
+        self.lang = normalize(lang)
+
+    def __call__(self, key: str, /, **fmt) -> str:
+        return translate(key, self.lang, **fmt)
+
+    def word(self, text: str) -> str:
+        return translate_or("fig." + text, text, self.lang)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Labels) and other.lang == self.lang
+
+    def __hash__(self) -> int:
+        return hash(self.lang)
+
+
+EN = Labels(DEFAULT_LANG)
+
+
 def placeholders(text: str) -> set[str]:
     """The field names of ``text``'s ``{placeholders}`` (format specs ignored)."""
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text)
