@@ -12,6 +12,7 @@ with the standard library only, so every module of the package may import it wit
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -88,6 +89,8 @@ def to_data(message) -> dict | None:
             return to_data(v)
         if isinstance(v, list):
             return [value(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)  # JSON has no NaN: "nan" formats as the float did under a plain {placeholder}
         return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
     return {"key": message.key, "params": {k: value(v) for k, v in message.params.items()}}
 
