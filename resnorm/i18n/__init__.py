@@ -99,6 +99,10 @@ class Labels:
     def word(self, text: str) -> str:
         return translate_or("fig." + text, text, self.lang)
 
+    def event(self, kind: str) -> str:
+        """An event marker's label (``resnorm.compare.detect_events`` kinds: ``diverged``, ``grad jump``…)."""
+        return translate_or("fig.event." + kind, kind, self.lang)
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Labels) and other.lang == self.lang
 
