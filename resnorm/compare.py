@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import names
 from .config import RunConfig
 from .messages import msg
 from .store import Marker
@@ -130,11 +131,11 @@ def event_context(cfg: RunConfig) -> dict:
     uniform = {}
     for i in range(L):
         if arch == "encoder-decoder":
-            uniform[f"enc.blocks.{i}.attn"] = uniform_entropy(src, False)
-            uniform[f"dec.blocks.{i}.attn"] = uniform_entropy(tgt, True)
-            uniform[f"dec.blocks.{i}.cross_attn"] = uniform_entropy(src, False)
+            uniform[names.metric("enc", i, "attn")] = uniform_entropy(src, False)
+            uniform[names.metric("dec", i, "attn")] = uniform_entropy(tgt, True)
+            uniform[names.metric("dec", i, "cross_attn")] = uniform_entropy(src, False)
         else:
-            uniform[f"blocks.{i}.attn"] = uniform_entropy(src, arch == "decoder")
+            uniform[names.metric("blocks", i, "attn")] = uniform_entropy(src, arch == "decoder")
     return {"unigram": task.unigram_entropy(), "uniform": uniform}
 
 
@@ -242,9 +243,7 @@ def difference(series_a: dict, series_b: dict, name: str) -> tuple[np.ndarray, n
 
 def layer_profile(series: dict, metric: str) -> tuple[list[str], np.ndarray]:
     """(block names, latest value of ``{block}.{metric}``) in forward order."""
-    from .figures import block_prefixes
-
-    prefixes = block_prefixes(series)
+    prefixes = names.block_prefixes(series)
     vals = [series[f"{p}.{metric}"][1][-1] if f"{p}.{metric}" in series and len(series[f"{p}.{metric}"][1])
             else np.nan for p in prefixes]
     return prefixes, np.asarray(vals, dtype=float)

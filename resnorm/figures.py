@@ -12,13 +12,14 @@ or ``series_from_frame`` of a long frame). Conventions shared by every chart:
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
+
+from . import names
 
 MAX_POINTS = 1000
 COLORSCALE = "Viridis"
@@ -36,14 +37,8 @@ def series_from_frame(df: pd.DataFrame) -> Series:
 
 
 def block_prefixes(series: Series) -> list[str]:
-    """Block names present in the metrics, in forward order: blocks.0 …, or enc.blocks.0 … dec.blocks.0 …"""
-    found = set()
-    for name in series:
-        m = re.match(r"^((?:enc\.|dec\.)?blocks\.\d+)\.", name)
-        if m:
-            found.add(m.group(1))
-    stack_order = {"enc": 0, "blo": 1, "dec": 2}
-    return sorted(found, key=lambda p: (stack_order[p[:3]], int(p.rsplit(".", 1)[1])))
+    """Block names present in the metrics, in forward order (``resnorm.names``)."""
+    return names.block_prefixes(series)
 
 
 def layer_colors(n: int) -> list[str]:
@@ -52,11 +47,7 @@ def layer_colors(n: int) -> list[str]:
     return sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)])
 
 
-def short(prefix: str) -> str:
-    """blocks.3 → L3; enc.blocks.1 → enc L1."""
-    stack, _, i = prefix.rpartition(".")
-    stack = stack.replace("blocks", "").rstrip(".")
-    return f"{stack} L{i}".strip()
+short = names.short  # blocks.3 → L3; enc.blocks.1 → enc L1
 
 
 def thin(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS):
@@ -266,8 +257,8 @@ def _unique_labels(tokens) -> list[str]:
 
 def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy") -> go.Figure:
     """Attention entropy per head of ``layer`` (e.g. ``blocks.2.attn``) over training, in nats."""
-    pat = re.compile(re.escape(layer) + r"\.head(\d+)\.entropy$")
-    heads = sorted((int(m.group(1)), n) for n in series if (m := pat.match(n)))
+    heads = sorted((b.head, n) for n in series if n.startswith(layer + ".head") and n.endswith(".entropy")
+                   and (b := names.parse(n)) is not None and b.head is not None)
     colors = sample_colorscale("Plasma", [0.85 * i / max(len(heads) - 1, 1) for i in range(len(heads))])
     fig = go.Figure()
     for (h, name), c in zip(heads, colors):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import names
 from .compare import Comparison
 from .config import RunConfig
 from .model import Block
@@ -190,15 +191,12 @@ def first_value(series: dict, name: str) -> float:
 
 
 def n_blocks(series: dict) -> int:
-    i = 0
-    while f"blocks.{i}.resid_post.rms" in series:
-        i += 1
-    return i
+    return names.n_blocks(series)
 
 
 def at_init_profile(series: dict, metric: str) -> np.ndarray:
     """``blocks.{i}.<metric>`` at step 1, in block order."""
-    return np.array([first_value(series, f"blocks.{i}.{metric}") for i in range(n_blocks(series))])
+    return np.array([first_value(series, names.metric("blocks", i, metric)) for i in range(n_blocks(series))])
 
 
 def chance_loss(cfg: RunConfig) -> float:
@@ -234,7 +232,7 @@ def check_residuals(lesson: Lesson, r: Results) -> Verdict:
     m = lesson.margins
     on, off = r.series["skip"], r.series["noskip"]
     L = n_blocks(on)
-    rr_on, rr_off = (first_value(s, f"blocks.{L - 1}.rank_residual") for s in (on, off))
+    rr_on, rr_off = (first_value(s, names.metric("blocks", L - 1, "rank_residual")) for s in (on, off))
     loss_on, loss_off = final_loss(on), final_loss(off)
     chance = chance_loss(r.configs["skip"])
     claims = [("collapse", rr_off <= m["collapse"] and rr_on >= m["healthy"]),
@@ -286,7 +284,7 @@ def check_norms(lesson: Lesson, r: Results) -> Verdict:
     m = lesson.margins
     loss = {k: final_loss(s) for k, s in r.series.items()}
     L = n_blocks(r.series["layernorm"])
-    rms = {k: first_value(s, f"blocks.{L - 1}.resid_post.rms") for k, s in r.series.items()}
+    rms = {k: first_value(s, names.metric("blocks", L - 1, "resid_post.rms")) for k, s in r.series.items()}
     blowup = rms["none"] / rms["layernorm"]
     claims = [("ln_rms", max(loss["layernorm"], loss["rmsnorm"]) <= m["trained"]
                and abs(loss["layernorm"] - loss["rmsnorm"]) <= m["same"]),

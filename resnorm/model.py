@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import nn
 
-from . import variants
+from . import names, variants
 from .config import ModelConfig
 from .seeds import stream_seed
 
@@ -201,8 +201,7 @@ class Transformer(nn.Module):
 
     def block_prefixes(self) -> list[str]:
         """Module paths of all blocks in forward order: ``blocks.0`` … or ``enc.blocks.0`` …"""
-        return [f"{name}.{i}" if name == "blocks" else f"{name}.blocks.{i}"
-                for name, stack in self.stacks.items() for i in range(len(stack.blocks))]
+        return [names.block_prefix(name, i) for name, stack in self.stacks.items() for i in range(len(stack.blocks))]
 
     def hook_names(self) -> list[str]:
         return [n for n, m in self.named_modules() if isinstance(m, HookPoint)]

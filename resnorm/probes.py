@@ -30,6 +30,7 @@ import contextlib
 import numpy as np
 import torch
 
+from . import names
 from .model import Transformer
 
 
@@ -91,9 +92,9 @@ class ActivationProbe:
 
     def _hook(self, name: str, kind: str):
         if kind == "resid":
-            names = [f"{name}.{k}" if k.startswith("rank_residual") else f"{name}.resid_post.{k}"
-                     for k in RESID_STATS]
-            return lambda m, a, out: self._parts.append((names, stream_stats(out)))
+            keys = [f"{name}.{k}" if k.startswith("rank_residual") else f"{name}.resid_post.{k}"
+                    for k in RESID_STATS]
+            return lambda m, a, out: self._parts.append((keys, stream_stats(out)))
         if kind == "stream_in":  # the stream entering the next sublayer: remember it and its RMS
             def stream_in(m, a, out):
                 self._stream = _wide(out)
@@ -118,8 +119,8 @@ class ActivationProbe:
 
         def pattern(m, a, out):
             ent = attention_entropy(out)
-            names = [f"{name}.entropy"] + [f"{name}.head{h}.entropy" for h in range(ent.shape[0])]
-            self._parts.append((names, torch.cat([ent.mean().reshape(1), ent])))
+            keys = [f"{name}.entropy"] + [names.head_entropy(name, h) for h in range(ent.shape[0])]
+            self._parts.append((keys, torch.cat([ent.mean().reshape(1), ent])))
         return pattern
 
     @contextlib.contextmanager
@@ -151,10 +152,10 @@ class ActivationProbe:
         """The metrics captured since the last pop, as Python floats (one host transfer)."""
         if not self._parts:
             return {}
-        names = [n for ns, _ in self._parts for n in ns]
+        keys = [n for ns, _ in self._parts for n in ns]
         vals = torch.cat([v.double() for _, v in self._parts]).cpu().tolist()
         self._parts = []
-        return dict(zip(names, vals))
+        return dict(zip(keys, vals))
 
 
 class ParamGroups:

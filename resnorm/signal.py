@@ -27,7 +27,6 @@ slower.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import names
 from .analysis import init_metrics
 from .config import RunConfig, TaskConfig, TrainConfig
 from .tasks import make_task
@@ -63,8 +63,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
 }
 _BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}
-_NAME = re.compile(r"^(?:(enc|dec)\.)?blocks\.(\d+)\.(.+)$")
-STACK_ORDER = {"enc": 0, "blocks": 1, "dec": 2}
+STACK_ORDER = names.STACK_ORDER
 
 COLUMNS = ["seed", "layer", "stack", "metric", "value"]
 SWEEP_COLUMNS = ["depth"] + COLUMNS
@@ -97,12 +96,12 @@ def _reshape(metrics: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndar
     """§3 metric dict → parallel arrays (layer, stack, metric, value) of the kept per-block metrics."""
     layer, stack, metric, value = [], [], [], []
     for name, v in metrics.items():
-        m = _NAME.match(name)
-        if not m or m.group(3) not in _BY_SOURCE:
+        b = names.parse(name)
+        if b is None or b.rest not in _BY_SOURCE:
             continue
-        key = _BY_SOURCE[m.group(3)]
-        layer.append(int(m.group(2)))
-        stack.append(m.group(1) or "blocks")
+        key = _BY_SOURCE[b.rest]
+        layer.append(b.block)
+        stack.append(b.stack)
         metric.append(key)
         value.append(v * v if key == "resid_ms" else v)
     return (np.asarray(layer, np.int64), np.asarray(stack, object), np.asarray(metric, object),

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import names
 from .config import ModelConfig, TaskConfig
 from .messages import msg
 
@@ -120,8 +121,9 @@ class Task:
         the encoder reads the source, the decoder its own input, cross-attention both."""
         src = self.tokens(b.inputs[0])
         tgt = self.tokens(b.dec_inputs[0]) if b.dec_inputs is not None else src
-        if layer.startswith("dec."):
-            return (tgt, src) if layer.endswith("cross_attn") else (tgt, tgt)
+        b = names.parse(layer)
+        if b is not None and b.stack == "dec":
+            return (tgt, src) if b.rest == "cross_attn" else (tgt, tgt)
         return src, src
 
 

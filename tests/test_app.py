@@ -158,6 +158,7 @@ def test_upload_limit_agrees_with_package():
     with open(os.path.join(ROOT, ".streamlit", "config.toml"), "rb") as fh:
         cfg = tomllib.load(fh)
     assert cfg["server"]["maxUploadSize"] * 1000 * 1000 == MAX_TEXT_BYTES  # the browser counts MB of 10**6 bytes
+    assert cfg["client"]["toolbarMode"] == "viewer"  # no "Deploy" button or developer menu in front of a room
 
 
 @pytest.mark.parametrize("env, value", [("RESNORM_MAX_TRAININGS", "0"), ("RESNORM_MAX_TRAININGS", "abc"),
