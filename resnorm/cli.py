@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import os
 import signal
 import sys
@@ -120,7 +118,9 @@ def _config_from_args(args) -> RunConfig:
                             "drop it or add --task text-lm")])
     if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
         given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
-    return RunConfig.from_flat(given, base=base)
+    from .feasibility import require  # torch import only once the arguments parse
+
+    return require(RunConfig.from_flat(given, base=base))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -144,10 +144,6 @@ def _prepare_out_dir(out: str) -> Path:
     except OSError as e:
         raise ConfigError([("out", f"cannot write to {out}: {e.strerror}")]) from None
     return d
-
-
-def _json_safe(x):
-    return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
 def cmd_train(args) -> int:
@@ -183,20 +179,10 @@ def cmd_train(args) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the run is saved below; a second TERM waits
         if bar is not None:
             bar.close()
-    _atomic_write(out / "config.json", cfg.to_json() + "\n")
-    _atomic_write(out / "metrics.csv", tr.store.frame().to_csv(index=False))
-    if tr.model is not None and summary.status != "failed":  # reload with torch.load(weights_only=True)
-        import io
+    from .runs import write_into  # the runs folder's one writer: the same files, written the same way
 
-        import torch
-
-        from .runs import atomic_write_bytes
-
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in tr.model.state_dict().items()}, buf)
-        atomic_write_bytes(out / "weights.pt", buf.getvalue())
-    _atomic_write(out / "summary.json", json.dumps({k: _json_safe(v) for k, v in summary.to_dict().items()},
-                                                   indent=2) + "\n")
+    saved = tr.model is not None and summary.status != "failed"  # reload with torch.load(weights_only=True)
+    write_into(out, cfg, tr.store.frame(), summary.to_dict(), tr.model.state_dict() if saved else None)
     msg = f"{summary.status}: {summary.steps} steps"
     if summary.final_loss is not None:
         msg += f", final loss {summary.final_loss:.4f}"
@@ -228,7 +214,7 @@ def _on_sigterm():
 
 
 def cmd_init_stats(args) -> int:
-    from .analysis import init_stats
+    from .signal import init_stats
     from .trainer import resolve_device
 
     cfg = _config_from_args(args)

@@ -1,6 +1,10 @@
 """Frozen, validated configs: what to build (ModelConfig), what to learn (TaskConfig) and how to
 train it (TrainConfig), bundled as a RunConfig with a JSON round-trip.
 
+A config is a pure value: building one checks its fields and the rules between fields, and reads
+nothing (no file, no task, no memory estimate). Whether it can train on this machine is asked
+separately, once, of ``resnorm.feasibility`` (``check`` / ``require``).
+
 Every field carries its own schema in ``metadata`` (help text, choices or range). That one schema
 drives validation here, the command line (``resnorm.cli``) and, later, the UI controls, so a field's
 name, range and explanation are written exactly once. Field names are unique across the three
@@ -229,86 +233,6 @@ class TrainConfig(_Validated):
 
 SECTIONS = {"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}
 
-# ---- memory: every accepted config must be able to take a training step ---------------------------
-MEMORY_ENV = "RESNORM_MAX_RUN_GB"
-_DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2}
-
-
-def max_run_bytes() -> int:
-    """Memory one run may need: ``RESNORM_MAX_RUN_GB`` GiB (default 4; ``resnorm.settings``)."""
-    from . import settings  # settings imports this module (ConfigError)
-
-    return int(settings.get(MEMORY_ENV) * 2**30)
-
-
-def step_memory(model: "ModelConfig", src_len: int, tgt_len: int, vocab: int, batch: int) -> tuple[int, int]:
-    """(bytes of parameter state, bytes of one training step's activations): a deliberately generous
-    estimate from the sizes alone (no model is built).
-
-    Parameter state counts each weight seven times: the weight, its gradient, two Adam moments, the
-    snapshot the update-ratio probe takes and the optimizer's temporaries. Activations count, per
-    token and block, what autograd keeps for the backward pass (inputs of every linear layer and
-    norm, q/k/v, the attention scores, their mask and softmax, the MLP's hidden layer before and after
-    the activation) and half as much again for the gradients flowing back, plus the logits.
-    Measured against the peak resident memory of one step on CPU (float32, bfloat16, float64; decoder,
-    encoder, encoder-decoder), the estimate was 1.2-2.8 times the real figure."""
-    d, h, L = model.d_model, model.heads, model.layers
-    f = model.d_ff if model.mlp else 0
-    per_attn_p, per_mlp_p = 4 * d * d + 4 * d, (2 * d * f + f + d) if f else 0
-    per_norms_p = 3 * 4 * d
-    stacks = [(src_len, src_len, False)]  # (tokens, attended keys, cross-attention)
-    if model.arch == "encoder-decoder":
-        stacks.append((tgt_len, tgt_len, True))
-    params = vocab * d + max(src_len, tgt_len) * d + d * vocab + vocab
-    acts = 0
-    for T, S, cross in stacks:
-        params += L * (per_attn_p * (2 if cross else 1) + per_mlp_p + per_norms_p)
-        per_token = (16 * d + 4 * h * S) + (6 * d + 4 * f if f else 0)
-        if cross:
-            per_token += 16 * d + 4 * h * src_len
-        acts += batch * T * L * per_token
-    out_len = tgt_len if model.arch == "encoder-decoder" else src_len
-    acts += 4 * batch * out_len * vocab
-    b = _DTYPE_BYTES.get(model.dtype, 4)
-    return 7 * params * b, 3 * acts * b // 2
-
-
-def attention_store_bytes(cfg: "RunConfig") -> int:
-    """Memory the run's attention snapshots may take: the worker's store and the server's mirror,
-    each bounded by ``store.ATTENTION_BYTES`` (maps are cut to 8 heads and 64 positions)."""
-    from .store import ATTENTION_BYTES
-
-    return 2 * ATTENTION_BYTES if cfg.train.attention_every else 0
-
-
-def run_memory(cfg: "RunConfig") -> int:
-    """The estimate ``RESNORM_MAX_RUN_GB`` is checked against: weights and optimizer state, one
-    step's activations and the attention snapshots kept."""
-    from .tasks import task_shape
-
-    src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
-    param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
-    return param_b + act_b + attention_store_bytes(cfg)
-
-
-def memory_problems(cfg: "RunConfig") -> list[tuple[str, str]]:
-    """Refuse a config whose training step would not fit in ``max_run_bytes()``: in a shared server
-    an oversized run would not fail cleanly, it would be killed by the kernel with every session."""
-    from .tasks import task_shape
-
-    src, tgt, vocab = task_shape(cfg.task, cfg.model.arch)
-    param_b, act_b = step_memory(cfg.model, src, tgt, vocab, cfg.train.batch_size)
-    act_b += attention_store_bytes(cfg)
-    limit = max_run_bytes()
-    if param_b + act_b <= limit:
-        return []
-    gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
-    if param_b > limit // 2:
-        return [("d_model", msg("problem.model_too_large", need=gib(param_b), limit=gib(limit), env=MEMORY_ENV))]
-    return [("batch_size", msg("problem.step_too_large", need=gib(param_b + act_b), activations=gib(act_b),
-                               batch=cfg.train.batch_size, limit=gib(limit), env=MEMORY_ENV))]
-
-
 def field_index() -> dict[str, tuple[str, dataclasses.Field]]:
     """Field name -> (section, dataclass field), over all three configs."""
     return {f.name: (sec, f) for sec, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
@@ -321,16 +245,15 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
-        from .tasks import task_problems  # the task knows what architectures it fits
-
-        problems = task_problems(self.model, self.task)
+        """Rules across sections, from the fields alone. Whether the config can train here (its task
+        fits the architecture, its text is readable, it fits in memory) is ``resnorm.feasibility``'s
+        question, asked by whoever is about to train it."""
+        problems = []
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
             problems.append(("batch_size", msg("problem.batchnorm_batch")))
         if self.train.autocast != "off" and self.model.dtype != "float32":
             problems.append(("autocast", msg("problem.autocast_dtype", autocast=self.train.autocast,
                                              dtype=self.model.dtype)))
-        if not problems:
-            problems.extend(memory_problems(self))
         if problems:
             raise ConfigError(problems)
 

@@ -12,7 +12,6 @@ so far kept.
 from __future__ import annotations
 
 import contextlib
-import io
 import multiprocessing as mp
 import os
 import queue
@@ -20,13 +19,11 @@ import threading
 import time
 from functools import partial
 
-import torch
-
-from . import settings
-from . import messages
+from . import messages, settings
 from .config import RunConfig
 from .device import limit_cuda_memory
 from .messages import msg
+from .runs import SerialisedWeights, weights_bytes
 from .store import MetricStore
 from .trainer import Summary
 from .compare import LETTERS, check_configs
@@ -207,13 +204,9 @@ def _save_orphans(job, runs) -> None:
 
 
 def _weights(run) -> bytes | None:
-    """A run's weights as bytes: tensors on a queue would travel as shared-memory handles that
-    vanish when this process exits."""
-    if run.model is None:
-        return None
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, buf)
-    return buf.getvalue()
+    """A run's weights as bytes (``runs.weights_bytes``, the form they are saved in): tensors on a
+    queue would travel as shared-memory handles that vanish when this process exits."""
+    return None if run.model is None else weights_bytes(run.model.state_dict())
 
 
 _SPAWN_LOCK = threading.Lock()
@@ -244,16 +237,6 @@ def _without_main():
             yield
         finally:
             spawn.get_preparation_data = original
-
-
-class _Weights:
-    """Stands in for the model in the parent: what ``save_run`` needs of it."""
-
-    def __init__(self, data: bytes):
-        self._data = data
-
-    def state_dict(self) -> dict:
-        return torch.load(io.BytesIO(self._data), weights_only=True)
 
 
 class _RunState:
@@ -295,7 +278,7 @@ class _RunState:
                                diverged_step=diverged_step)
         self.step, self.reason, self.diverged_step = summary["steps"], summary["reason"], diverged_step
         self._child_elapsed = summary["elapsed_s"]
-        self.model = _Weights(weights) if weights is not None else None
+        self.model = SerialisedWeights(weights) if weights is not None else None
         self.status = summary["status"]
 
     def _fail(self, reason: str) -> None:

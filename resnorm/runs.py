@@ -1,13 +1,14 @@
 """Saved runs: one folder per finished run under a runs folder, readable by the app and by hand.
 
-Layout of a run folder (the CLI's ``train --out DIR`` layout, plus weights and a small meta file)::
+Layout of a run folder (the CLI's ``train --out DIR`` layout, plus a small meta file; one writer,
+``run_files`` and ``write_files``, writes both: ``write_run`` here, ``write_into`` for the CLI)::
 
     runs/20261125-173012-post-layernorm-on-L6/
         config.json    RunConfig.to_json()
         metrics.csv    step,name,value (long format, docs/ARCHITECTURE.md §3)
         summary.json   Summary.to_dict(): status, steps, final_loss, reason (English; reason_code: its
                        message code, resnorm.messages.to_data), ...
-        weights.pt     the model's state_dict (torch.save); optional (older CLI runs lack it)
+        weights.pt     the model's state_dict (``weights_bytes``); optional (older CLI runs lack it)
         meta.json      {"created", "source", "label"}; optional
 
 The runs folder is ``./runs`` unless ``RESNORM_RUNS_DIR`` or a ``root`` argument says otherwise.
@@ -24,7 +25,6 @@ It is the one thing sessions share, and its content is **not trusted**:
 """
 from __future__ import annotations
 
-import dataclasses
 import errno
 import html
 import io
@@ -43,8 +43,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from . import settings
-from .config import MAX_CONFIG_BYTES, SECTIONS, ConfigError, RunConfig, _finite, show
+from . import feasibility, settings
+from .config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
 from .i18n import EN, Labels
 from .messages import from_data
 
@@ -276,61 +276,117 @@ def _save_error(root: Path, e: OSError) -> RunSaveError:
     return _os_error(RunSaveError, f"cannot save the run to {root}/: {_why(e)}", e)
 
 
-def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict, state_dict: dict | None = None, *,
-              root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
-              name: str | None = None, weights: str = "always") -> Path:
-    """Save a run from its parts (``save_run`` takes them from a trainer). Returns its folder.
+def weights_bytes(state_dict: dict) -> bytes:
+    """The one serialisation of a model's weights: ``torch.save`` of its tensors, on the CPU (read
+    back by ``load_weights`` with ``torch.load(weights_only=True)``)."""
+    import torch
 
-    The run is written into a hidden temporary folder inside the root, each file atomically, and
-    that folder is renamed to the run's name at the end; on any failure it is removed, so a
-    half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
-    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
-    run would take the folder over ``quota_bytes()``. ``weights``: ``always`` saves the state dict,
-    ``limited`` only when it is at most ``max_weights_bytes()`` (what the server does)."""
-    base = validate_name(name) if name is not None else default_name(cfg)
-    root = runs_root(root)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
+    return buf.getvalue()
+
+
+class SerialisedWeights:
+    """Weights already serialised by ``weights_bytes`` — a worker process's run as the server holds
+    it: saved as they are (never loaded only to be saved again); ``state_dict`` loads them."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def state_dict(self) -> dict:
+        import torch
+
+        return torch.load(io.BytesIO(self.data), weights_only=True)
+
+
+def _weights_data(weights_in, policy: str, meta: dict) -> bytes | None:
+    """The bytes of ``weights.pt`` (serialised here at most once), or None: no weights, or over the
+    server's limit under the ``limited`` policy (``meta`` then says so)."""
+    if weights_in is None:
+        return None
+    serialised = isinstance(weights_in, SerialisedWeights)
+    size = len(weights_in.data) if serialised else sum(v.numel() * v.element_size() for v in weights_in.values())
+    if policy == "limited" and size > max_weights_bytes():
+        meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
+                           f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
+        return None
+    return weights_in.data if serialised else weights_bytes(weights_in)
+
+
+def _check_parts(frame: pd.DataFrame, summary: dict) -> None:
     if not isinstance(summary, dict):
         raise TypeError("summary must be a dict (Summary.to_dict())")
     missing = {"step", "name", "value"} - set(frame.columns)
     if missing:
         raise ValueError(f"metrics frame lacks column(s) {sorted(missing)}")
+
+
+def run_files(cfg: RunConfig, frame: pd.DataFrame, summary: dict, weights: bytes | None = None,
+              meta: dict | None = None) -> dict[str, bytes]:
+    """The files of a run folder as bytes, each serialised once, in the order they are written:
+    config.json, metrics.csv, summary.json, weights.pt (if any), meta.json (if any)."""
+    _check_parts(frame, summary)
+    files = {CONFIG: (cfg.to_json() + "\n").encode("utf-8"),
+             METRICS: frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8"),
+             SUMMARY: _json_bytes(summary)}
+    if weights is not None:
+        files[WEIGHTS] = weights
+    if meta is not None:
+        files[META] = _json_bytes(meta)
+    return files
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write each file into ``folder`` atomically (``atomic_write_bytes``: fsynced, mode 0644, no
+    temporary file left behind), then sync the folder."""
+    for fname, data in files.items():
+        atomic_write_bytes(folder / fname, data)
+    _fsync_dir(folder)
+
+
+def write_into(folder: str | os.PathLike, cfg: RunConfig, frame: pd.DataFrame, summary: dict,
+               state_dict: dict | None = None) -> None:
+    """Write a run's files into a folder the user named (the CLI's ``train --out DIR``): the files
+    of a run folder without ``meta.json`` (listed, such a folder's source is ``cli``), each written
+    atomically. Not the runs folder: no quota, no weights limit, existing files are replaced."""
+    write_files(Path(folder), run_files(cfg, frame, summary, _weights_data(state_dict, "always", {})))
+
+
+def write_run(cfg: RunConfig, frame: pd.DataFrame, summary: dict,
+              state_dict: dict | SerialisedWeights | None = None, *,
+              root: str | os.PathLike | None = None, source: str = "live", label: str | None = None,
+              name: str | None = None, weights: str = "always") -> Path:
+    """Save a run from its parts (``save_run`` takes them from a trainer) into the runs folder.
+    Returns its folder.
+
+    The run is written into a hidden temporary folder inside the root, each file atomically, and
+    that folder is renamed to the run's name at the end; on any failure it is removed, so a
+    half-written run never appears. ``name`` defaults to ``default_name(cfg)``; if taken, ``-2``,
+    ``-3``, ... is appended. Raises ``RunSaveError`` when the folder cannot be written, or when the
+    run would take the folder over ``quota_bytes()``. ``state_dict``: the model's, or its
+    ``SerialisedWeights``. ``weights``: ``always`` saves them, ``limited`` only when they are at most
+    ``max_weights_bytes()`` (what the server does)."""
+    base = validate_name(name) if name is not None else default_name(cfg)
+    root = runs_root(root)
     created = datetime.now(timezone.utc).astimezone()
     meta = {"created": created.isoformat(timespec="seconds"), "source": str(source),
             "label": str(label) if label else None}
+    _check_parts(frame, summary)  # refused before any work
     tmp = None
     try:
         quota = quota_bytes()
         root.mkdir(parents=True, exist_ok=True)
-        config_b = (cfg.to_json() + "\n").encode("utf-8")
-        csv = frame[["step", "name", "value"]].to_csv(index=False).encode("utf-8")
-        summary_b = _json_bytes(summary)
-        weights_b = None
-        if state_dict is not None:
-            size = sum(v.numel() * v.element_size() for v in state_dict.values())
-            if weights == "limited" and size > max_weights_bytes():
-                meta["weights"] = (f"not saved: {size / 1e6:.1f} MB is over the server's limit of "
-                                   f"{max_weights_bytes() / 1e6:g} MB ({WEIGHTS_ENV})")
-            else:
-                import torch
-
-                buf = io.BytesIO()
-                torch.save({k: v.detach().to("cpu") for k, v in state_dict.items()}, buf)
-                weights_b = buf.getvalue()
-        new = len(config_b) + len(csv) + len(summary_b) + len(weights_b or b"") + 4096
+        weights_b = _weights_data(state_dict, weights, meta)
+        files = run_files(cfg, frame, summary, weights_b, meta)
+        new = sum(len(b) for b in files.values()) + 4096
         used = folder_bytes(root)
         if used + new > quota:
             raise _os_error(RunSaveError, f"cannot save the run to {root}/: the runs folder would hold "
                             f"{(used + new) / 2**30:.2f} GiB, over its quota of {quota / 2**30:g} GiB "
                             f"({QUOTA_ENV}); delete runs on the Runs page, or download this one from its page")
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
-        atomic_write_bytes(tmp / CONFIG, config_b)
-        atomic_write_bytes(tmp / METRICS, csv)
-        atomic_write_bytes(tmp / SUMMARY, summary_b)
-        if weights_b is not None:
-            atomic_write_bytes(tmp / WEIGHTS, weights_b)
-        atomic_write_bytes(tmp / META, _json_bytes(meta))
         os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a saved run is readable like any folder
-        _fsync_dir(tmp)
+        write_files(tmp, files)
         final = _publish(tmp, root, base)
         tmp = None
         _fsync_dir(root)
@@ -369,8 +425,8 @@ def save_run(trainer, root: str | os.PathLike | None = None, source: str = "live
     if summary is None:
         raise ValueError(f"the run has not ended yet (status {getattr(trainer, 'status', '?')}); "
                          "save it once it has finished or been stopped")
-    model = getattr(trainer, "model", None)
-    state = model.state_dict() if model is not None else None
+    model = getattr(trainer, "model", None)  # a Transformer, or a worker's SerialisedWeights
+    state = model if model is None or isinstance(model, SerialisedWeights) else model.state_dict()
     return write_run(trainer.cfg, trainer.store.frame(), summary.to_dict(), state, root=root,
                      source=source, label=label, weights=weights)
 
@@ -411,32 +467,11 @@ def _read_json(folder: Path, fname: str, required: bool = True):
     return data
 
 
-def _config_sections(d: dict) -> dict:
-    """Field-level validation of a config dict, section by section (cheap: no task data is read).
-    Returns ``{"model": ModelConfig, "task": TaskConfig, "train": TrainConfig}``."""
-    problems = [(k, f"unknown section {k!r}") for k in d if k not in SECTIONS]
-    out = {}
-    for s, cls in SECTIONS.items():
-        sec = d.get(s, {})
-        if not isinstance(sec, dict):
-            problems.append((s, "must be an object"))
-            continue
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = [k for k in sec if k not in names]
-        problems += [(f"{s}.{k}", "unknown option") for k in unknown]
-        try:
-            out[s] = cls(**{k: v for k, v in sec.items() if k in names})
-        except ConfigError as e:
-            problems += e.problems
-    if problems:
-        raise ConfigError(problems)
-    return out
-
-
-def _read_config_sections(folder: Path) -> dict:
+def _read_config(folder: Path) -> RunConfig:
+    """``config.json`` as a RunConfig: its fields checked, nothing read (a config is a pure value)."""
     d = _read_json(folder, CONFIG)
     try:
-        return _config_sections(d)
+        return RunConfig.from_dict(d)
     except ConfigError as e:
         raise RunLoadError(f"{CONFIG} is not a valid config ({e})") from None
 
@@ -530,15 +565,15 @@ def _created(meta: dict, folder: Path) -> datetime:
 
 
 def _entry(folder: Path) -> RunEntry:
-    secs = _read_config_sections(folder)
+    cfg = _read_config(folder)
     summary = _read_summary(folder)
     _check_metrics_header(folder)
     meta = _read_meta(folder)
     has_weights = _regular_file(folder, WEIGHTS) is not None
-    m, loss = secs["model"], summary.get("final_loss")
+    m, loss = cfg.model, summary.get("final_loss")
     return RunEntry(name=folder.name, created=_created(meta, folder), source=meta.get("source") or "cli",
                     label=meta.get("label") or "", arch=m.arch, layers=m.layers, norm_position=m.norm_position,
-                    norm=m.norm, residual=m.residual, task=secs["task"].task, status=summary["status"],
+                    norm=m.norm, residual=m.residual, task=cfg.task.task, status=summary["status"],
                     steps=summary["steps"], final_loss=None if loss is None else float(loss),
                     has_weights=has_weights)
 
@@ -650,47 +685,27 @@ def read_metrics(path: Path) -> pd.DataFrame:
                          "value": value.to_numpy("float64")})
 
 
-def _unchecked_config(sections: dict) -> RunConfig:
-    """A RunConfig from already-validated sections without re-checking the task's data (a text-lm
-    run's text file may be gone; the saved run still is a record of what was trained)."""
-    cfg = object.__new__(RunConfig)
-    for k, v in sections.items():
-        object.__setattr__(cfg, k, v)
-    return cfg
-
-
 def load_run(name: str, root: str | os.PathLike | None = None) -> RunRecord:
     """Load one run's config, metrics, summary and meta (not the weights: ``load_weights``).
     Raises ValueError for an invalid name, RunLoadError for a missing or malformed run."""
     p = _existing_run(name, root)
     notes = []
     try:
-        sections = _read_config_sections(p)
+        cfg = _read_config(p)
         summary = _read_summary(p)
         meta = _read_meta(p)
         frame = read_metrics(_check_metrics_header(p))
     except RunLoadError as e:
         raise RunLoadError(f"run {name!r}: {e}") from None
-    task = sections["task"]
-    if task.text_file is not None:
-        # A path from the runs folder is never opened (it could be /etc/shadow or /dev/zero, and
-        # the answer would tell whether it exists): the rest of the config is checked as if the
-        # text were Python's own sources (the same shape), and a note says why.
-        probe = {**sections, "task": dataclasses.replace(task, task="stdlib-lm", text_file=None)
-                 if task.task == "text-lm" else dataclasses.replace(task, text_file=None)}
-        try:
-            RunConfig(**probe)
-        except ConfigError as e:
-            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
-        cfg = _unchecked_config(sections)
-        if task.task == "text-lm":
-            notes.append("this run trained on a text file, which is not opened from the runs folder: its "
-                         "saved metrics are shown; to train it again, upload the text on the Live page")
-    else:
-        try:
-            cfg = RunConfig(**sections)
-        except ConfigError as e:
-            raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({e})") from None
+    # Could it be trained again here? A path from the runs folder is never opened (it could be
+    # /etc/shadow or /dev/zero, and the answer would tell whether it exists): the text is not read,
+    # the rest is checked, and a note says why.
+    problems = feasibility.check(cfg, read_text=False)
+    if problems:
+        raise RunLoadError(f"run {name!r}: {CONFIG} is not a valid config ({ConfigError(problems)})")
+    if cfg.task.task == "text-lm":
+        notes.append("this run trained on a text file, which is not opened from the runs folder: its "
+                     "saved metrics are shown; to train it again, upload the text on the Live page")
     return RunRecord(name=name, config=cfg, frame=frame, summary=summary, meta=meta, notes=notes)
 
 

@@ -14,7 +14,7 @@ its own stream, seeded with ``stream_seed(seed, name)``:
 in ``STREAMS``, its first 63 bits as an integer: the standard way to derive independent streams from
 one seed. So the weights of seed s are not drawn from the integer s that also orders its data, and
 seed s's validation batches are not seed s + 1's training batches (as they were when the validation
-generator was seeded with s + 1). The at-initialisation view (``resnorm.analysis``) uses the same
+generator was seeded with s + 1). The at-initialisation analysis (``resnorm.signal``) uses the same
 ``weights`` and ``train`` streams, so its step-1 numbers are a training run's step 1.
 """
 from __future__ import annotations

@@ -56,7 +56,14 @@ def pause_grace_s() -> float:
 
 
 def refusal(configs: list[RunConfig]) -> str | None:
-    """Why these configs cannot run on this server at all (checked before queueing), or None."""
+    """Why these configs cannot run on this server at all (checked before queueing), or None:
+    ``resnorm.feasibility`` of each and of all together, then the server's settings."""
+    from . import feasibility
+
+    for cfg in configs:
+        problems = feasibility.check(cfg)
+        if problems:
+            return problems_message(problems)
     try:
         devices = [resolve_device(cfg.train.device) for cfg in configs]  # a clear message now, not a failed child later
         if worker_kind() == "process":
@@ -67,13 +74,7 @@ def refusal(configs: list[RunConfig]) -> str | None:
         return problems_message(e.problems)
     except ValueError as e:
         return str(e)
-    if len(configs) > 1:  # a comparison trains its configs together, in one slot: they share one cap
-        from .config import MEMORY_ENV, max_run_bytes, run_memory
-
-        total, limit = sum(run_memory(c) for c in configs), max_run_bytes()
-        if total > limit:
-            return msg("start.together", n=len(configs), need=total / 2**30, limit=limit / 2**30, env=MEMORY_ENV)
-    return None
+    return feasibility.together(configs)  # a comparison trains its configs in one slot: they share one cap
 
 
 def job_alias(doc: str) -> property:

@@ -1,7 +1,14 @@
-"""Signal propagation at initialisation, along depth and across depths.
+"""Signal propagation at initialisation — the one init-analysis module: along depth, across depths,
+and the command line's ``init-stats``.
 
-Each unit of work is ``init_metrics`` (one forward/backward of a fresh model, no optimizer step)
-for one config and one seed; its per-block metrics are reshaped into a tidy frame::
+The unit of work is ``init_metrics``: one forward/backward of a fresh model for one config and one
+seed, no optimizer step, recording what a training step's probes record (the §3 metrics of
+docs/ARCHITECTURE.md, from the same probes: a depth profile at init and a curve during training are
+the same quantity). Units are computed once per process and shown in two shapes:
+
+- ``init_stats(cfg, seeds)``: every metric, long format ``seed, name, value`` (the CLI's
+  ``init-stats`` output, its names those of §3);
+- ``depth_profile(cfg, seeds)``: the per-block metrics of ``METRICS``, tidy::
 
     seed  layer  stack   metric          value
     0     0      blocks  resid_ms        2.59
@@ -11,18 +18,17 @@ for one config and one seed; its per-block metrics are reshaped into a tidy fram
 ``layer`` is the 0-based block index within its ``stack`` (``blocks`` for decoder/encoder, ``enc``
 and ``dec`` for encoder-decoder). ``METRICS`` lists the metrics kept and what they mean.
 
-``depth_profile(cfg, seeds)`` is that frame for one depth; ``depth_sweep(cfg, depths, seeds)``
-stacks profiles of ``cfg.replace(layers=d)`` with a ``depth`` column, and ``depth_summary`` reduces a
-sweep to the numbers plotted against depth (first/last block gradient norm, the last block's
-residual mean square).
+``depth_sweep(cfg, depths, seeds)`` stacks profiles of ``cfg.replace(layers=d)`` with a ``depth``
+column, and ``depth_summary`` reduces a sweep to the numbers plotted against depth (first/last block
+gradient norm, the last block's residual mean square).
 
-Results are cached in-process: each (config, seed) unit, keyed by the config's JSON with the fields
-that cannot change an initialisation (learning rate, steps, ...) reset, and each assembled frame,
-keyed by (config JSON, seeds). A page that re-renders, adds a seed or widens the depth range only
-computes what is new. On the CPU, computing follows the trainer's thread convention: torch's
-(process-wide) intra-op threads are set to ``resnorm.trainer.cpu_threads()`` (``RESNORM_CPU_THREADS``,
-default 1), as a training would; with two OpenMP threads on a busy 2-core machine a profile was ~8×
-slower.
+Every config is checked by ``resnorm.feasibility.require`` before anything is built. Results are
+cached in-process: each (config, seed) unit, keyed by the config's JSON with the fields that cannot
+change an initialisation (learning rate, steps, ...) reset, and each assembled frame, keyed by
+(config JSON, seeds). A page that re-renders, adds a seed or widens the depth range only computes
+what is new. On the CPU, computing follows the trainer's thread convention: torch's (process-wide)
+intra-op threads are set to ``resnorm.trainer.cpu_threads()`` (``RESNORM_CPU_THREADS``, default 1),
+as a training would; with two OpenMP threads on a busy 2-core machine a profile was ~8× slower.
 """
 from __future__ import annotations
 
@@ -37,8 +43,11 @@ import pandas as pd
 import torch
 
 from . import names
-from .analysis import init_metrics
 from .config import RunConfig, TaskConfig, TrainConfig
+from .feasibility import require
+from .model import build_model, sequence_loss
+from .probes import ActivationProbe, ParamGroups, total_grad_norm
+from .seeds import stream_seed
 from .tasks import make_task
 from .trainer import cpu_threads, resolve_device
 
@@ -65,6 +74,7 @@ METRICS: dict[str, tuple[str, str]] = {
 _BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}
 STACK_ORDER = names.STACK_ORDER
 
+STATS_COLUMNS = ["seed", "name", "value"]  # init_stats: the command line's init-stats
 COLUMNS = ["seed", "layer", "stack", "metric", "value"]
 SWEEP_COLUMNS = ["depth"] + COLUMNS
 SUMMARY_COLUMNS = ["depth", "seed", "stack", "metric", "value"]
@@ -115,7 +125,7 @@ class _Stats:
 
 _stats = _Stats()
 _lock = threading.Lock()
-_units: OrderedDict[tuple[str, int], tuple] = OrderedDict()
+_units: OrderedDict[tuple[str, int], dict] = OrderedDict()
 _frames: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 
 
@@ -135,8 +145,28 @@ def _lru_put(store: OrderedDict, key, value, limit: int) -> None:
             store.popitem(last=False)
 
 
-def _unit(key: str, seed: int) -> tuple:
-    """Per-block metrics of one (config, seed), computed once per process."""
+def init_metrics(cfg: RunConfig, seed: int, task=None) -> dict[str, float]:
+    """§3 metrics after one forward/backward at initialisation with weights and batch from ``seed``'s
+    ``weights`` and ``train`` streams (``resnorm.seeds``): a training run's step 1. ``task``: the
+    config's task, when the caller has built it (else it is checked and built here)."""
+    task = task or make_task(require(cfg).task, cfg.model.arch)
+    device = resolve_device(cfg.train.device)
+    model = build_model(cfg.model, task.vocab_size, task.max_len, seed=seed).to(device).train()
+    batch = task.sample(cfg.train.batch_size, torch.Generator().manual_seed(stream_seed(seed, "train")),
+                        "train").to(device)
+    probe = ActivationProbe(model)
+    with probe.capture():
+        loss = sequence_loss(model(*batch.model_args()), batch.targets)
+    loss.backward()
+    values = probe.pop()
+    values.update(ParamGroups(model).grad_norms())
+    values["train/loss"] = loss.item()
+    values["grad/total_norm"] = total_grad_norm(model.parameters()).item()
+    return values
+
+
+def _unit(key: str, seed: int) -> dict[str, float]:
+    """``init_metrics`` of one (config, seed), computed once per process; do not modify the result."""
     hit = _lru_get(_units, (key, seed))
     if hit is not None:
         _stats.unit_hits += 1
@@ -146,9 +176,9 @@ def _unit(key: str, seed: int) -> tuple:
     if resolve_device(cfg.train.device).type == "cpu" and torch.get_num_threads() != cpu_threads():
         torch.set_num_threads(cpu_threads())  # the trainer's convention (process-wide): see cpu_threads
     task = _task(json.dumps(cfg.task.to_dict(), sort_keys=True), cfg.model.arch)
-    arrays = _reshape(init_metrics(cfg, seed, task))
-    _lru_put(_units, (key, seed), arrays, MAX_UNITS)
-    return arrays
+    metrics = init_metrics(cfg, seed, task)
+    _lru_put(_units, (key, seed), metrics, MAX_UNITS)
+    return metrics
 
 
 def cache_info() -> dict[str, int]:
@@ -192,13 +222,13 @@ def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: 
     Columns ``seed, layer, stack, metric, value`` (see the module docstring); ``on_progress(f)`` is
     called with the fraction done after each seed. Cached; the caller gets its own copy.
     """
-    key, seeds = cache_key(cfg), _seeds(seeds)
+    key, seeds = cache_key(require(cfg)), _seeds(seeds)
     frame = _cached_frame(("profile", key, seeds), on_progress)
     if frame is not None:
         return frame
     parts = []
     for i, seed in enumerate(seeds):
-        layer, stack, metric, value = _unit(key, seed)
+        layer, stack, metric, value = _reshape(_unit(key, seed))
         parts.append(pd.DataFrame({"seed": np.full(len(layer), seed, np.int64), "layer": layer,
                                    "stack": stack, "metric": metric, "value": value}))
         if on_progress is not None:
@@ -206,6 +236,19 @@ def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: 
     frame = pd.concat(parts, ignore_index=True)[COLUMNS]
     _lru_put(_frames, ("profile", key, seeds), frame, MAX_FRAMES)
     return frame.copy()
+
+
+def init_stats(cfg: RunConfig, seeds: Iterable[int] = range(3), on_seed: Callable[[int], None] | None = None
+               ) -> pd.DataFrame:
+    """Every §3 metric at initialisation, long format: columns ``seed, name, value`` over ``seeds``
+    (the command line's ``init-stats``); ``on_seed(i)`` is called after the i-th seed."""
+    key, seeds = cache_key(require(cfg)), _seeds(seeds)
+    rows = []
+    for i, seed in enumerate(seeds):
+        rows.extend((seed, name, value) for name, value in _unit(key, seed).items())
+        if on_seed is not None:
+            on_seed(i)
+    return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
 def depth_grid(lo: int, hi: int, points: int = 8, spacing: str = "geometric") -> list[int]:
@@ -233,7 +276,7 @@ def depth_sweep(cfg: RunConfig, depths: Iterable[int], seeds: Iterable[int] = ra
     depths, seeds = tuple(sorted({int(d) for d in depths})), _seeds(seeds)
     if not depths:
         raise ValueError("depths: give at least one depth")
-    cfgs = [cfg.replace(layers=d) for d in depths]
+    cfgs = [require(cfg.replace(layers=d)) for d in depths]  # every depth can be built, before any is
     key = ("sweep", cache_key(cfg), depths, seeds)
     frame = _cached_frame(key, on_progress)
     if frame is not None:

@@ -22,7 +22,6 @@ and the run's summary says so.
 """
 from __future__ import annotations
 
-import functools
 import os
 import stat
 import sysconfig
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from . import names
-from .config import ModelConfig, TaskConfig
+from .config import TaskConfig
 from .messages import msg
 
 BOS, SEP = "^", "⟂"  # never in a symbol alphabet
@@ -134,9 +133,8 @@ class SequenceTask(Task):
     def __init__(self, cfg: TaskConfig, arch: str):
         self.n = cfg.seq_len
         super().__init__(cfg, arch, [BOS, SEP] + list(self.alphabet(cfg)))
-        self.len_x, self.len_y = self.lengths()
-        self.max_len = {"decoder": self.len_x + self.len_y, "encoder": self.len_x,
-                        "encoder-decoder": max(self.len_x, self.len_y)}[arch]
+        self.len_x, self.len_y = self.lengths(self.n)
+        self.max_len = model_positions(self.len_x, self.len_y, arch)
         self._hash_w = torch.randint(1, HASH_PRIME, (self.len_x,), generator=torch.Generator().manual_seed(HASH_SEED))
         self.val_fraction, self.held_out = VAL_FRACTION, True
         if self.space_size() <= ENUMERATE_LIMIT:
@@ -146,7 +144,12 @@ class SequenceTask(Task):
 
     def space_size(self) -> int:
         """Number of distinct inputs x."""
-        return self.cfg.vocab_size ** self.n
+        return self.inputs_count(self.cfg)
+
+    @classmethod
+    def inputs_count(cls, cfg: TaskConfig) -> int:
+        """Number of distinct inputs x of the task ``cfg`` (without building it)."""
+        return cfg.vocab_size ** cfg.seq_len
 
     def all_inputs(self) -> torch.Tensor:
         """Every input x (space_size × len_x token ids); only for small spaces."""
@@ -175,11 +178,14 @@ class SequenceTask(Task):
             have += int(keep.sum())
         return torch.cat(xs)[:batch_size], torch.cat(ys)[:batch_size]
 
-    def alphabet(self, cfg) -> str:
+    @classmethod
+    def alphabet(cls, cfg) -> str:
         return SYMBOLS[: cfg.vocab_size]
 
-    def lengths(self) -> tuple[int, int]:
-        return self.n, self.n
+    @classmethod
+    def lengths(cls, n: int) -> tuple[int, int]:
+        """(length of x, length of y) for ``seq_len`` n."""
+        return n, n
 
     def pairs(self, batch_size: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -240,18 +246,21 @@ class Add(SequenceTask):
 
     name = "add"
 
-    def alphabet(self, cfg) -> str:
+    @classmethod
+    def alphabet(cls, cfg) -> str:
         return "0123456789+="
 
-    def lengths(self):
-        return 2 * self.n + 1, self.n + 1
+    @classmethod
+    def lengths(cls, n: int):
+        return 2 * n + 1, n + 1
 
     @property
     def sep_id(self) -> int:
         return self.index["="]
 
-    def space_size(self) -> int:
-        return 100 ** self.n
+    @classmethod
+    def inputs_count(cls, cfg: TaskConfig) -> int:
+        return 100 ** cfg.seq_len
 
     def all_inputs(self) -> torch.Tensor:
         k = self.n
@@ -304,12 +313,11 @@ class TextTask(Task):
         super().__init__(cfg, arch, list(vocab))
         cut = int(len(ids) * (1 - VAL_FRACTION))
         self.splits = {"train": ids[:cut], "val": ids[cut:]}
-        self.window = cfg.seq_len + (1 if arch == "decoder" else 0)
+        self.window = text_window(cfg.seq_len, arch)
         self.max_len = cfg.seq_len
-        for split, data in self.splits.items():
-            if len(data) < self.window:
-                raise TaskError("seq_len", msg("problem.text_too_short", seq_len=cfg.seq_len, split=split,
-                                               n=len(data), window=self.window))
+        problem = text_length_problem(len(ids), cfg.seq_len, arch)
+        if problem:
+            raise TaskError(*problem)
 
     def unigram_entropy(self) -> float:
         """Entropy (nats) of the characters of the training split (every character is a target)."""
@@ -327,6 +335,21 @@ class TextTask(Task):
         return Batch(inputs, win.masked_fill(~masked, -100))
 
 
+def text_window(seq_len: int, arch: str) -> int:
+    """Characters one training window takes: the context, plus the next character for a causal LM."""
+    return seq_len + (1 if arch == "decoder" else 0)
+
+
+def text_length_problem(n_chars: int, seq_len: int, arch: str) -> tuple[str, str] | None:
+    """("seq_len", why) when a text of ``n_chars`` characters is too short for the context: each
+    split (the first 90 %, the last 10 %) must hold one window; else None."""
+    cut, window = int(n_chars * (1 - VAL_FRACTION)), text_window(seq_len, arch)
+    for split, size in (("train", cut), ("val", n_chars - cut)):
+        if size < window:
+            return ("seq_len", msg("problem.text_too_short", seq_len=seq_len, split=split, n=size, window=window))
+    return None
+
+
 def _entropy(ids: torch.Tensor) -> float:
     """Entropy (nats) of the empirical distribution of ``ids``."""
     p = torch.bincount(ids.reshape(-1)).double()
@@ -334,12 +357,9 @@ def _entropy(ids: torch.Tensor) -> float:
     return float(-(p * p.log()).sum())
 
 
-@functools.lru_cache(maxsize=4)
 def _encoded_text(text: str, arch: str) -> tuple[tuple[str, ...], torch.Tensor]:
-    """(vocabulary, token ids) of a text. Cached: every validation of a text-lm or stdlib-lm config
-    builds its task, and counting 1.5 M characters took 0.15 s per rerun of the page. The ids tensor
-    is shared and only ever read (windows are gathered into new tensors); int16 (the vocabulary has at
-    most MAX_TEXT_VOCAB + 2 entries) keeps four cached 5 MB texts at 40 MB, not 160."""
+    """(vocabulary, token ids) of a text: one id per character, int16 (the vocabulary has at most
+    MAX_TEXT_VOCAB + 2 entries), only ever read (windows are gathered into new tensors)."""
     counts = Counter(text)
     keep = [c for c, _ in counts.most_common(MAX_TEXT_VOCAB)]
     specials = [MASK, UNK] if arch == "encoder" else [UNK]
@@ -349,7 +369,6 @@ def _encoded_text(text: str, arch: str) -> tuple[tuple[str, ...], torch.Tensor]:
     return vocab, torch.tensor([index.get(c, unk) for c in text], dtype=torch.int16)
 
 
-@functools.lru_cache(maxsize=1)
 def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:
     """The running interpreter's own standard-library sources (top-level ``*.py``, sorted by name),
     concatenated up to ``max_chars`` characters. Present on every machine; nothing is downloaded."""
@@ -387,7 +406,7 @@ def check_text(data: bytes, source: str | None = None) -> str:
 
 
 def read_text_file(path: str) -> str:
-    """The file's text, checked by ``check_text``; re-read whenever the file changes."""
+    """The file's text, checked by ``check_text`` (a regular file only, read up to the limit)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -400,11 +419,6 @@ def read_text_file(path: str) -> str:
         raise TaskError("text_file", msg("problem.is_directory", path=path))
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
         raise TaskError("text_file", msg("problem.not_regular", path=path))
-    return _read_text_file(path, st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def _read_text_file(path: str, mtime_ns: int, size: int) -> str:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_TEXT_BYTES + 1)
@@ -431,49 +445,83 @@ def validation_note(task: Task) -> str:
     return f"held out: {task.val_fraction:.1%} of the example space by a hash of the input, disjoint from training"
 
 
-@functools.lru_cache(maxsize=64)
 def not_held_out(cfg: TaskConfig, arch: str) -> int | None:
-    """The number of distinct examples of a symbol task too small to hold out validation, else None."""
-    if cfg.task not in TASK_CLASSES:
+    """The number of distinct examples of a symbol task too small to hold out validation, else None.
+    Only a space small enough to be enumerated can be too small: larger ones are not built."""
+    cls = TASK_CLASSES.get(cfg.task)
+    if cls is None or arch not in FITS[cfg.task] or cls.inputs_count(cfg) > ENUMERATE_LIMIT:
         return None
     task = make_task(cfg, arch)
     return None if task.held_out else task.space_size()
+
+
 MAX_POSITIONS = 1024
+
+
+def model_positions(len_x: int, len_y: int, arch: str) -> int:
+    """Positions the model reads for a task ``x -> y`` posed for ``arch`` (module docstring)."""
+    return {"decoder": len_x + len_y, "encoder": len_x, "encoder-decoder": max(len_x, len_y)}[arch]
+
+
+def task_shape(cfg: TaskConfig, arch: str) -> tuple[int, int, int]:
+    """(source positions, target positions, vocabulary size) of a task that fits ``arch``, from the
+    config alone (no task is built, no text read): an upper bound for text tasks (their vocabulary is
+    at most MAX_TEXT_VOCAB characters plus the specials). The target is the decoder's side of an
+    encoder-decoder; for the other architectures both are the model's positions."""
+    cls = TASK_CLASSES.get(cfg.task)
+    if cls is None:
+        return cfg.seq_len, cfg.seq_len, MAX_TEXT_VOCAB + 2
+    len_x, len_y = cls.lengths(cfg.seq_len)
+    vocab = 2 + len(cls.alphabet(cfg))  # BOS, SEP and the alphabet
+    if arch == "encoder-decoder":
+        return len_x, len_y, vocab
+    n = model_positions(len_x, len_y, arch)
+    return n, n, vocab
+
+
+def shape_problem(cfg: TaskConfig, arch: str) -> tuple[str, str] | None:
+    """(field, why) when the task cannot be posed for ``arch`` — it does not fit the architecture,
+    or it needs more than MAX_POSITIONS positions — else None. From the config alone."""
+    if arch not in FITS[cfg.task]:
+        fits = ", ".join(FITS[cfg.task])
+        return "task", msg("problem.task_arch", task=cfg.task, arch=arch, fits=fits)
+    src, tgt, _ = task_shape(cfg, arch)
+    needed = max(src, tgt)
+    if needed > MAX_POSITIONS:
+        return "seq_len", msg("problem.too_many_positions", task=cfg.task, seq_len=cfg.seq_len, positions=needed,
+                              limit=MAX_POSITIONS)
+    return None
+
+
+def task_text(cfg: TaskConfig) -> str:
+    """The text of a text task: Python's own sources, or the user's file (TaskError if unreadable)."""
+    return stdlib_text() if cfg.task == "stdlib-lm" else read_text_file(cfg.text_file)
+
+
+def task_problems(cfg: TaskConfig, arch: str, *, read_text: bool = True) -> list[tuple[str, str]]:
+    """Why the task cannot be built for ``arch``, as (field, message) pairs: ``shape_problem``, then,
+    for a text task, its text unreadable or too short for the context. ``read_text=False`` checks the
+    shape only (a path that must not be opened: see ``resnorm.feasibility``)."""
+    problem = shape_problem(cfg, arch)
+    if problem:
+        return [problem]
+    if cfg.task in TASK_CLASSES or not read_text:
+        return []
+    try:
+        text = task_text(cfg)
+    except TaskError as e:
+        return [(e.field, e.message)]
+    problem = text_length_problem(len(text), cfg.seq_len, arch)
+    return [problem] if problem else []
 
 
 def make_task(cfg: TaskConfig, arch: str) -> Task:
     """Build the task for an architecture; raises TaskError if they do not fit."""
-    if arch not in FITS[cfg.task]:
-        fits = ", ".join(FITS[cfg.task])
-        raise TaskError("task", msg("problem.task_arch", task=cfg.task, arch=arch, fits=fits))
+    problem = shape_problem(cfg, arch)
+    if problem:
+        raise TaskError(*problem)
     if cfg.task in TASK_CLASSES:
-        task = TASK_CLASSES[cfg.task](cfg, arch)
-    else:
-        text = stdlib_text() if cfg.task == "stdlib-lm" else read_text_file(cfg.text_file)
-        task = TextTask(cfg, arch, text)
-        task.name = cfg.task
-    if task.max_len > MAX_POSITIONS:
-        raise TaskError("seq_len", msg("problem.too_many_positions", task=cfg.task, seq_len=cfg.seq_len,
-                                       positions=task.max_len, limit=MAX_POSITIONS))
+        return TASK_CLASSES[cfg.task](cfg, arch)
+    task = TextTask(cfg, arch, task_text(cfg))
+    task.name = cfg.task
     return task
-
-
-def task_shape(cfg: TaskConfig, arch: str) -> tuple[int, int, int]:
-    """(source positions, target positions, vocabulary size) of a task that fits ``arch``, without
-    reading any text: an upper bound for text tasks (their vocabulary is at most MAX_TEXT_VOCAB
-    characters plus the specials). The target is the decoder's side of an encoder-decoder; for the
-    other architectures both are the model's positions."""
-    if cfg.task in TASK_CLASSES:
-        t = TASK_CLASSES[cfg.task](cfg, arch)
-        if arch == "encoder-decoder":
-            return t.len_x, t.len_y, t.vocab_size
-        return t.max_len, t.max_len, t.vocab_size
-    return cfg.seq_len, cfg.seq_len, MAX_TEXT_VOCAB + 2
-
-
-def task_problems(model: ModelConfig, task: TaskConfig) -> list[tuple[str, str]]:
-    try:
-        make_task(task, model.arch)
-    except TaskError as e:
-        return [(e.field, e.message)]
-    return []

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from .config import ConfigError, RunConfig
+from .feasibility import require
 from .messages import msg, to_data
 from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
@@ -114,7 +115,7 @@ class Trainer(Worker):
     def __init__(self, cfg: RunConfig, on_step: Callable[[int, "Trainer"], None] | None = None,
                  on_finish: Callable[["Trainer"], None] | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = require(cfg)  # can it train here (task, data, memory)? Before anything is built
         self.on_step, self.on_finish = on_step, on_finish
         self.store = MetricStore(max_points=cfg.train.max_points)
         self.reason = ""

@@ -37,6 +37,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from resnorm import feasibility
 from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.config import ConfigError
@@ -103,7 +104,7 @@ def test_odd_texts_train_with_finite_losses(tmp_path, arch, name, text):
 
 def test_one_character_text_is_too_short_and_says_so(tmp_path):
     with pytest.raises(ConfigError) as ei:
-        cfg(task="text-lm", text_file=_text_file(tmp_path, "a"))
+        feasibility.require(cfg(task="text-lm", text_file=_text_file(tmp_path, "a")))
     msg = ei.value.by_field()["seq_len"]
     assert "too short" in msg and "context of 6 characters" in msg
 

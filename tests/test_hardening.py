@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from resnorm import feasibility
 from resnorm import runs as R
 from resnorm.config import RunConfig
 
@@ -204,8 +205,6 @@ def test_item9_text_file_from_runs_folder_is_never_opened(tmp_path, monkeypatch,
     d = json.loads((p / R.CONFIG).read_text())
     d["task"].update(task="text-lm", text_file=path, seq_len=8)
     (p / R.CONFIG).write_text(json.dumps(d))
-    from resnorm import tasks
-
     opened = []
     real_open, real_stat = open, os.stat
 
@@ -219,7 +218,6 @@ def test_item9_text_file_from_runs_folder_is_never_opened(tmp_path, monkeypatch,
 
     monkeypatch.setattr("builtins.open", spy(real_open))
     monkeypatch.setattr(os, "stat", spy(real_stat))
-    tasks._read_text_file.cache_clear()
     rec = R.load_run("foreign", tmp_path)
     entries, notes = R.list_runs(tmp_path)
     assert not opened, opened
@@ -375,7 +373,7 @@ def test_item1_attention_snapshots_are_bounded_by_bytes_and_cut_for_display(monk
 
 
 def test_item1_attention_memory_is_in_the_estimate():
-    from resnorm.config import run_memory
+    from resnorm.feasibility import run_memory
 
     on, off = _cfg(attention_every=1), _cfg(attention_every=0)
     from resnorm.store import ATTENTION_BYTES
@@ -398,7 +396,7 @@ def test_item1_the_issue_link_keeps_little_attention_data():
 
 
 def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
-    from resnorm.config import run_memory
+    from resnorm.feasibility import run_memory
     from resnorm.sessions import SessionCompare
     from resnorm.slots import TrainingSlots
 
@@ -406,7 +404,7 @@ def test_item1_a_comparison_is_checked_against_one_cap_in_all(monkeypatch):
     one = run_memory(cfgs[0])
     monkeypatch.setenv("RESNORM_MAX_RUN_GB", str(2.5 * one / 2**30))  # each fits, four together do not
     for c in cfgs:
-        RunConfig.from_flat(c.to_flat())  # each config alone is accepted
+        feasibility.require(c)  # each config alone is accepted
     sc = SessionCompare(TrainingSlots(capacity=1), save=False)
     why = sc.start(cfgs)
     assert why and "together" in why and "RESNORM_MAX_RUN_GB" in why, why

@@ -20,13 +20,19 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from resnorm import cli
+from resnorm import cli, feasibility
 from resnorm import settings as server_settings
-from resnorm.config import (MEMORY_ENV, ConfigError, RunConfig, _check_field, field_index,
-                            parse_query, parse_value, show_key)
+from resnorm.config import ConfigError, RunConfig, _check_field, field_index, parse_query, parse_value, show_key
+from resnorm.feasibility import MEMORY_ENV
 from resnorm.trainer import train
 
 FIELDS = field_index()  # name -> (section, dataclasses.Field)
+
+
+def accepted(values: dict) -> RunConfig:
+    """What every front end does with a user's values: a valid config that can train here
+    (``resnorm.feasibility``), or ConfigError naming the fields."""
+    return feasibility.require(RunConfig.from_flat(values))
 PROFILE = dict(deadline=None, derandomize=True, database=None, print_blob=True)
 
 # ---- text files a config may point at (created once, removed at exit) -------------------------------
@@ -203,7 +209,7 @@ def assert_one_step_is_sane(cfg: RunConfig) -> None:
 def test_every_flat_config_trains_a_step_or_is_refused_naming_the_field(example):
     values, bad, unknown = example
     try:
-        cfg = RunConfig.from_flat(values)
+        cfg = accepted(values)
     except ConfigError as e:
         assert_named_problems(e, bad, unknown)
         event("refused")
@@ -270,7 +276,7 @@ def test_query_strings_never_raise_and_every_ignored_value_is_named(params):
         t = str(FIELDS[k][1].type)
         assert type(v) is {"int": int, "float": float, "bool": bool}.get(t, str), (k, v)
     try:  # what a link sets goes into a config like any other value
-        RunConfig.from_flat(values)
+        accepted(values)
     except ConfigError as e:
         assert_named_problems(e, set(), set())
 
@@ -396,7 +402,7 @@ def test_error_quoting_a_line_break_stays_on_one_line(capsys, tmp_path):
 ])
 def test_values_that_used_to_escape_as_exceptions(values, field):
     with pytest.raises(ConfigError) as ei:
-        RunConfig.from_flat({**values, "steps": 1})
+        accepted({**values, "steps": 1})
     assert field in ei.value.by_field()
     assert len(str(ei.value)) < 400
 
@@ -405,7 +411,7 @@ def test_a_device_is_not_read_as_a_text_file():
     """/dev/zero used to be read up to the limit (a FIFO would have blocked the page for good)."""
     for path in ("/dev/zero", "/dev/null", "/dev/urandom"):
         with pytest.raises(ConfigError, match="not a regular file"):
-            RunConfig.from_flat({"task": "text-lm", "text_file": path})
+            accepted({"task": "text-lm", "text_file": path})
 
 
 # ---- 5. memory: every accepted config can take a step ----------------------------------------------
@@ -414,7 +420,7 @@ LARGEST = {n: FIELDS[n][1].metadata["hi"] for n in ("layers", "d_model", "d_ff",
 
 def test_the_largest_model_the_ranges_allow_is_refused_with_the_reason():
     with pytest.raises(ConfigError) as ei:
-        RunConfig.from_flat({**LARGEST, "heads": 64})
+        accepted({**LARGEST, "heads": 64})
     (field, msg), = ei.value.problems
     assert field == "d_model" and "too large" in msg and MEMORY_ENV in msg and "GiB" in msg
 
@@ -426,20 +432,20 @@ def test_the_largest_model_the_ranges_allow_is_refused_with_the_reason():
 ])
 def test_a_step_whose_activations_do_not_fit_is_refused_naming_batch_size(values):
     with pytest.raises(ConfigError) as ei:
-        RunConfig.from_flat(values)
+        accepted(values)
     assert ei.value.by_field().keys() == {"batch_size"} and "one training step needs about" in str(ei.value)
 
 
 def test_memory_limit_comes_from_the_environment(monkeypatch):
     big = {"layers": 24, "d_model": 512, "d_ff": 2048, "heads": 8}  # ~76 M parameters: ~2 GiB of state
-    RunConfig.from_flat(big)
+    accepted(big)
     monkeypatch.setenv(MEMORY_ENV, "1")
     with pytest.raises(ConfigError, match="limit per run is 1.0 GiB"):
-        RunConfig.from_flat(big)
+        accepted(big)
     for junk in ("lots", "-3", "nan", "0"):  # a bad setting is named, never silently replaced
         monkeypatch.setenv(MEMORY_ENV, junk)
         with pytest.raises(ConfigError) as e:
-            RunConfig.from_flat({})
+            accepted({})
         assert e.value.problems[0][0] == MEMORY_ENV and repr(junk) in e.value.problems[0][1]
     assert server_settings.SETTINGS[MEMORY_ENV].default >= 2
 
@@ -448,7 +454,7 @@ def test_defaults_and_documented_examples_fit():
     for values in ({}, {"norm_position": "post", "layers": 6, "task": "reverse", "steps": 1000},
                    {"task": "stdlib-lm", "seq_len": 64, "steps": 2000}, {"layers": 48, "residual": "off"},
                    {"layers": 96, "d_model": 64}):
-        RunConfig.from_flat(values)
+        accepted(values)
 
 
 def test_schema_ranges_are_all_bounded():
@@ -463,7 +469,7 @@ def test_schema_ranges_are_all_bounded():
         elif t == "float":  # no bound needed, but a non-finite value must be refused by name
             for bad in (math.inf, -math.inf, math.nan):
                 with pytest.raises(ConfigError) as e:
-                    RunConfig.from_flat({name: bad})
+                    accepted({name: bad})
                 assert name in {fld for fld, _ in e.value.problems}, (name, bad, e.value.problems)
             checked["float"] += 1
     assert checked["int"] >= 5 and checked["float"] >= 3, checked  # the loop saw the schema

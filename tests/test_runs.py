@@ -109,6 +109,23 @@ def test_weights_that_are_not_a_state_dict_are_refused(trained, tmp_path):
         R.load_weights(name, root=tmp_path)
 
 
+def test_weights_are_serialised_once_per_save(trained, tmp_path, monkeypatch):
+    """A worker process's run arrives as the bytes it serialised: they are written as they are;
+    a thread's run is serialised once, by the one serialiser, for the runs folder and the CLI alike."""
+    data = R.weights_bytes(trained.model.state_dict())
+    calls = []
+    real = torch.save
+    monkeypatch.setattr(torch, "save", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    mirror = type("Mirror", (), {"cfg": trained.cfg, "store": trained.store, "summary": trained.summary,
+                                 "model": R.SerialisedWeights(data)})()
+    path = R.save_run(mirror, root=tmp_path / "runs")
+    assert calls == [] and (path / R.WEIGHTS).read_bytes() == data
+    R.save_run(trained, root=tmp_path / "runs")
+    R.write_into(tmp_path, trained.cfg, trained.store.frame(), trained.summary.to_dict(), trained.model.state_dict())
+    assert calls == [1, 1]
+    assert {f.name for f in tmp_path.iterdir() if f.is_file()} == {R.CONFIG, R.METRICS, R.SUMMARY, R.WEIGHTS}
+
+
 def test_nan_and_inf_survive_the_round_trip(trained, tmp_path):
     frame = pd.DataFrame({"step": np.array([1, 2, 3], dtype=np.int64),
                           "name": np.array(["train/loss"] * 3, dtype=object),

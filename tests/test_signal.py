@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnorm import figures_init as FI
 from resnorm import signal as S
-from resnorm.analysis import init_metrics
+from resnorm.signal import init_metrics
 from resnorm.config import ConfigError
 from helpers import app_test, configs
 
@@ -310,3 +310,16 @@ def test_init_page_link_restores_its_setup_and_url_follows():
     assert at.query_params["norm_position"] in ("post,pre,lns", ["post,pre,lns"])
     assert any("norm_position=post%2Cpre%2Clns" in c.value or "norm_position=post,pre,lns" in c.value
                for c in at.code)  # the share panel's link
+
+
+def test_init_stats_and_profiles_are_one_computation():
+    """``init-stats`` (seed, name, value) and the depth profile are two shapes of the same units."""
+    c = cfg(norm_position="post")
+    S.cache_clear()
+    stats = S.init_stats(c, seeds=[0, 1])
+    assert list(stats.columns) == ["seed", "name", "value"] and set(stats["seed"]) == {0, 1}
+    assert {"train/loss", "grad/total_norm", "blocks.0.grad_norm"} <= set(stats["name"])
+    profile = S.depth_profile(c, seeds=[0, 1])
+    assert S.cache_info()["unit_misses"] == 2  # the profile reused the units init_stats computed
+    row = profile[(profile["seed"] == 1) & (profile["layer"] == 0) & (profile["metric"] == "grad_norm")]
+    assert float(row["value"].iloc[0]) == float(stats.query("seed == 1 and name == 'blocks.0.grad_norm'")["value"].iloc[0])

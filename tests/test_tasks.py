@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from resnorm import feasibility
 from resnorm.config import ConfigError, ModelConfig, RunConfig, TaskConfig
 from resnorm.model import build_model, sequence_loss
 from resnorm.tasks import BOS, MASK, SEP, SYMBOLS, TaskError, make_task
@@ -216,8 +217,10 @@ def test_task_that_does_not_fit_the_arch(name, arch, text_file):
         make_task(tc, arch)
     assert e.value.field == "task"
     assert arch in e.value.message
+    cfg = RunConfig(model=ModelConfig(arch=arch), task=tc)  # a pure value: valid fields...
+    assert ("task", e.value.message) in feasibility.check(cfg)  # ...that cannot train: the task is named
     with pytest.raises(ConfigError) as e:
-        RunConfig(model=ModelConfig(arch=arch), task=tc)
+        feasibility.require(cfg)
     assert "task" in e.value.by_field()
 
 
@@ -259,7 +262,7 @@ def test_bad_text_file_is_a_config_error(tmp_path):
     p = tmp_path / "bad.txt"
     p.write_bytes(b"\x00\x01")
     with pytest.raises(ConfigError) as e:
-        RunConfig.from_flat({"task": "text-lm", "text_file": str(p)})
+        feasibility.require(RunConfig.from_flat({"task": "text-lm", "text_file": str(p)}))
     assert "text_file" in e.value.by_field()
     with pytest.raises(ConfigError) as e:
         RunConfig.from_flat({"task": "text-lm"})
@@ -347,3 +350,32 @@ def test_run_config_from_json_rejects_unknown_keys_and_bad_json():
     with pytest.raises(ConfigError) as e:
         RunConfig.from_json("{not json")
     assert e.value.problems and "json" in str(e.value).lower(), e.value.problems
+
+
+def test_a_config_is_a_pure_value_and_feasibility_is_asked_apart(tmp_path, monkeypatch):
+    """Building a config reads nothing (no text, no task, no memory estimate); ``feasibility``
+    answers whether it can train here, naming the field as the config's own checks do."""
+    import builtins
+    import os
+    import subprocess
+    import sys
+
+    opened = []
+    real_open, real_stat = builtins.open, os.stat
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **kw: opened.append(f) or real_open(f, *a, **kw))
+    monkeypatch.setattr(os, "stat", lambda f, *a, **kw: opened.append(f) or real_stat(f, *a, **kw))
+    missing = str(tmp_path / "nope.txt")
+    cfg = RunConfig.from_flat({"task": "text-lm", "text_file": missing})
+    huge = RunConfig.from_flat({"layers": 96, "d_model": 2048, "heads": 64, "d_ff": 8192})
+    misfit = RunConfig.from_flat({"task": "add", "arch": "encoder"})
+    assert opened == []
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "stat", real_stat)
+    assert [f for f, _ in feasibility.check(cfg)] == ["text_file"]
+    assert feasibility.check(cfg, read_text=False) == []  # a path that must not be opened is not
+    assert [f for f, _ in feasibility.check(huge)] == ["d_model"]
+    assert [f for f, _ in feasibility.check(misfit)] == ["task"]
+    # no import cycle: the config module stands alone
+    code = "import sys, resnorm.config; assert 'resnorm.tasks' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path),
+                   env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})

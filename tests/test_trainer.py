@@ -291,7 +291,7 @@ def test_concurrent_runs_with_dropout_match_a_run_alone():
 def test_probe_statistics_match_their_definitions_in_float64():
     """resid_post stats, rank residual and attention entropy from the probe equal the §3 formulas
     evaluated by hand on the hooked tensors (float64: a rank collapse to 1e-16 stays visible)."""
-    from resnorm.analysis import init_metrics
+    from resnorm.signal import init_metrics
 
     cfg = RunConfig.from_flat(dict(arch="encoder", mlp=False, residual="off", norm_position="none", norm="none",
                                    dtype="float64", layers=6, task="copy", seq_len=16, batch_size=8))

@@ -5,7 +5,8 @@ import streamlit as st
 
 from resnorm import figures as F
 from resnorm.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
-from resnorm.config import ConfigError, RunConfig, non_default
+from resnorm import feasibility
+from resnorm.config import RunConfig, non_default
 from resnorm.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
@@ -73,12 +74,13 @@ def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, li
                                                                                        FIELDS[field].default))
                 values[field] = remember(key, _vary_widget(field, key))
             if base is not None:
-                try:
-                    configs.append(base.replace(**values))
-                except ConfigError as e:
-                    msg = say_problems(e.problems)
+                cfg, found = feasibility.build(values, base=base)
+                if found:
+                    msg = say_problems(found)
                     st.error(msg, icon=":material/warning:")
                     problems.append(f"{LETTERS[i]}: {msg}")
+                else:
+                    configs.append(cfg)
     return (configs if base is not None and not problems else None), problems
 
 

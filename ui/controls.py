@@ -10,6 +10,7 @@ import tempfile
 
 import streamlit as st
 
+from resnorm import feasibility
 from resnorm.config import SECTIONS, ConfigError, RunConfig
 from resnorm.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.variants import caution
@@ -127,12 +128,8 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
                 slots["text_file"] = box.empty()
                 if path:
                     values["text_file"] = path
-    problems: dict[str, str] = {}
-    cfg = None
-    try:
-        cfg = RunConfig.from_flat(values)
-    except ConfigError as e:
-        problems = {k: say(m) for k, m in e.by_field().items()}
+    cfg, found = feasibility.build(values)  # valid, and able to train here (task, text, memory)
+    problems: dict[str, str] = {k: say(m) for k, m in ConfigError(found).by_field().items()}
     if values.get("task") == "text-lm" and "text_file" not in values:
         problems["text_file"] = text_problem
     for name, msg in problems.items():

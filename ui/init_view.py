@@ -13,6 +13,7 @@ from functools import partial
 
 import streamlit as st
 
+from resnorm import feasibility
 from resnorm import figures_init as FI
 from resnorm import signal as S
 from resnorm.config import ConfigError, RunConfig, show_key
@@ -214,22 +215,21 @@ def config_editor() -> list[dict]:
 
 def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
     """Validated configs at the deepest depth; each problem shown as an error (never raised)."""
-    try:  # the shared settings once, so their problem is not repeated for every config
-        RunConfig.from_flat({**BASE, **s.shared, "layers": s.hi})
-    except ConfigError as e:
-        shared = [(f, m) for f, m in e.problems if f in s.shared or f == "layers"]
-        if shared:
-            st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {say(m)}" for f, m in shared)),
-                     icon=":material/error:")
-            return []
+    _, found = feasibility.build({**BASE, **s.shared, "layers": s.hi})  # the shared settings once, so
+    shared = [(f, m) for f, m in found if f in s.shared or f == "layers"]  # a problem is not repeated per config
+    if shared:
+        st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {say(m)}" for f, m in shared)),
+                 icon=":material/error:")
+        return []
     out = []
     for c in configs:
         flat = {**{k: v for k, v in c.items() if k != "label"}, **s.shared, "layers": s.hi}
-        try:
-            out.append((c["label"], RunConfig.from_flat(flat)))
-        except ConfigError as e:
+        cfg, found = feasibility.build(flat)
+        if found:
             st.error(t("init.cannot_build", label=c["label"],
-                       problems=say_problems(e.problems)), icon=":material/error:")
+                       problems=say_problems(found)), icon=":material/error:")
+        else:
+            out.append((c["label"], cfg))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from resnorm import feasibility
 from resnorm import figures as F
 from resnorm import figures_init as FI
 from resnorm import lessons as LS
@@ -130,10 +131,13 @@ def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
               args=(lesson,), width="stretch")
     quick = sb.toggle(t("lessons.quick"), key="lesson_quick", help=t("lessons.quick_help")) if unlocked else False
     changes = {k: v for k, v in values.items() if v != lesson.base.get(k, FIELDS[k].default)}
-    try:
-        lesson.configs("reduced" if quick else "full", changes)
+    try:  # valid, and each variant able to train here (resnorm.feasibility)
+        built = lesson.configs("reduced" if quick else "full", changes)
+        problems = list(dict.fromkeys(p for _, cfg in built for p in feasibility.check(cfg)))
     except ConfigError as e:
-        st.error(t("lessons.settings_problem", problems=say_problems(e.problems)),
+        problems = e.problems
+    if problems:
+        st.error(t("lessons.settings_problem", problems=say_problems(problems)),
                  icon=":material/warning:")
         return None, quick
     return changes, quick
