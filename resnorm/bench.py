@@ -1,6 +1,6 @@
 """``python -m resnorm bench``: what the instrumentation costs, measured against a bare loop.
 
-In one process, on the same model, data and seed, steps/s of:
+In one process, on the same model, data and seed, for each config and each thread setting, steps/s of:
 
 (a) ``bare``      a plain PyTorch loop written here, independently of the trainer: sample a batch,
                   forward, loss, backward, clip, AdamW step — no probes, no store, no thread;
@@ -9,8 +9,17 @@ In one process, on the same model, data and seed, steps/s of:
 (d) ``probes+attn`` (c) with attention maps captured at the default cadence too.
 
 Each is timed over the same steps after a warm-up, ``repeats`` times in interleaved order; the
-table gives medians and ratios to (a). ``--memory`` adds the RSS growth of a 20 000-step run
-between steps 1 000 and 20 000 (small model, all probes on).
+table gives medians and ratios to (a). Configs: the synthetic ``default`` and a 24-layer one, and the
+README's own examples — its stdlib-lm command (4-layer d=64 Pre-LN decoder, seq 64, batch 32) and
+its 12-layer Post-LN link (lr 3e-4). Thread settings (``--threads``, default ``1,default``): one
+intra-op thread (the server's workers, ``RESNORM_CPU_THREADS`` unset) and torch's default (the
+command line's); each row says which. ``--configs`` picks configs by name. ``--memory`` adds the
+RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all probes on).
+
+``--process``: instead, whole processes, as a user runs them (``resnorm.bench_process``).
+``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
+``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
+on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
 On a CUDA device the table also has each config with bf16 autocast (``autocast=bf16``): all four
 cases again, the bare loop under ``torch.autocast`` too, so their ratios compare like with like.
@@ -35,7 +44,7 @@ from .config import ConfigError, RunConfig
 from .model import build_model, sequence_loss
 from .seeds import stream_seed
 from .tasks import make_task
-from .trainer import Trainer, cpu_threads, resolve_device
+from .trainer import TORCH_DEFAULT_THREADS, Trainer, cpu_threads, resolve_device
 
 CASES = {
     "bare": None,
@@ -43,15 +52,18 @@ CASES = {
     "probes": dict(attention_every=0, eval_every=0),
     "probes+attn": dict(eval_every=0),
 }
-CONFIGS = {"default": {}, "deep (24 layers)": {"layers": 24}}
+CONFIGS = {"default": {}, "deep (24 layers)": {"layers": 24},
+           # the README's examples: its stdlib-lm command and its 12-layer Post-LN link
+           "README stdlib-lm": {"task": "stdlib-lm", "seq_len": 64},
+           "README 12-layer Post-LN": {"norm_position": "post", "layers": 12, "lr": 3e-4}}
 AUTOCAST = ", bf16 autocast"  # suffix of a config's name in the autocast rows
 
 
-def bench_configs(with_autocast: bool) -> dict[str, dict]:
-    """The measured configs: ``CONFIGS``, then each again with bf16 autocast when asked."""
-    out = dict(CONFIGS)
+def bench_configs(with_autocast: bool, configs: dict[str, dict] = CONFIGS) -> dict[str, dict]:
+    """The measured configs: ``configs``, then each again with bf16 autocast when asked."""
+    out = dict(configs)
     if with_autocast:
-        out.update({name + AUTOCAST: {**extra, "autocast": "bf16"} for name, extra in CONFIGS.items()})
+        out.update({name + AUTOCAST: {**extra, "autocast": "bf16"} for name, extra in configs.items()})
     return out
 
 
@@ -81,7 +93,20 @@ def bare_loop(cfg: RunConfig, warmup: int, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def trainer_rate(cfg: RunConfig, warmup: int, steps: int) -> float:
+def thread_settings(spec: str = "1,default") -> list[int]:
+    """``"1,default"`` → [1, torch's default thread count], duplicates dropped."""
+    out = []
+    for part in spec.split(","):
+        part = part.strip()
+        n = TORCH_DEFAULT_THREADS if part == "default" else int(part)
+        if n < 1:
+            raise ValueError(f"thread counts must be at least 1, not {n}")
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def trainer_rate(cfg: RunConfig, warmup: int, steps: int, threads: int | None = None) -> float:
     """Steps/s of the trainer in its background thread, timed between two steps via ``on_step``."""
     marks = {}
 
@@ -90,7 +115,7 @@ def trainer_rate(cfg: RunConfig, warmup: int, steps: int) -> float:
             _sync(tr.device)
             marks[step] = time.perf_counter()
 
-    tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step)
+    tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step, threads=threads)
     tr.start()
     tr.join()
     if tr.status != "completed":
@@ -103,19 +128,27 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def measure(base: dict, warmup: int, steps: int, repeats: int,
-            configs: dict[str, dict] = CONFIGS) -> dict[str, dict[str, float]]:
-    """{config: {case: median steps/s}} with the cases interleaved in each repeat."""
+def measure(base: dict, warmup: int, steps: int, repeats: int, configs: dict[str, dict] = CONFIGS,
+            threads: list[int] = (1,)) -> dict[str, dict[str, dict[str, float]]]:
+    """{config: {"N threads": {case: median steps/s}}} with the cases interleaved in each repeat."""
     out = {}
     for cname, extra in configs.items():
-        rates = {case: [] for case in CASES}
-        for _ in range(repeats):
-            for case, overrides in CASES.items():
-                cfg = RunConfig.from_flat({**base, **extra, **(overrides or {})})
-                rates[case].append(bare_loop(cfg, warmup, steps) if overrides is None
-                                   else trainer_rate(cfg, warmup, steps))
-        out[cname] = {case: statistics.median(v) for case, v in rates.items()}
+        for n in threads:
+            rates = {case: [] for case in CASES}
+            for _ in range(repeats):
+                for case, overrides in CASES.items():
+                    cfg = RunConfig.from_flat({**base, **extra, **(overrides or {})})
+                    if overrides is None:
+                        torch.set_num_threads(n)
+                        rates[case].append(bare_loop(cfg, warmup, steps))
+                    else:
+                        rates[case].append(trainer_rate(cfg, warmup, steps, threads=n))
+            out.setdefault(cname, {})[threads_label(n)] = {case: statistics.median(v) for case, v in rates.items()}
     return out
+
+
+def threads_label(n: int) -> str:
+    return f"{n} thread{'s' if n > 1 else ''}" + (" (torch default)" if n == TORCH_DEFAULT_THREADS else "")
 
 
 def rss_mb() -> float:
@@ -156,15 +189,16 @@ def machine(device: torch.device | None = None) -> str:
     dev = device_name(device if device is not None else resolve_device("auto"))
     return (f"{platform.node() or 'machine'}: {os.cpu_count()} cores, {platform.machine()}, "
             f"Python {platform.python_version()}, torch {torch.__version__}, device {dev}, "
-            f"training threads {cpu_threads()}")
+            f"torch default threads {TORCH_DEFAULT_THREADS}")
 
 
 def table(results: dict) -> str:
-    lines = ["| config | case | steps/s (median) | ratio to bare loop |", "|---|---|---:|---:|"]
-    for cname, rates in results.items():
-        bare = rates["bare"]
-        for case, r in rates.items():
-            lines.append(f"| {cname} | {case} | {r:.1f} | {r / bare:.3f} |")
+    lines = ["| config | threads | case | steps/s (median) | ratio to bare loop |", "|---|---|---|---:|---:|"]
+    for cname, by_threads in results.items():
+        for threads, rates in by_threads.items():
+            bare = rates["bare"]
+            for case, r in rates.items():
+                lines.append(f"| {cname} | {threads} | {case} | {r:.1f} | {r / bare:.3f} |")
     return "\n".join(lines)
 
 
@@ -174,8 +208,17 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--steps", type=int, default=150, help="timed steps per measurement (default 150)")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first (default 20)")
-    p.add_argument("--repeats", type=int, default=5, help="repeats; medians are reported (default 5)")
+    p.add_argument("--repeats", type=int, default=None, help="repeats; medians are reported (default 5; 3 with --process)")
     p.add_argument("--memory", action="store_true", help="also measure RSS growth over a 20 000-step run")
+    p.add_argument("--configs", metavar="NAMES",
+                   help="comma-separated config names to measure (default: all of " + ", ".join(CONFIGS) + ")")
+    p.add_argument("--threads", default="1,default", metavar="LIST",
+                   help="intra-op thread settings, e.g. 1,default or 1,2 (default: 1,default)")
+    p.add_argument("--process", action="store_true",
+                   help="instead: whole processes, `python -m resnorm train` against a bare loop (see resnorm.bench_process)")
+    p.add_argument("--share", metavar="LIST", default="auto",
+                   help="worker process counts sharing the device, e.g. 1,2,4,8; auto: 1,2,4,8 on CUDA, none on "
+                        "the CPU; none: skip (see resnorm.bench_share)")
     p.add_argument("--charts", action="store_true",
                    help="instead: build and serialisation time of each live chart (see resnorm.bench_charts)")
     p.add_argument("--points", type=int, default=2000, help="with --charts: points per series (default 2000)")
@@ -183,23 +226,46 @@ def main(argv=None) -> int:
                    help="auto uses CUDA when present, else CPU (default: auto)")
     p.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
                    help="also measure every config with bf16 autocast (default: on CUDA only)")
+    p.add_argument("--process-steps", type=int, default=200, metavar="N",
+                   help="with --process: steps per training (default 200)")
     args = p.parse_args(argv)
-    if min(args.steps, args.repeats) < 1 or args.warmup < 1:
-        print("error: --steps, --repeats and --warmup must be at least 1", file=sys.stderr)
+    if args.repeats is None:
+        args.repeats = 3 if args.process else 5
+    if min(args.steps, args.repeats, args.process_steps) < 1 or args.warmup < 1:
+        print("error: --steps, --repeats, --process-steps and --warmup must be at least 1", file=sys.stderr)
         return 2
     if args.charts:
         return _charts(args)
     try:
         device = resolve_device(args.device)
+        threads = thread_settings(args.threads)
+        share = share_counts(args.share, device)
+        names = [n.strip() for n in args.configs.split(",")] if args.configs else list(CONFIGS)
     except ConfigError as e:
         print(f"error: --device: {e.problems[0][1]}", file=sys.stderr)
         return 2
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        print(f"error: --configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})", file=sys.stderr)
+        return 2
+    if args.process:
+        from . import bench_process
+
+        return bench_process.main(args, device)
     with_autocast = device.type == "cuda" if args.autocast is None else args.autocast
     base = {"device": device.type, "seed": 0}
-    torch.set_num_threads(cpu_threads())
+    configs = {n: CONFIGS[n] for n in names}
     results = {"machine": machine(device), "device": device_name(device), "autocast": with_autocast,
-               "steps": args.steps, "repeats": args.repeats,
-               "rates": measure(base, args.warmup, args.steps, args.repeats, bench_configs(with_autocast))}
+               "steps": args.steps, "repeats": args.repeats, "threads": [threads_label(n) for n in threads],
+               "rates": measure(base, args.warmup, args.steps, args.repeats,
+                                bench_configs(with_autocast, configs), threads)}
+    if share:
+        from . import bench_share
+
+        results["share"] = bench_share.measure(base, configs, share, args.warmup, args.steps)
     if args.memory:
         results["memory"] = memory_growth()
     if args.json:
@@ -207,9 +273,26 @@ def main(argv=None) -> int:
     else:
         print(results["machine"])
         print(table(results["rates"]))
+        if share:
+            from . import bench_share
+
+            print()
+            print(bench_share.table(results["share"], device_name(device)))
         if args.memory:
             print("memory:", json.dumps(results["memory"]))
     return 0
+
+
+def share_counts(spec: str, device: torch.device) -> list[int]:
+    """``--share``: the worker process counts to measure; ``auto`` is 1, 2, 4, 8 on CUDA, none on the CPU."""
+    if spec == "none" or (spec == "auto" and device.type != "cuda"):
+        return []
+    if spec == "auto":
+        return [1, 2, 4, 8]
+    counts = [int(part) for part in spec.split(",")]
+    if min(counts) < 1:
+        raise ValueError("--share: process counts must be at least 1")
+    return counts
 
 
 def _charts(args) -> int:

@@ -75,6 +75,11 @@ def _choice_help(name: str) -> str:
     return ". " + "; ".join(f"{k}: {v}" for k, v in table.items())
 
 
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads (default: RESNORM_CPU_THREADS when set, else torch's default, one per core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m resnorm", description="resnorm: residual connections and normalization "
                 "in Transformers, measured. Options use the config field names (docs/ARCHITECTURE.md §3).")
@@ -87,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     t.add_argument("--config", metavar="FILE.json", help="start from a saved config.json; options override it")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _threads_option(t)
     _add_config_options(t, ("model", "task", "train"))
 
     sub.add_parser("bench", help="steps/s of the trainer against a bare PyTorch loop (see: bench --help)",
@@ -97,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3, metavar="K", help="number of seeds 0..K-1 (default: 3)")
     s.add_argument("--out", metavar="FILE.csv", help="write CSV here (default: standard output)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _threads_option(s)
     _add_config_options(s, ("model", "task"))
     g = s.add_argument_group("measurement options")
     g.add_argument("--batch-size", dest="batch_size", type=int, default=None, metavar="N",
@@ -147,11 +154,11 @@ def _prepare_out_dir(out: str) -> Path:
 
 
 def cmd_train(args) -> int:
-    from .trainer import Trainer, cpu_threads, resolve_device  # torch import only once the arguments parse
+    from .trainer import Trainer, command_line_threads, resolve_device  # torch import only once the arguments parse
 
     cfg = _config_from_args(args)
     resolve_device(cfg.train.device)
-    cpu_threads()  # a malformed RESNORM_CPU_THREADS: a usage error now, not a failed run
+    threads = command_line_threads(args.threads)  # a malformed value: a usage error now, not a failed run
     out = _prepare_out_dir(args.out)
     bar = None
     if not args.quiet:
@@ -165,7 +172,7 @@ def cmd_train(args) -> int:
             if step % 10 == 0 or step == cfg.train.steps:
                 bar.set_postfix(loss=f"{tr.store.latest('train/loss', float('nan')):.4f}", refresh=False)
 
-    tr = Trainer(cfg, on_step=on_step)
+    tr = Trainer(cfg, on_step=on_step, threads=threads)
     interrupted = None
     previous = _on_sigterm()
     try:
@@ -215,12 +222,13 @@ def _on_sigterm():
 
 def cmd_init_stats(args) -> int:
     from .signal import init_stats
-    from .trainer import resolve_device
+    from .trainer import command_line_threads, resolve_device
 
     cfg = _config_from_args(args)
     if args.seeds < 1 or args.seeds > 1000:
         raise ConfigError([("seeds", f"must be between 1 and 1000 (got {args.seeds})")])
     resolve_device(cfg.train.device)
+    threads = command_line_threads(args.threads)
     if args.out:
         folder = Path(args.out).parent
         if not folder.is_dir():
@@ -233,7 +241,8 @@ def cmd_init_stats(args) -> int:
 
         bar = tqdm(total=args.seeds, desc="init-stats", unit="seed", file=sys.stderr)
     try:
-        df = init_stats(cfg, seeds=range(args.seeds), on_seed=(lambda i: bar.update(1)) if bar else None)
+        df = init_stats(cfg, seeds=range(args.seeds), on_seed=(lambda i: bar.update(1)) if bar else None,
+                        threads=threads)
     except (RuntimeError, MemoryError) as e:  # e.g. out of memory for a huge model
         if bar is not None:
             bar.close()

@@ -8,14 +8,29 @@ or ``series_from_frame`` of a long frame). Conventions shared by every chart:
 - non-finite values become gaps, never errors;
 - every marker (e.g. divergence) is a dashed vertical line on every step axis;
 - ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes.
+
+Every builder returns a plain dict ``{"data": [...], "layout": {...}}``: the figure exactly as
+Plotly's object model would serialise it (``go.Figure(d)`` validates it and changes nothing — a test
+checks each chart against the validated one), built without that model. A live page redraws twice
+a second and validating a figure cost the server 10–30 ms under the GIL; building the dict costs
+about a millisecond. ``Fig`` is the small dict-building layer: the few ``go.Figure`` methods the
+builders use (``add_trace``, ``update_layout``, ``update_xaxes``/``update_yaxes``, ``add_vline``,
+``add_hline``, ``add_annotation``), with Plotly's semantics; ``subplots`` takes a subplot grid's
+layout from ``make_subplots`` once per shape. Pass the dict to ``plotly.io.to_json`` /
+``to_html``, or ``go.Figure(d)`` for the object.
 """
 from __future__ import annotations
 
+import base64
+import json
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+from _plotly_utils.utils import is_skipped_key, plotlyjsShortTypes
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
@@ -25,6 +40,229 @@ MAX_POINTS = 1000
 COLORSCALE = "Viridis"
 
 Series = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+# ---- the dict-building layer ---------------------------------------------------------------------
+def _merge(target: dict, updates: dict) -> dict:
+    """Plotly's ``update``: nested dicts merge, other values replace, ``None`` is "not set",
+    ``title_text=`` means ``title={"text": …}`` (magic underscores)."""
+    for key, value in updates.items():
+        if value is None:
+            continue
+        if "_" in key:
+            head, _, rest = key.partition("_")
+            _merge(target.setdefault(head, {}), {rest: value})
+        elif isinstance(value, dict):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+@lru_cache(maxsize=8)
+def _template(name: str) -> dict:
+    return pio.templates[name].to_plotly_json()
+
+
+@lru_cache(maxsize=8)
+def _colorscale(name: str) -> tuple:
+    return go.Heatmap(colorscale=name).colorscale  # the named scale as Plotly expands it
+
+
+def colorscale(name: str) -> list:
+    return [list(stop) for stop in _colorscale(name)]
+
+
+@lru_cache(maxsize=64)
+def _grid(spec: str) -> tuple[str, tuple]:
+    """(layout JSON, refs) of ``make_subplots(**json.loads(spec))``; refs[r][c] is the cell's
+    ((xaxis, yaxis), (xaxis, yaxis of its secondary y) …) as trace references (``x2``, ``y3``),
+    read from Plotly's own grid (``_grid_ref``, what its ``add_trace(row=, col=)`` uses)."""
+    fig = make_subplots(**json.loads(spec))
+    refs = tuple(tuple(tuple((ref.trace_kwargs["xaxis"], ref.trace_kwargs["yaxis"]) for ref in cell)
+                       for cell in row) for row in fig._grid_ref)
+    return json.dumps(fig.to_plotly_json()["layout"]), refs
+
+
+def _wire(obj, key: str = ""):
+    """``obj`` with numpy arrays as Plotly.js typed-array specs, as ``go.Figure.to_dict`` does
+    (``_plotly_utils.utils.convert_to_base64``, without its deep copy of everything else)."""
+    if isinstance(obj, np.ndarray):
+        return obj if is_skipped_key(key) else _typed_array(obj)
+    if isinstance(obj, dict):
+        if key == "template" or not any(_has_array(v) for k, v in obj.items() if k != "template"):
+            return obj
+        return {k: _wire(v, k) for k, v in obj.items()}
+    if isinstance(obj, list) and any(_has_array(v) for v in obj):
+        return [_wire(v) for v in obj]
+    return obj
+
+
+def _typed_array(v: np.ndarray):
+    """``_plotly_utils.utils.to_typed_array_spec`` for the arrays the builders make (numbers),
+    without its generic conversion, which costs more than the encoding: int64 narrowed to the
+    smallest int type that holds it (Plotly.js has no 64-bit ints), then base64 of the bytes."""
+    if v.size == 0:
+        return v
+    if v.dtype == np.int64:
+        lo, hi = v.min(), v.max()
+        for t in (np.int8, np.int16, np.int32):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                v = v.astype(t)
+                break
+        else:
+            return v
+    code = plotlyjsShortTypes.get(str(v.dtype))
+    if code is None:
+        return v
+    spec = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
+
+
+def _has_array(obj) -> bool:
+    if isinstance(obj, np.ndarray):
+        return True
+    if isinstance(obj, dict):
+        return any(_has_array(v) for k, v in obj.items() if k != "template")
+    if isinstance(obj, list):
+        return any(isinstance(v, (np.ndarray, dict, list)) and _has_array(v) for v in obj)
+    return False
+
+
+def _axis_key(ref: str) -> str:
+    """``x2`` → ``xaxis2``, ``y`` → ``yaxis``."""
+    return ref[0] + "axis" + ref[1:]
+
+
+class Fig(dict):
+    """A figure as a plain dict (``{"data": [...], "layout": {...}}``) with the ``go.Figure``
+    methods the builders use. Without a grid it is a single plot (``go.Figure()``); with one, a
+    ``make_subplots`` figure (see ``subplots``)."""
+
+    def __init__(self, layout: dict | None = None, refs=None):
+        super().__init__(data=[], layout=layout or {})
+        self._refs = refs  # None: no subplot grid
+
+    @property
+    def data(self) -> list:
+        return self["data"]
+
+    @property
+    def layout(self) -> dict:
+        return self["layout"]
+
+    def to_dict(self) -> dict:
+        """The figure as ``go.Figure.to_dict`` gives it, what Plotly.js receives: numpy arrays as
+        typed-array specs (``{"dtype", "bdata"}``), everything else as built (not copied)."""
+        return {"data": _wire(self["data"]), "layout": _wire(self["layout"])}
+
+    def add_trace(self, trace: dict, row: int | None = None, col: int | None = None, secondary_y: bool = False):
+        trace = _merge({}, trace)
+        if row is not None and self._refs is not None:
+            x, y = self._refs[row - 1][col - 1][1 if secondary_y else 0]
+            trace.update(xaxis=x, yaxis=y)
+        self["data"].append(trace)
+        return self
+
+    def update_layout(self, **kw):
+        if isinstance(kw.get("template"), str):
+            kw["template"] = _template(kw["template"])
+        template = kw.pop("template", None)
+        _merge(self["layout"], kw)
+        if template is not None:
+            self["layout"]["template"] = template  # shared, never mutated
+        return self
+
+    def _axes(self, letter: str, row, col, secondary_y) -> list[str]:
+        if self._refs is None:
+            return [letter + "axis"]
+        keys = []
+        for r, cells in enumerate(self._refs, 1):
+            for c, cell in enumerate(cells, 1):
+                if (row is None or row == r) and (col is None or col == c):
+                    for k, ref in enumerate(cell):
+                        if secondary_y is None or secondary_y == (k > 0):
+                            key = _axis_key(ref[0] if letter == "x" else ref[1])
+                            if key not in keys:
+                                keys.append(key)
+        return keys
+
+    def update_xaxes(self, row=None, col=None, secondary_y=None, **kw):
+        for key in self._axes("x", row, col, secondary_y):
+            _merge(self["layout"].setdefault(key, {}), kw)
+        return self
+
+    def update_yaxes(self, row=None, col=None, secondary_y=None, **kw):
+        for key in self._axes("y", row, col, secondary_y):
+            _merge(self["layout"].setdefault(key, {}), kw)
+        return self
+
+    def add_annotation(self, **kw):
+        self["layout"].setdefault("annotations", []).append(_merge({}, kw))
+        return self
+
+    def add_vline(self, x, row="all", col="all", **kw):
+        return self._spanning(dict(type="line", x0=x, x1=x, y0=0, y1=1), "y", row, col, kw)
+
+    def add_hline(self, y, row="all", col="all", **kw):
+        return self._spanning(dict(type="line", x0=0, x1=1, y0=y, y1=y), "x", row, col, kw)
+
+    def _spanning(self, shape: dict, across: str, row, col, kw) -> Fig:
+        """A line across a subplot's whole domain on ``across``, in every selected subplot that
+        holds something (Plotly's ``exclude_empty_subplots``), row by row."""
+        shapes = self["layout"].setdefault("shapes", [])
+        if self._refs is None:
+            places = [("x", "y")]
+        else:
+            places = [cell[0] for r, cells in enumerate(self._refs, 1) for c, cell in enumerate(cells, 1)
+                      if (row == "all" or row == r) and (col == "all" or col == c) and self._holds(*cell[0])]
+        for x, y in places:
+            refs = dict(xref=x + (" domain" if across == "x" else ""), yref=y + (" domain" if across == "y" else ""))
+            shapes.append(_merge({**shape, **refs}, kw))
+        return self
+
+    def _holds(self, x: str, y: str) -> bool:
+        items = [(t.get("xaxis", "x"), t.get("yaxis", "y")) for t in self["data"]]
+        items += [(o.get("xref", "x"), o.get("yref", "y")) for part in ("shapes", "annotations")
+                  for o in self["layout"].get(part, ())]
+        return (x, y) in items
+
+
+class Prebuilt(go.Figure):
+    """A figure whose ``to_dict()`` is fixed: a ``Fig``'s final form, computed once. Consumers that
+    take a ``go.Figure`` through ``to_dict()`` then use it as it is — ``st.plotly_chart`` does
+    (Streamlit 1.67: ``plotly.tools.return_figure_from_figure_or_data``, then
+    ``plotly.io.to_json(…, validate=False)``), where a plain dict would be validated into a
+    ``go.Figure`` first, the cost the dict builders exist to avoid."""
+
+    def __init__(self, spec: dict):  # noqa: super().__init__ skipped on purpose
+        # go.Figure's own set-up (an empty figure and its default template) costs about 1 ms, as
+        # much as building the chart; nothing reads that state: every use goes through to_dict.
+        object.__setattr__(self, "_spec", spec)
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    to_plotly_json = to_dict
+
+    def __repr__(self) -> str:
+        return f"Prebuilt({len(self._spec['data'])} traces)"
+
+
+def prebuilt(fig):
+    """A ``Fig`` as ``st.plotly_chart`` should get it; any other figure (a ``go.Figure``) unchanged."""
+    return Prebuilt(fig.to_dict()) if isinstance(fig, Fig) else fig
+
+
+def subplots(**kw) -> Fig:
+    """``make_subplots(**kw)`` as a ``Fig``: the grid's layout (axis domains, subplot titles) is
+    computed by Plotly once per distinct call and copied."""
+    layout, refs = _grid(json.dumps(kw, sort_keys=True))
+    return Fig(json.loads(layout), refs)
 
 
 def series_from_frame(df: pd.DataFrame) -> Series:
@@ -42,9 +280,14 @@ def block_prefixes(series: Series) -> list[str]:
 
 
 def layer_colors(n: int) -> list[str]:
+    return list(_layer_colors(n))
+
+
+@lru_cache(maxsize=256)
+def _layer_colors(n: int) -> tuple[str, ...]:
     if n <= 1:
-        return sample_colorscale(COLORSCALE, [0.35])
-    return sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)])
+        return tuple(sample_colorscale(COLORSCALE, [0.35]))
+    return tuple(sample_colorscale(COLORSCALE, [0.9 * i / (n - 1) for i in range(n)]))
 
 
 short = names.short  # blocks.3 → L3; enc.blocks.1 → enc L1
@@ -54,9 +297,17 @@ def thin(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS):
     """At most ``max_points`` evenly spaced points (first and last kept); ±inf → NaN (a gap)."""
     values = np.where(np.isfinite(values), values, np.nan)
     if len(steps) > max_points:
-        idx = np.unique(np.linspace(0, len(steps) - 1, max_points).round().astype(int))
+        idx = _thin_index(len(steps), max_points)
         steps, values = steps[idx], values[idx]
     return steps, values
+
+
+@lru_cache(maxsize=64)
+def _thin_index(n: int, max_points: int) -> np.ndarray:
+    """The kept positions of ``n`` points (every series of a run has the same few lengths)."""
+    idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    idx.flags.writeable = False
+    return idx
 
 
 def _get(series: Series, name: str):
@@ -70,7 +321,7 @@ def _mark(fig: go.Figure, markers, **where) -> None:
                            font=dict(color="#d62728", size=11), xanchor="left", yanchor="bottom")
 
 
-def _layout(fig: go.Figure, title: str, uirevision: str, height: int = 320) -> go.Figure:
+def _layout(fig, title: str, uirevision: str, height: int = 320):  # a Fig, or a go.Figure (runs.py)
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
                       margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=10)),
                       template="plotly_white", hovermode="x unified")
@@ -84,25 +335,25 @@ def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=No
         if len(s) == 0:
             continue
         kw = dict(row=row, col=col) if row is not None else {}
-        fig.add_trace(go.Scatter(x=s, y=v, mode="lines", name=short(p), line=dict(color=c, width=1.6, dash=dash),
+        fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), line=dict(color=c, width=1.6, dash=dash),
                                  legendgroup=p + legendgroup_suffix, showlegend=showlegend), **kw)
 
 
 # ---- 1. loss, accuracy, learning rate ----------------------------------------------------------
-def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: str = "loss") -> go.Figure:
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06,
+def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: str = "loss") -> Fig:
+    fig = subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06,
                         specs=[[{"secondary_y": True}], [{}]])
     styles = {"train/loss": ("#1f77b4", None), "val/loss": ("#ff7f0e", None),
               "train/accuracy": ("#1f77b4", "dot"), "val/accuracy": ("#ff7f0e", "dot")}
     for name, (color, dash) in styles.items():
         s, v = thin(*_get(series, name))
         if len(s):
-            fig.add_trace(go.Scatter(x=s, y=v, name=name, mode="lines" if len(s) > 1 else "markers",
+            fig.add_trace(dict(type="scatter", x=s, y=v, name=name, mode="lines" if len(s) > 1 else "markers",
                                      line=dict(color=color, dash=dash)),
                           row=1, col=1, secondary_y="accuracy" in name)
     s, v = thin(*_get(series, "lr"))
     if len(s):
-        fig.add_trace(go.Scatter(x=s, y=v, name="learning rate", line=dict(color="#7f7f7f")), row=2, col=1)
+        fig.add_trace(dict(type="scatter", x=s, y=v, name="learning rate", line=dict(color="#7f7f7f")), row=2, col=1)
     fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
                      tickformat=".0%", row=1, col=1, secondary_y=True, showgrid=False)
@@ -114,11 +365,11 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
 
 
 # ---- 2. residual stream --------------------------------------------------------------------------
-def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid") -> go.Figure:
+def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid") -> Fig:
     """Layer × step heatmap of a per-layer metric (default: residual-stream RMS), log10 colour scale."""
     prefixes = block_prefixes(series)
     rows = [_get(series, f"{p}.{metric}") for p in prefixes]
-    fig = go.Figure()
+    fig = Fig()
     if rows and len(rows[0][0]):
         steps = rows[0][0]
         z = np.full((len(prefixes), len(steps)), np.nan)
@@ -130,8 +381,8 @@ def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(),
         z = z[:, keep]
         with np.errstate(divide="ignore", invalid="ignore"):
             logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
-        fig.add_trace(go.Heatmap(x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
-                                 colorscale=COLORSCALE, colorbar=dict(title="log₁₀"),
+        fig.add_trace(dict(type="heatmap", x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
+                                 colorscale=colorscale(COLORSCALE), colorbar=dict(title=dict(text="log₁₀")),
                                  hovertemplate="step %{x}<br>%{y}<br>value %{customdata:.4g}<extra></extra>"))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="layer", autorange="reversed")
@@ -142,10 +393,10 @@ def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(),
 
 
 def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "Depth profile",
-                  y_title: str = "", log_y: bool = False, uirevision: str = "depth") -> go.Figure:
+                  y_title: str = "", log_y: bool = False, uirevision: str = "depth") -> Fig:
     """Value per layer (x = layer) at the latest recorded step, with the first step in grey."""
     prefixes = block_prefixes(series)
-    fig = go.Figure()
+    fig = Fig()
     dashes = [None, "dot", "dash"]
     for k, metric in enumerate(metrics):
         first, last, step_first, step_last = [], [], None, None
@@ -159,9 +410,9 @@ def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "
         clean = lambda a: np.where(np.isfinite(a), a, np.nan)  # noqa: E731
         label = metric if len(metrics) > 1 else ""
         if step_first is not None and step_first != step_last:
-            fig.add_trace(go.Scatter(x=x, y=clean(np.array(first)), name=f"{label} step {step_first}".strip(),
+            fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(first)), name=f"{label} step {step_first}".strip(),
                                      mode="lines+markers", line=dict(color="#b0b0b0", dash=dashes[k % 3])))
-        fig.add_trace(go.Scatter(x=x, y=clean(np.array(last)), name=f"{label} step {step_last}".strip(),
+        fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(last)), name=f"{label} step {step_last}".strip(),
                                  mode="lines+markers", line=dict(color="#1f4e99", dash=dashes[k % 3]),
                                  marker=dict(color=layer_colors(len(prefixes)), size=9)))
     fig.update_xaxes(title_text="layer")
@@ -173,21 +424,21 @@ def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "
 
 # ---- 3. gradient norms ---------------------------------------------------------------------------
 def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, markers=(),
-                uirevision: str = "grad") -> go.Figure:
+                uirevision: str = "grad") -> Fig:
     prefixes = block_prefixes(series)
     colors = layer_colors(len(prefixes))
     subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}.grad_norm" in series for p in prefixes)]
     titles = [f"{s} weights ‖∇‖ per layer" for s in subs] + ["global ‖∇‖ (before clipping)"]
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
+    fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
                         horizontal_spacing=0.06)
     for j, sub in enumerate(subs):
         _lines(fig, series, prefixes, f"{sub}.grad_norm", colors, row=1, col=j + 1, showlegend=j == 0)
     s, v = thin(*_get(series, "grad/total_norm"))
     col = len(titles)
     if len(s):
-        fig.add_trace(go.Scatter(x=s, y=v, name="global norm", line=dict(color="#444")), row=1, col=col)
+        fig.add_trace(dict(type="scatter", x=s, y=v, name="global norm", line=dict(color="#444")), row=1, col=col)
         if grad_clip > 0:
-            fig.add_trace(go.Scatter(x=[s[0], s[-1]], y=[grad_clip, grad_clip], name=f"clip = {grad_clip:g}",
+            fig.add_trace(dict(type="scatter", x=[s[0], s[-1]], y=[grad_clip, grad_clip], name=f"clip = {grad_clip:g}",
                                      mode="lines", line=dict(color="#d62728", dash="dot")), row=1, col=col)
     fig.update_yaxes(type="log" if log_y else "linear")
     fig.update_xaxes(title_text="step")
@@ -196,7 +447,7 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
 
 
 # ---- 4. branch/stream and update ratios ---------------------------------------------------------
-def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> go.Figure:
+def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> Fig:
     """How much each sublayer changes the stream, ‖x_out − x_in‖/‖x_in‖ (``{sub}_out.change``), and
     the update ratio per layer. Runs saved before that metric existed show the raw branch ratio
     ‖F‖/‖x‖ (``{sub}_out.ratio``) instead, titled as what it is."""
@@ -211,7 +462,7 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> go
                 titles.append(title)
                 break
     titles.append("update ratio ‖Δθ‖/‖θ‖")
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
+    fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
     for j, metric in enumerate(subs):
         _lines(fig, series, prefixes, metric, colors, row=1, col=j + 1, showlegend=j == 0)
     _lines(fig, series, prefixes, "update_ratio", colors, row=1, col=len(titles), showlegend=not subs)
@@ -222,24 +473,24 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> go
 
 
 # ---- 5. attention ------------------------------------------------------------------------------
-def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevision: str = "attn") -> go.Figure:
+def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevision: str = "attn") -> Fig:
     """One head's map, or all heads of ``layer`` as small multiples; probe tokens on the axes."""
     maps = snapshot.maps[layer] if snapshot is not None and layer in snapshot.maps else None
     if maps is None:
-        fig = go.Figure()
+        fig = Fig()
         fig.add_annotation(text="no attention map captured yet", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
         return _layout(fig, "Attention", uirevision)
     heads = [head] if head is not None else list(range(maps.shape[0]))
     cols = min(len(heads), 4)
     rows = math.ceil(len(heads) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in heads],
+    fig = subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in heads],
                         horizontal_spacing=0.04, vertical_spacing=0.12)
     q_tokens, k_tokens = snapshot.labels[layer]
     q, k = _unique_labels(q_tokens), _unique_labels(k_tokens)
     for n, h in enumerate(heads):
-        fig.add_trace(go.Heatmap(z=np.nan_to_num(maps[h], nan=0.0), x=k, y=q, zmin=0, zmax=1,
-                                 colorscale="Blues", showscale=n == 0,
+        fig.add_trace(dict(type="heatmap", z=np.nan_to_num(maps[h], nan=0.0), x=k, y=q, zmin=0, zmax=1,
+                                 colorscale=colorscale("Blues"), showscale=n == 0,
                                  hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"),
                       row=n // cols + 1, col=n % cols + 1)
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
@@ -255,18 +506,18 @@ def _unique_labels(tokens) -> list[str]:
     return [f"{i}:{'␤' if t == chr(10) else '␠' if t == ' ' else t}" for i, t in enumerate(tokens)]
 
 
-def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy") -> go.Figure:
+def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy") -> Fig:
     """Attention entropy per head of ``layer`` (e.g. ``blocks.2.attn``) over training, in nats."""
     heads = sorted((b.head, n) for n in series if n.startswith(layer + ".head") and n.endswith(".entropy")
                    and (b := names.parse(n)) is not None and b.head is not None)
     colors = sample_colorscale("Plasma", [0.85 * i / max(len(heads) - 1, 1) for i in range(len(heads))])
-    fig = go.Figure()
+    fig = Fig()
     for (h, name), c in zip(heads, colors):
         s, v = thin(*series[name])
-        fig.add_trace(go.Scatter(x=s, y=v, name=f"head {h}", line=dict(color=c)))
+        fig.add_trace(dict(type="scatter", x=s, y=v, name=f"head {h}", line=dict(color=c)))
     s, v = thin(*_get(series, f"{layer}.entropy"))
     if len(s):
-        fig.add_trace(go.Scatter(x=s, y=v, name="mean", line=dict(color="#222", width=2.5, dash="dot")))
+        fig.add_trace(dict(type="scatter", x=s, y=v, name="mean", line=dict(color="#222", width=2.5, dash="dot")))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="entropy (nats)", rangemode="tozero")
     _mark(fig, markers)
@@ -274,9 +525,9 @@ def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = 
 
 
 # ---- 6. rank residual ----------------------------------------------------------------------------
-def rank_figure(series: Series, *, markers=(), uirevision: str = "rank") -> go.Figure:
+def rank_figure(series: Series, *, markers=(), uirevision: str = "rank") -> Fig:
     prefixes = block_prefixes(series)
-    fig = go.Figure()
+    fig = Fig()
     _lines(fig, series, prefixes, "rank_residual", layer_colors(len(prefixes)))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="‖X − 1x̄ᵀ‖/‖X‖", type="log")
@@ -292,15 +543,15 @@ def attention_layers(snapshot) -> list[str]:
 CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 
 
-def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay") -> go.Figure:
+def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay") -> Fig:
     """One curve per config (``runs``: list of (label, series, markers)), one colour per config;
     each config's events are dashed lines in its colour."""
-    fig = go.Figure()
+    fig = Fig()
     for k, (label, series, markers) in enumerate(runs):
         color = CONFIG_COLORS[k % len(CONFIG_COLORS)]
         s, v = thin(*_get(series, name))
         if len(s):
-            fig.add_trace(go.Scatter(x=s, y=v, name=label, mode="lines" if len(s) > 1 else "markers",
+            fig.add_trace(dict(type="scatter", x=s, y=v, name=label, mode="lines" if len(s) > 1 else "markers",
                                      line=dict(color=color, width=2)))
         for m in markers or ():
             fig.add_vline(x=m.step, line=dict(color=color, dash="dash", width=1.2))
@@ -312,9 +563,9 @@ def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevisi
 
 
 def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
-                          uirevision: str = "profiles") -> go.Figure:
+                          uirevision: str = "profiles") -> Fig:
     """Per-layer ``metric`` at the latest step (and the first, in grey), one panel per config."""
-    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[label for label, _, _ in runs], shared_yaxes=True,
+    fig = subplots(rows=1, cols=len(runs), subplot_titles=[label for label, _, _ in runs], shared_yaxes=True,
                         horizontal_spacing=0.03)
     for k, (label, series, _) in enumerate(runs):
         prefixes = block_prefixes(series)
@@ -327,7 +578,7 @@ def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
                 y.append(v[which] if len(v) else np.nan)
                 step = s[which] if len(s) else step
             y = np.where(np.isfinite(y), y, np.nan)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=color, width=width),
+            fig.add_trace(dict(type="scatter", x=x, y=y, mode="lines+markers", line=dict(color=color, width=width),
                                      name=f"{label} step {step}", showlegend=True), row=1, col=k + 1)
     fig.update_yaxes(type="log" if log_y else "linear")
     fig = _layout(fig, title, uirevision, height=300)
@@ -335,21 +586,21 @@ def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
     return fig
 
 
-def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevision: str = "diff") -> go.Figure:
+def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevision: str = "diff") -> Fig:
     """Left: loss of B minus loss of A over steps. Right: per-layer gradient norm, B − A, latest step."""
     from .compare import difference, layer_profile
 
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[
+    fig = subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[
         f"train loss, {label_b} − {label_a}", f"gradient norm per layer, {label_b} − {label_a} (latest)"])
     s, d = difference(series_a, series_b, "train/loss")
     s, d = thin(s, d)
-    fig.add_trace(go.Scatter(x=s, y=d, name="Δ loss", line=dict(color="#444")), row=1, col=1)
+    fig.add_trace(dict(type="scatter", x=s, y=d, name="Δ loss", line=dict(color="#444")), row=1, col=1)
     fig.add_hline(y=0, line=dict(color="#999", width=1), row=1, col=1)
     pa, va = layer_profile(series_a, "grad_norm")
     pb, vb = layer_profile(series_b, "grad_norm")
     if pa == pb and len(pa):
         delta = np.where(np.isfinite(vb - va), vb - va, np.nan)
-        fig.add_trace(go.Bar(x=[short(p) for p in pa], y=delta, name="Δ ‖∇‖",
+        fig.add_trace(dict(type="bar", x=[short(p) for p in pa], y=delta, name="Δ ‖∇‖",
                              marker_color=["#2ca02c" if v >= 0 else "#d62728" for v in np.nan_to_num(delta)]),
                       row=1, col=2)
     fig.update_xaxes(title_text="step", row=1, col=1)

@@ -165,16 +165,19 @@ def init_metrics(cfg: RunConfig, seed: int, task=None) -> dict[str, float]:
     return values
 
 
-def _unit(key: str, seed: int) -> dict[str, float]:
-    """``init_metrics`` of one (config, seed), computed once per process; do not modify the result."""
+def _unit(key: str, seed: int, threads: int | None = None) -> dict[str, float]:
+    """``init_metrics`` of one (config, seed), computed once per process; do not modify the result.
+    On a CPU it computes with ``threads`` intra-op threads (default ``cpu_threads()``, the server's
+    convention; the command line passes its own)."""
     hit = _lru_get(_units, (key, seed))
     if hit is not None:
         _stats.unit_hits += 1
         return hit
     _stats.unit_misses += 1
     cfg = RunConfig.from_json(key)
-    if resolve_device(cfg.train.device).type == "cpu" and torch.get_num_threads() != cpu_threads():
-        torch.set_num_threads(cpu_threads())  # the trainer's convention (process-wide): see cpu_threads
+    want = cpu_threads() if threads is None else threads
+    if resolve_device(cfg.train.device).type == "cpu" and torch.get_num_threads() != want:
+        torch.set_num_threads(want)  # process-wide: see cpu_threads
     task = _task(json.dumps(cfg.task.to_dict(), sort_keys=True), cfg.model.arch)
     metrics = init_metrics(cfg, seed, task)
     _lru_put(_units, (key, seed), metrics, MAX_UNITS)
@@ -238,14 +241,15 @@ def depth_profile(cfg: RunConfig, seeds: Iterable[int] = range(3), on_progress: 
     return frame.copy()
 
 
-def init_stats(cfg: RunConfig, seeds: Iterable[int] = range(3), on_seed: Callable[[int], None] | None = None
-               ) -> pd.DataFrame:
+def init_stats(cfg: RunConfig, seeds: Iterable[int] = range(3), on_seed: Callable[[int], None] | None = None,
+               threads: int | None = None) -> pd.DataFrame:
     """Every §3 metric at initialisation, long format: columns ``seed, name, value`` over ``seeds``
-    (the command line's ``init-stats``); ``on_seed(i)`` is called after the i-th seed."""
+    (the command line's ``init-stats``); ``on_seed(i)`` is called after the i-th seed; ``threads``
+    as for ``_unit``."""
     key, seeds = cache_key(require(cfg)), _seeds(seeds)
     rows = []
     for i, seed in enumerate(seeds):
-        rows.extend((seed, name, value) for name, value in _unit(key, seed).items())
+        rows.extend((seed, name, value) for name, value in _unit(key, seed, threads).items())
         if on_seed is not None:
             on_seed(i)
     return pd.DataFrame(rows, columns=STATS_COLUMNS)

@@ -47,6 +47,25 @@ def cpu_threads() -> int:
     return 1 if n is None else n
 
 
+def command_line_threads(option: int | None = None) -> int:
+    """Intra-op threads for one command-line run (``train``, ``init-stats``): the ``--threads``
+    option, else ``RESNORM_CPU_THREADS`` when it is set, else torch's own default (one per core).
+    One person running one command usually has the machine to themselves: on the quiet 2-core
+    machine, issue 16 measured the README's stdlib-lm example at 14.4 s with one thread and 10.0 s
+    with two. The server's worker processes keep ``cpu_threads()`` (default 1)."""
+    if option is not None:
+        if option < 1:
+            raise ConfigError([("threads", f"must be at least 1 (got {option})")])
+        return option
+    from . import settings
+
+    n = settings.get("RESNORM_CPU_THREADS")
+    return TORCH_DEFAULT_THREADS if n is None else n
+
+
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything in this process changed it
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` → CUDA when present, else CPU; ``cuda`` without CUDA is a config error."""
     if name == "auto":
@@ -113,9 +132,10 @@ class Trainer(Worker):
     thread_name = "resnorm-trainer"
 
     def __init__(self, cfg: RunConfig, on_step: Callable[[int, "Trainer"], None] | None = None,
-                 on_finish: Callable[["Trainer"], None] | None = None):
+                 on_finish: Callable[["Trainer"], None] | None = None, threads: int | None = None):
         super().__init__()
         self.cfg = require(cfg)  # can it train here (task, data, memory)? Before anything is built
+        self.threads = threads  # CPU intra-op threads; None: cpu_threads() (the server's convention)
         self.on_step, self.on_finish = on_step, on_finish
         self.store = MetricStore(max_points=cfg.train.max_points)
         self.reason = ""
@@ -172,7 +192,7 @@ class Trainer(Worker):
     def _setup(self):
         cfg = self.cfg
         if self.device.type == "cpu":
-            torch.set_num_threads(cpu_threads())  # process-wide; see cpu_threads
+            torch.set_num_threads(self.threads or cpu_threads())  # process-wide; see cpu_threads
         self.task = make_task(cfg.task, cfg.model.arch)
         self.model = build_model(cfg.model, self.task.vocab_size, self.task.max_len, seed=cfg.train.seed)
         self.model.to(self.device).train()

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 import torch
 from hypothesis import given, settings
@@ -212,9 +214,9 @@ def test_residual_off_at_48_layers_ends_cleanly_with_finite_metrics(position):
     assert len(F.block_prefixes(series)) == 48
     for fig in _every_figure(tr):
         _strict_spec(fig)
-    heat = F.resid_heatmap(series)
+    heat = go.Figure(F.resid_heatmap(series))
     assert len(heat.data[0].y) == 48 and heat.data[0].y[-1] == "L47"  # every block drawn
-    layer_lines = {t.name for t in F.rank_figure(series).data if t.name and t.name.startswith("L")}
+    layer_lines = {t.name for t in go.Figure(F.rank_figure(series)).data if t.name and t.name.startswith("L")}
     assert layer_lines == {f"L{i}" for i in range(48)}
 
 
@@ -236,7 +238,7 @@ def _strict_spec(fig) -> dict:
     the browser's JSON.parse refuses, fails the test)."""
     def refuse(token):
         raise AssertionError(f"{token} literal in a figure's JSON")
-    return json.loads(fig.to_json(), parse_constant=refuse)
+    return json.loads(pio.to_json(fig.to_dict(), validate=False), parse_constant=refuse)  # as st.plotly_chart sends it
 
 
 def _every_figure(tr):
@@ -294,7 +296,7 @@ def test_a_fault_mid_run_is_diverged_and_everything_before_it_is_kept_exported_a
     # drawn: every chart builds and serialises, the bad value is a gap, the divergence is marked
     for fig in _every_figure(tr):
         assert len(_strict_spec(fig)["data"]) == len(fig.data)
-    loss = F.loss_figure(tr.store.all_series(), markers=tr.store.markers())
+    loss = go.Figure(F.loss_figure(tr.store.all_series(), markers=tr.store.markers()))
     y = [tr_ for tr_ in loss.data if tr_.name == "train/loss"][0].y
     assert np.isfinite(np.asarray(y, dtype=float)[:4]).all()
     assert any(getattr(sh, "x0", None) == 5 for sh in loss.layout.shapes)

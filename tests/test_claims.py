@@ -179,7 +179,7 @@ def test_live_chart_shows_the_stream_change_and_names_an_old_runs_raw_ratio_for_
     new = {f"blocks.{i}.{m}": (steps, np.ones(3)) for i in range(2)
            for m in ("attn_out.change", "attn_out.ratio", "update_ratio", "resid_post.rms")}
     old = {k: v for k, v in new.items() if ".change" not in k}  # a run saved before the metric existed
-    titles = lambda fig: [a.text for a in fig.layout.annotations]  # noqa: E731
+    titles = lambda fig: [a["text"] for a in fig["layout"]["annotations"]]  # noqa: E731
     assert titles(F.ratio_figure(new))[0].startswith("stream change ‖x_out − x_in‖/‖x_in‖")
     assert titles(F.ratio_figure(old))[0].startswith("raw branch ‖F‖/‖x‖ (before gate")
 

@@ -205,3 +205,44 @@ def test_init_stats_csv(tmp_path):
 def test_init_stats_bad_seeds():
     r = run("init-stats", "--seeds", "0")
     assert r.returncode == 2 and r.stderr.startswith("error: --seeds")
+
+
+@pytest.mark.parametrize("env, option, expected", [
+    (None, None, 3),  # torch's default (faked here as 3): one person, one command
+    ("1", None, 1),   # RESNORM_CPU_THREADS says otherwise
+    ("1", "2", 2),    # --threads wins over the variable
+])
+def test_train_and_init_stats_use_torch_default_threads_unless_told(tmp_path, monkeypatch, env, option, expected):
+    from resnorm import signal, trainer
+
+    signal.cache_clear()  # init-stats computes (and so sets its threads) only on a cache miss
+    monkeypatch.setattr(trainer, "TORCH_DEFAULT_THREADS", 3)
+    if env is None:
+        monkeypatch.delenv("RESNORM_CPU_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("RESNORM_CPU_THREADS", env)
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)  # record, change nothing in this process
+    extra = ["--threads", option] if option else []
+    r = run("train", "--out", str(tmp_path / "t"), "--steps", "2", *SMALL, "--device", "cpu", "--quiet", *extra)
+    assert r.returncode == 0, r.stderr
+    r = run("init-stats", "--seeds", "1", "--layers", "2", "--out", str(tmp_path / "i.csv"), "--quiet", *extra)
+    assert r.returncode == 0, r.stderr
+    assert seen[0::2] == [expected, expected]  # train, init-stats (each followed by run()'s restore)
+
+
+def test_the_server_trainer_keeps_one_thread_by_default(monkeypatch):
+    from resnorm import trainer
+
+    monkeypatch.setattr(trainer, "TORCH_DEFAULT_THREADS", 3)
+    monkeypatch.delenv("RESNORM_CPU_THREADS", raising=False)
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    trainer.Trainer(trainer.RunConfig.from_flat(dict(layers=1, d_model=16, heads=2, d_ff=32, batch_size=4,
+                                                     steps=1, device="cpu"))).run()
+    assert seen == [1]
+
+
+def test_threads_below_one_is_a_usage_error(tmp_path):
+    r = run("train", "--out", str(tmp_path / "t"), "--threads", "0", "--quiet")
+    assert r.returncode == 2 and r.stderr.startswith("error: --threads: must be at least 1")

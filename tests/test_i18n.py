@@ -65,16 +65,18 @@ def test_figures_are_translated_after_they_are_built():
     """Charts come from resnorm.figures in English; ui.i18n.localize translates their words (exact texts
     and templates such as "{label} step {step}"), and leaves data names (metric names, labels) alone."""
     from resnorm import figures as F
+    import plotly.graph_objects as go
+
     from ui.i18n import fig_text, localize
 
     steps = np.arange(1, 11)
     series = {"train/loss": (steps, np.linspace(3, 1, 10)), "blocks.0.resid_post.rms": (steps, np.ones(10)),
               "blocks.1.resid_post.rms": (steps, np.ones(10))}
-    fig = localize(F.loss_figure(series), "zh")
+    fig = go.Figure(localize(F.loss_figure(series), "zh"))  # a dict figure, validated to read it
     assert fig.layout.title.text == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
     assert {a for a in (fig.layout.xaxis2.title.text, fig.layout.yaxis.title.text)} == {"步", "损失"}
     assert fig.data[0].name == "train/loss"
-    depth = localize(F.depth_profile(series), "zh")
+    depth = go.Figure(localize(F.depth_profile(series), "zh"))
     assert {t.name for t in depth.data} == {"第 1 步", "第 10 步"}
     assert fig_text("Attention of blocks.3.attn at step 50 (probe example)", "zh") == \
         "blocks.3.attn 在第 50 步的注意力（探测样例）"

@@ -93,6 +93,8 @@ def test_every_figure_builds_with_data(finished):
     figs = [F.loss_figure(s), F.resid_heatmap(s), F.depth_profile(s), F.grad_figure(s, grad_clip=1.0),
             F.ratio_figure(s), F.attention_figure(snap, "blocks.0.attn"), F.attention_figure(snap, "blocks.2.attn", 1),
             F.entropy_figure(s, "blocks.1.attn"), F.rank_figure(s)]
+    assert all(isinstance(f, F.Fig) for f in figs)  # plain dicts; validated here to read them
+    figs = [go.Figure(f) for f in figs]
     recorded = {name: F.thin(*sv) for name, sv in s.items()}
 
     def is_recorded(x, y) -> bool:
@@ -107,7 +109,7 @@ def test_every_figure_builds_with_data(finished):
                 assert is_recorded(np.asarray(tr.x), np.asarray(tr.y, dtype=float)), (f.layout.title.text, tr.name)
     lines = sum(1 for f in figs for tr in f.data if tr.type == "scatter" and tr.x is not None and len(tr.x) > 2)
     assert lines >= 3 * 3  # per-layer lines of the gradient, ratio and rank charts at least
-    heads = F.attention_figure(snap, "blocks.0.attn")
+    heads = go.Figure(F.attention_figure(snap, "blocks.0.attn"))
     for h, tr in enumerate(heads.data):
         np.testing.assert_allclose(np.asarray(tr.z, dtype=float), snap.maps["blocks.0.attn"][h])
 
@@ -115,7 +117,7 @@ def test_every_figure_builds_with_data(finished):
 def test_layer_colours_are_consistent_across_charts(finished):
     s = finished.store.all_series()
     def colours(fig):
-        return {t.name: t.line.color for t in fig.data if t.name and t.name.startswith("L")}
+        return {t.name: t.line.color for t in go.Figure(fig).data if t.name and t.name.startswith("L")}
     grad, rank, ratio = colours(F.grad_figure(s)), colours(F.rank_figure(s)), colours(F.ratio_figure(s))
     assert set(rank) == {"L0", "L1", "L2"}
     assert grad == rank == ratio
@@ -124,7 +126,7 @@ def test_layer_colours_are_consistent_across_charts(finished):
 
 def test_heatmap_is_layers_by_steps_of_the_recorded_rms(finished):
     s = finished.store.all_series()
-    fig = F.resid_heatmap(s)
+    fig = go.Figure(F.resid_heatmap(s))
     hm = fig.data[0]
     raw = np.asarray(hm.customdata, dtype=float)
     assert raw.shape == (3, len(s["blocks.0.resid_post.rms"][0]))
@@ -134,7 +136,7 @@ def test_heatmap_is_layers_by_steps_of_the_recorded_rms(finished):
 
 def test_attention_small_multiples_and_probe_tokens(finished):
     snap = finished.store.attention()[-1]
-    fig = F.attention_figure(snap, "blocks.1.attn")
+    fig = go.Figure(F.attention_figure(snap, "blocks.1.attn"))
     assert len(fig.data) == 2  # 2 heads
     assert list(fig.data[0].y) == [f"{i}:{t}" for i, t in enumerate(snap.labels["blocks.1.attn"][0])]
     np.testing.assert_allclose(np.asarray(fig.data[1].z), snap.maps["blocks.1.attn"][1])
@@ -146,9 +148,10 @@ def test_non_finite_values_and_markers_do_not_break_charts():
          "grad/total_norm": (np.array([1, 2, 3]), np.array([1.0, 2.0, math.inf]))}
     m = [Marker(3, "diverged", "non-finite")]
     for f in (F.loss_figure(s, markers=m), F.rank_figure(s, markers=m), F.grad_figure(s, markers=m)):
+        f = go.Figure(f)
         f.to_json()
         assert any(getattr(sh, "x0", None) == 3 for sh in f.layout.shapes)  # the divergence line
-    y = F.loss_figure(s).data[0].y
+    y = F.loss_figure(s)["data"][0]["y"]
     assert y[0] == 2.0 and np.isnan(y[1]) and np.isnan(y[2])
 
 
@@ -156,7 +159,7 @@ def test_long_series_are_thinned_for_the_browser():
     n = 20_000
     s = {"train/loss": (np.arange(1, n + 1), np.linspace(3, 0, n))}
     tr = F.loss_figure(s).data[0]
-    assert len(tr.x) <= F.MAX_POINTS and tr.x[0] == 1 and tr.x[-1] == n
+    assert len(tr["x"]) <= F.MAX_POINTS and tr["x"][0] == 1 and tr["x"][-1] == n
 
 
 def test_series_from_frame_round_trip(finished):

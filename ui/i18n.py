@@ -152,11 +152,14 @@ def fig_text(text, code: str | None = None):
 
 
 def localize(fig, code: str | None = None):
-    """Translate a built Plotly figure's title, axis titles, subplot titles and trace names in place
-    (into ``code``, default the session's language: pass it where no session is at hand, e.g. in a
-    download's deferred callable)."""
+    """Translate a built figure's title, axis titles, subplot titles and trace names in place (into
+    ``code``, default the session's language: pass it where no session is at hand, e.g. in a
+    download's deferred callable). ``fig``: a ``resnorm.figures`` dict figure or a ``go.Figure``."""
     code = code or lang()
     if code == I.DEFAULT_LANG:
+        return fig
+    if isinstance(fig, dict):
+        _localize_dict(fig, code)
         return fig
     layout = fig.layout
     if layout.title and layout.title.text:
@@ -173,3 +176,18 @@ def localize(fig, code: str | None = None):
         if getattr(trace, "name", None):
             trace.name = fig_text(trace.name, code)
     return fig
+
+
+def _localize_dict(fig: dict, code: str) -> None:
+    layout = fig["layout"]
+    titled = [layout] + [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
+    for part in titled:
+        title = part.get("title")
+        if isinstance(title, dict) and title.get("text"):
+            title["text"] = fig_text(title["text"], code)
+    for ann in layout.get("annotations", ()):
+        if ann.get("text"):
+            ann["text"] = fig_text(ann["text"], code)
+    for trace in fig["data"]:
+        if trace.get("name"):
+            trace["name"] = fig_text(trace["name"], code)

@@ -169,7 +169,7 @@ def charts(rec: R.RunRecord) -> None:
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(localize(fig), key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(F.prebuilt(localize(fig)), key=key, config=PLOTLY_CONFIG)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -17,6 +17,11 @@ in each, then, until every run has ended, measures:
   was lost (never finished);
 - server memory: RSS of the server and its training processes, sampled every second.
 
+The runs train where the server's config puts them (``device=auto``: the GPU when there is one),
+and the report names that device. ``--trainings N`` sets the training-slot cap
+(``RESNORM_MAX_TRAININGS``; default: one per GPU, else one per core): on a GPU, N worker processes
+then share it, each capped at 1/N of its memory.
+
 Not part of the default test run (it takes minutes); the last report is in BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -248,6 +253,15 @@ async def ws_sessions(args, url):
     return results, {"auto": trips}
 
 
+def training_device() -> str:
+    """The device the server's runs train on (``device=auto``), e.g. ``cpu`` or ``cuda: NVIDIA H200``."""
+    sys.path.insert(0, ROOT)
+    from resnorm.bench import device_name
+    from resnorm.trainer import resolve_device
+
+    return device_name(resolve_device("auto"))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=10)
@@ -260,12 +274,16 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", choices=("browser", "ws"), default="browser",
                     help="browser: headless Chromium pages (end to end, drawing included); ws: websocket "
                          "sessions that speak Streamlit's protocol (the server alone)")
+    ap.add_argument("--trainings", type=int, default=None, metavar="N",
+                    help="training-slot cap, RESNORM_MAX_TRAININGS (default: the server's own)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     port = free_port()
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"resnorm-load-{port}.log"), "w")
     env = {**os.environ, "RESNORM_WORKERS": "process", "PYTHONUNBUFFERED": "1"}
+    if args.trainings is not None:
+        env["RESNORM_MAX_TRAININGS"] = str(args.trainings)
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1"],
                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -310,6 +328,7 @@ def main(argv=None) -> int:
                  "lost": args.sessions - len(done), "page_exceptions": sum(r["exceptions"] for r in results)},
         "server_memory_mb": {"idle": round(base_mem), "peak": round(max(mem, default=0)),
                              "per_session_peak": round((max(mem, default=0) - base_mem) / args.sessions, 1)},
+        "device": training_device(), "training_slots": args.trainings or "server default",
         "machine": f"{os.cpu_count()} cores; the server, the trainings and the "
                    + (f"{args.sessions} Chromium pages" + (f" (at nice {args.browser_nice})" if args.browser_nice else "")
                       if args.clients == "browser" else f"{args.sessions} websocket clients") + " share them",
