@@ -61,27 +61,43 @@ def test_translate_falls_back_and_formats():
     assert I.translate("app.caption", "en", version="9.9") == "resnorm 9.9 · residual connections and normalization, live"
 
 
-def test_figures_are_translated_after_they_are_built():
-    """Charts come from resnorm.figures in English; ui.i18n.localize translates their words (exact texts
-    and templates such as "{label} step {step}"), and leaves data names (metric names, labels) alone."""
+def _figure_json(fig) -> dict:
+    """A built figure (a ``go.Figure`` or a dict figure) as plain JSON data."""
+    import json
+
+    import plotly.io as pio
+
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+def test_figure_builders_take_their_words_in_a_language():
+    """Charts are built in the session's language (``resnorm.i18n.Labels``): titles, axis titles, subplot
+    titles, legend names and event markers; data names (metric names, config labels) stay as they are.
+    The English default is the table's English, so nothing reads a chart's English back."""
     from resnorm import figures as F
-    import plotly.graph_objects as go
+    from resnorm import figures_init as FI  # noqa: F401 - its builders take labels= too (tests/test_signal.py)
+    from resnorm.store import Marker
 
-    from ui.i18n import fig_text, localize
-
+    zh = I.Labels("zh")
     steps = np.arange(1, 11)
-    series = {"train/loss": (steps, np.linspace(3, 1, 10)), "blocks.0.resid_post.rms": (steps, np.ones(10)),
-              "blocks.1.resid_post.rms": (steps, np.ones(10))}
-    fig = go.Figure(localize(F.loss_figure(series), "zh"))  # a dict figure, validated to read it
-    assert fig.layout.title.text == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
-    assert {a for a in (fig.layout.xaxis2.title.text, fig.layout.yaxis.title.text)} == {"步", "损失"}
-    assert fig.data[0].name == "train/loss"
-    depth = go.Figure(localize(F.depth_profile(series), "zh"))
-    assert {t.name for t in depth.data} == {"第 1 步", "第 10 步"}
-    assert fig_text("Attention of blocks.3.attn at step 50 (probe example)", "zh") == \
-        "blocks.3.attn 在第 50 步的注意力（探测样例）"
-    assert fig_text("A step 3", "zh") == "A 第 3 步" and fig_text("train/loss", "zh") == "train/loss"
-    assert fig_text("step", "en") == "step"
+    series = {"train/loss": (steps, np.linspace(3, 1, 10)), "lr": (steps, np.full(10, 1e-3)),
+              "blocks.0.resid_post.rms": (steps, np.ones(10)), "blocks.1.resid_post.rms": (steps, np.ones(10)),
+              "grad/total_norm": (steps, np.ones(10))}
+    markers = [Marker(3, "grad jump", "x")]
+    fig = _figure_json(F.loss_figure(series, markers=markers, labels=zh))
+    layout = fig["layout"]
+    assert layout["title"]["text"] == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
+    assert {layout["xaxis2"]["title"]["text"], layout["yaxis"]["title"]["text"]} == {"步", "损失"}
+    assert [t["name"] for t in fig["data"]] == ["train/loss", "学习率"]
+    assert [a["text"] for a in layout["annotations"]] == ["梯度突增 @ 第 3 步"]
+    depth = _figure_json(F.depth_profile(series, labels=zh))
+    assert {t["name"] for t in depth["data"]} == {"第 1 步", "第 10 步"}
+    grad = _figure_json(F.grad_figure(series, grad_clip=1.0, labels=zh))
+    assert {"全局范数", "裁剪 = 1"} <= {t["name"] for t in grad["data"]}
+    for build in (lambda **kw: F.loss_figure(series, markers=markers, **kw), lambda **kw: F.depth_profile(series, **kw),
+                  lambda **kw: F.grad_figure(series, grad_clip=1.0, **kw), lambda **kw: F.rank_figure(series, **kw)):
+        assert _figure_json(build()) == _figure_json(build(labels=I.EN))  # English is the default
+        assert _figure_json(build()) != _figure_json(build(labels=zh))
 
 
 # ---- no user-visible literal in the UI code -----------------------------------------------------------
@@ -294,10 +310,10 @@ def test_a_message_is_its_english_text_and_renders_in_chinese_by_its_code():
 def test_the_ui_has_no_reverse_map_from_english():
     """The UI renders package messages by their key (``ui.i18n.say``); it never looks English up."""
     src = _read(ROOT, os.path.join("ui", "i18n.py"))
-    for gone in ("_FIXED", "package_message"):
-        assert gone not in src
+    for gone in ("_FIXED", "package_message", "fig_text", "localize", "_templates", "re.compile", "import re"):
+        assert gone not in src, gone
     for path in UI_FILES:
-        assert "package_message" not in _read(ROOT, path), path
+        assert not {"package_message", "localize", "fig_text"} & set(re.findall(r"\w+", _read(ROOT, path))), path
 
 
 def test_a_config_error_in_the_sidebar_is_chinese():
@@ -326,6 +342,10 @@ def test_a_diverged_runs_reason_is_chinese():
     errors = [e.value for e in at.error]
     assert any("发散" in e and "不是有限值" in e for e in errors), errors
     assert not any("non-finite" in e for e in errors), errors
+    import json
+
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh") in titles, titles
 
 
 def test_a_saved_runs_reason_keeps_its_code_and_a_forged_code_is_ignored(tmp_path):

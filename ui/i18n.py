@@ -7,9 +7,6 @@ sidebar switch (key ``lang_switch``), and written back to the URL when it change
 """
 from __future__ import annotations
 
-import re
-from functools import cache
-
 import streamlit as st
 
 from resnorm import i18n as I
@@ -116,78 +113,3 @@ def say(message) -> str:
 def say_problems(problems) -> str:
     """A ``ConfigError``'s (field, message) pairs as one line in the session's language."""
     return say(problems_message(problems))
-
-
-# ---- words inside figures --------------------------------------------------------------------------------
-@cache
-def _templates() -> list[tuple[re.Pattern, str]]:
-    """Figure templates (``fig.t.*``) as regular expressions over their English text."""
-    out = []
-    for key, text in I.TABLES["en"].items():
-        if not key.startswith("fig.t."):
-            continue
-        pattern, pos = "", 0
-        for m in re.finditer(r"\{(\w+)\}", text):
-            pattern += re.escape(text[pos:m.start()]) + f"(?P<{m.group(1)}>.+?)"
-            pos = m.end()
-        out.append((re.compile("^" + pattern + re.escape(text[pos:]) + "$"), key))
-    return out
-
-
-def fig_text(text, code: str | None = None):
-    """One figure string in ``code``'s language (exact match, then a template), else unchanged."""
-    code = code or lang()
-    if code == I.DEFAULT_LANG or not isinstance(text, str) or not text:
-        return text
-    table = I.TABLES[code]
-    exact = table.get("fig." + text)
-    if exact is not None:
-        return exact
-    for pattern, key in _templates():
-        m = pattern.match(text)
-        if m and key in table:
-            parts = {k: fig_text(v, code) for k, v in m.groupdict().items()}
-            return table[key].format(**parts)
-    return text
-
-
-def localize(fig, code: str | None = None):
-    """Translate a built figure's title, axis titles, subplot titles and trace names in place (into
-    ``code``, default the session's language: pass it where no session is at hand, e.g. in a
-    download's deferred callable). ``fig``: a ``resnorm.figures`` dict figure or a ``go.Figure``."""
-    code = code or lang()
-    if code == I.DEFAULT_LANG:
-        return fig
-    if isinstance(fig, dict):
-        _localize_dict(fig, code)
-        return fig
-    layout = fig.layout
-    if layout.title and layout.title.text:
-        layout.title.text = fig_text(layout.title.text, code)
-    for name in layout:
-        if name.startswith(("xaxis", "yaxis")):
-            axis = layout[name]
-            if axis.title and axis.title.text:
-                axis.title.text = fig_text(axis.title.text, code)
-    for ann in layout.annotations or ():
-        if ann.text:
-            ann.text = fig_text(ann.text, code)
-    for trace in fig.data:
-        if getattr(trace, "name", None):
-            trace.name = fig_text(trace.name, code)
-    return fig
-
-
-def _localize_dict(fig: dict, code: str) -> None:
-    layout = fig["layout"]
-    titled = [layout] + [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
-    for part in titled:
-        title = part.get("title")
-        if isinstance(title, dict) and title.get("text"):
-            title["text"] = fig_text(title["text"], code)
-    for ann in layout.get("annotations", ()):
-        if ann.get("text"):
-            ann["text"] = fig_text(ann["text"], code)
-    for trace in fig["data"]:
-        if trace.get("name"):
-            trace["name"] = fig_text(trace["name"], code)

@@ -267,18 +267,19 @@ def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
     c = session.comparison
     rid = f"lesson{lesson.id}-{session.run_id}-"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
+    L = chart_labels()  # the charts' words, in the session's language
     runs = memo("lesson_runs", (stamp, lang()), lambda: labelled_runs(
         [_label(lesson, i, vid) for i, vid in enumerate(c.labels)], c.trainers))
 
     def figure(name: str):
         if name == "loss":
             return F.overlay_figure(runs, "train/loss", title=t("lessons.chart.loss"), log_y=True,
-                                    uirevision=rid + "loss")
+                                    uirevision=rid + "loss", labels=L)
         if name == "grad":
             return F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
-                                    uirevision=rid + "grad")
+                                    uirevision=rid + "grad", labels=L)
         return F.profiles_side_by_side(runs, PROFILE_METRIC[name], title=t(f"lessons.chart.{name}"),
-                                       uirevision=rid + name)
+                                       uirevision=rid + name, labels=L)
 
     for name in CHARTS.get(lesson.id, ("loss",)):
         chart(f"lesson_chart_{name}", stamp, lambda: figure(name))

@@ -18,7 +18,7 @@ from resnorm.config import RunConfig
 from resnorm.sessions import SessionJob, SessionRun
 from resnorm.tasks import not_held_out
 from resnorm.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
-from ui.i18n import lang, localize, options, say, status, t
+from ui.i18n import chart_labels, lang, options, say, status, t
 
 REFRESH_S = 0.5
 QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
@@ -157,6 +157,7 @@ def charts(run: SessionRun) -> None:
     store, cfg = tr.store, tr.cfg
     rid = f"run{run.run_id}"
     stamp = (rid, store.version)
+    L = chart_labels()  # the charts' words, in the session's language
 
     def series():
         return store.all_series()
@@ -164,21 +165,21 @@ def charts(run: SessionRun) -> None:
     if view == LOSS:
         log_y = st.toggle(t("live.log_scale"), key="opt_log_loss")
         chart("chart_loss", (stamp, log_y), lambda: F.loss_figure(series(), log_y=log_y, markers=store.markers(),
-                                                                  uirevision=rid + "loss"))
+                                                                  uirevision=rid + "loss", labels=L))
     elif view == RESIDUAL:
         left, right = st.columns([3, 2])
         with left:
             chart("chart_resid", stamp, lambda: F.resid_heatmap(series(), markers=store.markers(),
-                                                                uirevision=rid + "resid"))
+                                                                uirevision=rid + "resid", labels=L))
         with right:
             chart("chart_depth", stamp, lambda: F.depth_profile(series(), ("resid_post.rms",),
                                                                 title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                                                uirevision=rid + "depth"))
+                                                                uirevision=rid + "depth", labels=L))
     elif view == GRADIENTS:
         chart("chart_grad", stamp, lambda: F.grad_figure(series(), grad_clip=cfg.train.grad_clip,
-                                                         markers=store.markers(), uirevision=rid + "grad"))
+                                                         markers=store.markers(), uirevision=rid + "grad", labels=L))
     elif view == RATIOS:
-        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio"))
+        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio", labels=L))
     elif view == ATTENTION:
         snaps = store.attention()
         snap = snaps[-1] if snaps else None
@@ -195,12 +196,12 @@ def charts(run: SessionRun) -> None:
         left, right = st.columns([3, 2])
         with left:
             chart("chart_attn", (stamp, layer, head), lambda: F.attention_figure(
-                snap, layer, None if head == "all" else head, uirevision=rid + "attn"))
+                snap, layer, None if head == "all" else head, uirevision=rid + "attn", labels=L))
         with right:
             chart("chart_entropy", (stamp, layer), lambda: F.entropy_figure(series(), layer, markers=store.markers(),
-                                                                           uirevision=rid + "ent"))
+                                                                           uirevision=rid + "ent", labels=L))
     else:
-        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank"))
+        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank", labels=L))
 
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -224,7 +225,7 @@ def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
     emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
     Streamlit through ``resnorm.figures.prebuilt`` so that nothing validates them again; a paused or finished
     run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
-    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(localize(build()))), key=key, config=config)
+    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(build())), key=key, config=config)
 
 
 def export(run: SessionRun) -> None:
@@ -239,16 +240,16 @@ def export(run: SessionRun) -> None:
         store.frame().to_parquet(buf, index=False)
         return buf.getvalue()
 
-    code, depth_title = lang(), t("live.resid_by_layer")  # the callables below run outside the session
+    L, depth_title = chart_labels(), t("live.resid_by_layer")  # the callables below run outside the session
 
     def figures() -> dict:
         series, markers = store.all_series(), store.markers()
-        return {"loss": lambda: F.loss_figure(series, markers=markers),
-                "residual": lambda: F.resid_heatmap(series, markers=markers),
-                "depth": lambda: F.depth_profile(series, title=depth_title),
-                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers),
-                "ratios": lambda: F.ratio_figure(series, markers=markers),
-                "rank": lambda: F.rank_figure(series, markers=markers)}
+        return {"loss": lambda: F.loss_figure(series, markers=markers, labels=L),
+                "residual": lambda: F.resid_heatmap(series, markers=markers, labels=L),
+                "depth": lambda: F.depth_profile(series, title=depth_title, labels=L),
+                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, labels=L),
+                "ratios": lambda: F.ratio_figure(series, markers=markers, labels=L),
+                "rank": lambda: F.rank_figure(series, markers=markers, labels=L)}
 
     with st.expander(t("live.export")):
         c = st.columns(4)
@@ -263,7 +264,7 @@ def export(run: SessionRun) -> None:
                              "summary.json", "application/json", key="dl_summary", **kw)
         name = st.selectbox(t("live.export_html"), list(figures()), key="opt_export_chart",
                             format_func=options("export."))
-        st.download_button(f"{name}.html", lambda: pio.to_html(localize(figures()[name](), code).to_dict(),
+        st.download_button(f"{name}.html", lambda: pio.to_html(figures()[name]().to_dict(),
                                                                include_plotlyjs=True, full_html=True),
                            f"{name}.html", "text/html", key="dl_html", **kw)
         st.caption(t("live.export_png"))

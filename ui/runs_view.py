@@ -19,7 +19,7 @@ from resnorm import figures as F
 from resnorm import runs as R
 from resnorm.variants import block_latex
 from ui import safe
-from ui.i18n import chart_labels, localize, options, say, status, t
+from ui.i18n import chart_labels, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -146,30 +146,31 @@ def single(root: Path, name: str) -> None:
 def charts(rec: R.RunRecord) -> None:
     series, markers = rec.series(), rec.markers()
     rid = f"saved-{rec.name}-"
+    L = chart_labels()  # the charts' words, in the session's language
     tabs = st.tabs([t(f"view.{v}") for v in VIEWS])
     with tabs[0]:
         log_y = st.toggle(t("live.log_scale"), key="runs_log_loss")
-        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "runs_chart_loss")
+        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss", labels=L), "runs_chart_loss")
     with tabs[1]:
         left, right = st.columns([3, 2])
         with left:
-            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "runs_chart_resid")
+            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid", labels=L), "runs_chart_resid")
         with right:
             _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                   uirevision=rid + "depth"), "runs_chart_depth")
+                                   uirevision=rid + "depth", labels=L), "runs_chart_depth")
     with tabs[2]:
         _chart(F.grad_figure(series, grad_clip=rec.config.train.grad_clip, markers=markers,
-                             uirevision=rid + "grad"), "runs_chart_grad")
+                             uirevision=rid + "grad", labels=L), "runs_chart_grad")
     with tabs[3]:
-        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "runs_chart_ratio")
+        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio", labels=L), "runs_chart_ratio")
     with tabs[4]:
-        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "runs_chart_rank")
+        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank", labels=L), "runs_chart_rank")
     if not F.block_prefixes(series):
         st.caption(t("runs.no_probes"))
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(F.prebuilt(localize(fig)), key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(F.prebuilt(fig), key=key, config=PLOTLY_CONFIG)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
