@@ -7,7 +7,11 @@ or ``series_from_frame`` of a long frame). Conventions shared by every chart:
 - at most ``MAX_POINTS`` points per trace (evenly thinned, the newest kept);
 - non-finite values become gaps, never errors;
 - every marker (e.g. divergence) is a dashed vertical line on every step axis;
-- ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes.
+- ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes;
+- every word a person reads (titles, axis and subplot titles, legend names, event markers) comes from
+  the ``labels`` argument (``resnorm.i18n.Labels``; English, the table's, by default): a UI builds
+  its charts in its language and never translates a built chart. Data names (metric names, config
+  labels) are shown as they are.
 
 Every builder returns a plain dict ``{"data": [...], "layout": {...}}``: the figure exactly as
 Plotly's object model would serialise it (``go.Figure(d)`` validates it and changes nothing — a test

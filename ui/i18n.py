@@ -3,7 +3,9 @@
 The language lives in ``st.session_state["lang"]``, a plain session value (not a widget's state, which
 Streamlit may drop when a page switches), set from ``?lang=zh`` when a session opens a link and by the
 sidebar switch (key ``lang_switch``), and written back to the URL when it changes. The tables themselves are
-``resnorm.i18n`` (no Streamlit there, so tests read them directly).
+``resnorm.i18n`` (no Streamlit there, so tests read them directly). Messages from the package
+(``resnorm.messages.Msg``) are shown with ``say``, by their key and parameters; charts are built with
+``chart_labels()``. Nothing here maps English back to a key.
 """
 from __future__ import annotations
 
