@@ -70,7 +70,7 @@ def _init_frame(grad: np.ndarray, ms: np.ndarray) -> pd.DataFrame:
 def test_lesson_2_does_not_count_post_ln_mean_square_of_one_as_a_finding():
     """Post-LN's stream ends every block in a LayerNorm: its mean square is 1 by construction. The check
     must not rest on it, and the text must call it a definition."""
-    from resnorm.i18n import en, zh
+    from resnorm.i18n import TABLES
 
     lesson = LS.LESSONS[2]
     L = 12
@@ -82,11 +82,11 @@ def test_lesson_2_does_not_count_post_ln_mean_square_of_one_as_a_finding():
         v = lesson.check(LS.Results(init={"post": post, "pre": pre}, configs=dict(lesson.configs("reduced"))))
         assert dict(v.claims)["lesson.2.claim.growth"]
     assert "flat" not in lesson.margins
-    assert "definition" in en.TEXT["lesson.2.claim.growth"] and "定义" in zh.TEXT["lesson.2.claim.growth"]
+    assert "definition" in TABLES["en"]["lesson.2.claim.growth"] and "定义" in TABLES["zh"]["lesson.2.claim.growth"]
 
 
 def test_lesson_6_does_not_count_the_correct_blocks_rms_of_one_as_a_finding():
-    from resnorm.i18n import en, zh
+    from resnorm.i18n import TABLES
 
     lesson = LS.LESSONS[6]
     metric = "blocks.{}.resid_post.rms"
@@ -101,7 +101,7 @@ def test_lesson_6_does_not_count_the_correct_blocks_rms_of_one_as_a_finding():
         v = lesson.check(_results(lesson, {"correct": run(0.05, rms_correct), "seed_article": run(2.0, 1.7)}))
         assert dict(v.claims)["lesson.6.claim.stream"]
     assert "rms_ok" not in lesson.margins
-    assert "definition" in en.TEXT["lesson.6.claim.stream"] and "定义" in zh.TEXT["lesson.6.claim.stream"]
+    assert "definition" in TABLES["en"]["lesson.6.claim.stream"] and "定义" in TABLES["zh"]["lesson.6.claim.stream"]
 
 
 def test_lesson_5_measures_the_initialisation_of_the_learners_seed():
@@ -338,7 +338,7 @@ def test_weights_train_val_and_dropout_draw_from_separate_streams_of_the_seed():
 
 # ---- item 8: DyT after the addition is allowed, with a note ---------------------------------------------
 def test_dyt_after_the_addition_is_allowed_and_noted_and_the_stream_it_leaves_is_tiny():
-    from resnorm.i18n import en, zh
+    from resnorm.i18n import TABLES
     from resnorm.science.model import build_model
     from resnorm.science.probes import ActivationProbe
     from resnorm.science.variants import caution
@@ -346,7 +346,7 @@ def test_dyt_after_the_addition_is_allowed_and_noted_and_the_stream_it_leaves_is
     for position in ("post", "deepnorm"):
         RunConfig.from_flat(dict(norm="dyt", norm_position=position))  # allowed
         key = caution(position, "on", "dyt", "decoder")
-        assert key and "Zhu" in en.TEXT[key] and "Zhu" in zh.TEXT[key]
+        assert key and "Zhu" in TABLES["en"][key] and "Zhu" in TABLES["zh"][key]
     assert caution("pre", "on", "dyt", "decoder") is None and caution("post", "on", "layernorm", "decoder") is None
     # what the note says: with DyT after every addition the stream shrinks block after block
     cfg = RunConfig.from_flat(dict(norm="dyt", norm_position="post", layers=6, d_model=16, heads=2, d_ff=32,
@@ -379,14 +379,14 @@ def test_rank_residual_in_frobenius_and_in_dongs_composite_norm_by_hand():
 
 # ---- item 1: Xiong et al. 2020 as the paper says it, and Theorem 1's own picture -----------------------------
 def test_theorem_1_is_about_total_depth_and_the_texts_no_longer_misquote_it():
-    from resnorm.i18n import en, zh
+    from resnorm.i18n import TABLES
 
-    for table in (en.TEXT, zh.TEXT):
+    for table in (TABLES["en"], TABLES["zh"]):
         assert "1/√L" not in table["lesson.2.why"]          # was: gradients shrink towards the output like 1/√L
         assert "L^-½" in table["init.thm1.what"] and "O(d·√(ln d / L))" in table["lesson.2.why"]
-    assert "Theorem 1, Fig. 3" not in en.TEXT["init.look.grad_norm"]
-    assert "total depth" in en.TEXT["init.look.grad_norm"].replace("*", "")
-    assert "总深度" in zh.TEXT["init.look.grad_norm"].replace("*", "")
+    assert "Theorem 1, Fig. 3" not in TABLES["en"]["init.look.grad_norm"]
+    assert "total depth" in TABLES["en"]["init.look.grad_norm"].replace("*", "")
+    assert "总深度" in TABLES["zh"]["init.look.grad_norm"].replace("*", "")
     with open("README.md", encoding="utf-8") as fh:
         assert "gradients concentrate near the output" not in fh.read()
 

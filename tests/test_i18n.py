@@ -61,27 +61,43 @@ def test_translate_falls_back_and_formats():
     assert I.translate("app.caption", "en", version="9.9") == "resnorm 9.9 · residual connections and normalization, live"
 
 
-def test_figures_are_translated_after_they_are_built():
-    """Charts come from resnorm.studies.figures in English; ui.i18n.localize translates their words (exact texts
-    and templates such as "{label} step {step}"), and leaves data names (metric names, labels) alone."""
+def _figure_json(fig) -> dict:
+    """A built figure (a ``go.Figure`` or a dict figure) as plain JSON data."""
+    import json
+
+    import plotly.io as pio
+
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+def test_figure_builders_take_their_words_in_a_language():
+    """Charts are built in the session's language (``resnorm.i18n.Labels``): titles, axis titles, subplot
+    titles, legend names and event markers; data names (metric names, config labels) stay as they are.
+    The English default is the table's English, so nothing reads a chart's English back."""
     from resnorm.studies import figures as F
-    import plotly.graph_objects as go
+    from resnorm.studies import figures_init as FI  # noqa: F401 - its builders take labels= too (tests/test_signal.py)
+    from resnorm.science.store import Marker
 
-    from ui.i18n import fig_text, localize
-
+    zh = I.Labels("zh")
     steps = np.arange(1, 11)
-    series = {"train/loss": (steps, np.linspace(3, 1, 10)), "blocks.0.resid_post.rms": (steps, np.ones(10)),
-              "blocks.1.resid_post.rms": (steps, np.ones(10))}
-    fig = go.Figure(localize(F.loss_figure(series), "zh"))  # a dict figure, validated to read it
-    assert fig.layout.title.text == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
-    assert {a for a in (fig.layout.xaxis2.title.text, fig.layout.yaxis.title.text)} == {"步", "损失"}
-    assert fig.data[0].name == "train/loss"
-    depth = go.Figure(localize(F.depth_profile(series), "zh"))
-    assert {t.name for t in depth.data} == {"第 1 步", "第 10 步"}
-    assert fig_text("Attention of blocks.3.attn at step 50 (probe example)", "zh") == \
-        "blocks.3.attn 在第 50 步的注意力（探测样例）"
-    assert fig_text("A step 3", "zh") == "A 第 3 步" and fig_text("train/loss", "zh") == "train/loss"
-    assert fig_text("step", "en") == "step"
+    series = {"train/loss": (steps, np.linspace(3, 1, 10)), "lr": (steps, np.full(10, 1e-3)),
+              "blocks.0.resid_post.rms": (steps, np.ones(10)), "blocks.1.resid_post.rms": (steps, np.ones(10)),
+              "grad/total_norm": (steps, np.ones(10))}
+    markers = [Marker(3, "grad jump", "x")]
+    fig = _figure_json(F.loss_figure(series, markers=markers, labels=zh))
+    layout = fig["layout"]
+    assert layout["title"]["text"] == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
+    assert {layout["xaxis2"]["title"]["text"], layout["yaxis"]["title"]["text"]} == {"步", "损失"}
+    assert [t["name"] for t in fig["data"]] == ["train/loss", "学习率"]
+    assert [a["text"] for a in layout["annotations"]] == ["梯度突增 @ 第 3 步"]
+    depth = _figure_json(F.depth_profile(series, labels=zh))
+    assert {t["name"] for t in depth["data"]} == {"第 1 步", "第 10 步"}
+    grad = _figure_json(F.grad_figure(series, grad_clip=1.0, labels=zh))
+    assert {"全局范数", "裁剪 = 1"} <= {t["name"] for t in grad["data"]}
+    for build in (lambda **kw: F.loss_figure(series, markers=markers, **kw), lambda **kw: F.depth_profile(series, **kw),
+                  lambda **kw: F.grad_figure(series, grad_clip=1.0, **kw), lambda **kw: F.rank_figure(series, **kw)):
+        assert _figure_json(build()) == _figure_json(build(labels=I.EN))  # English is the default
+        assert _figure_json(build()) != _figure_json(build(labels=zh))
 
 
 # ---- no user-visible literal in the UI code -----------------------------------------------------------
@@ -246,3 +262,108 @@ def test_lang_and_lesson_in_the_url_are_not_reported_as_ignored_config():
     at = _app(lang="zh", layers="3")
     assert not at.exception and at.session_state["cfg_layers"] == 3
     assert not at.info or not any("lang" in i.value for i in at.info)
+
+
+# ---- messages from the package: codes with parameters, never English parsed back ----------------------
+def _message_keys_in_package() -> set[str]:
+    """Every literal key given to ``msg(...)`` in ``resnorm/``."""
+    keys = set()
+    for path in sorted((ROOT / "resnorm").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and getattr(node.func, "id", getattr(node.func, "attr", None)) == "msg"):
+                keys.add(node.args[0].value)
+    return keys
+
+
+def test_every_package_message_key_is_in_both_tables():
+    keys = _message_keys_in_package()
+    assert len(keys) > 40 and {"start.run_busy", "reason.at_step", "problem.between"} <= keys
+    for lang in ("en", "zh"):
+        assert not sorted(k for k in keys if k not in I.TABLES[lang]), lang
+
+
+def test_a_message_is_its_english_text_and_renders_in_chinese_by_its_code():
+    import pickle
+
+    from resnorm.science.config import ConfigError, RunConfig
+    from resnorm.messages import Msg, msg, problems_message
+
+    m = msg("reason.at_step", why=msg("reason.nonfinite_loss", value=float("nan")), step=7)
+    assert m == "non-finite loss = nan at step 7" and isinstance(m, str) and m.key == "reason.at_step"
+    assert I.render(m, "zh") == "损失不是有限值 = nan，在第 7 步"
+    back = pickle.loads(pickle.dumps(m))  # a worker process's reason keeps its code
+    assert isinstance(back, Msg) and back == m and I.render(back, "zh") == I.render(m, "zh")
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_flat({"norm_position": "deepnorm", "residual": "off", "layers": 0})
+    assert str(e.value) == ("layers: must be >= 1 and <= 96 (got 0); residual: deepnorm defines its own skip path "
+                            "(alpha*x); residual must be 'on', not 'off'")  # the CLI's English, unchanged
+    zh = I.render(problems_message(e.value.problems), "zh")
+    assert "layers：必须 >= 1 且 <= 96（收到 0）" in zh and "自带跳跃路径" in zh
+    assert I.render("plain text", "zh") == "plain text" and I.render(None, "zh") == ""
+    broken = Msg("English kept", "reason.at_step", {"why": "x"})  # a parameter missing: the English, no error
+    assert I.render(broken, "zh") == "English kept"
+
+
+def test_the_ui_has_no_reverse_map_from_english():
+    """The UI renders package messages by their key (``ui.i18n.say``); it never looks English up."""
+    src = _read(ROOT, os.path.join("ui", "i18n.py"))
+    for gone in ("_FIXED", "package_message", "fig_text", "localize", "_templates", "re.compile", "import re"):
+        assert gone not in src, gone
+    for path in UI_FILES:
+        assert not {"package_message", "localize", "fig_text"} & set(re.findall(r"\w+", _read(ROOT, path))), path
+
+
+def test_a_config_error_in_the_sidebar_is_chinese():
+    at = _app(lang="zh")
+    at.selectbox(key="cfg_norm_position").set_value("deepnorm")
+    at.selectbox(key="cfg_residual").set_value("off")
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert any("自带跳跃路径" in e for e in errors) and not any("defines its own" in e for e in errors), errors
+    assert at.button(key="btn_train").disabled
+    assert any("自带跳跃路径" in w.value for w in at.warning)
+
+
+def test_a_diverged_runs_reason_is_chinese():
+    import time
+
+    at = _app(lang="zh", lr="1000", optimizer="sgd", grad_clip="0", init="torch", norm_position="none",
+              norm="none", layers="4", steps="60", probe_every="0", eval_every="0")
+    at.button(key="btn_train").click().run()
+    deadline = time.time() + 90
+    while time.time() < deadline and not at.error:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("发散" in e and "不是有限值" in e for e in errors), errors
+    assert not any("non-finite" in e for e in errors), errors
+    import json
+
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh") in titles, titles
+
+
+def test_a_saved_runs_reason_keeps_its_code_and_a_forged_code_is_ignored(tmp_path):
+    import json
+
+    from resnorm.serving import runs as R
+    from resnorm.messages import Msg, msg, to_data
+
+    reason = msg("reason.at_step", why=msg("reason.nonfinite_grad", value=float("inf")), step=3)
+    summary = {"status": "diverged", "steps": 3, "final_loss": None, "reason": reason, "diverged_step": 3,
+               "reason_code": to_data(reason)}
+    summary = json.loads(json.dumps(summary))
+    assert summary["reason"] == "non-finite gradient norm = inf at step 3"
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    back = R._read_summary(tmp_path)["reason"]
+    assert isinstance(back, Msg) and I.render(back, "zh") == "梯度范数不是有限值 = inf，在第 3 步"
+    for forged in ({"key": "live.train"}, {"key": "reason.at_step", "params": {"why": 1}}, "x",
+                   {"key": "reason.exploded", "params": {"loss": "a", "factor": 1, "first": 2}}):
+        (tmp_path / "summary.json").write_text(json.dumps({**summary, "reason_code": forged}))
+        back = R._read_summary(tmp_path)["reason"]
+        assert back == summary["reason"] and I.render(back, "zh") == summary["reason"], forged

@@ -476,3 +476,28 @@ def test_runs_page_delete_needs_confirmation(runs_dir):
     assert list(at.dataframe[0].value["name"]) == [good]
     assert at.multiselect(key="runs_selected").value == []
     assert any("Deleted run" in s.value for s in at.success)
+
+
+def test_runs_page_in_chinese_titles_the_overlay_and_says_a_saved_reason_in_chinese(runs_dir):
+    """Nothing on the page is English translated back: the overlay is built with Chinese labels and a
+    saved reason is shown by its message code (``summary.json``'s ``reason_code``)."""
+    from resnorm.messages import msg, to_data
+
+    root, good, other = runs_dir
+    reason = msg("reason.at_step", why=msg("reason.nonfinite_loss", value=float("nan")), step=4)
+    diverged = R.write_run(R.load_run(good, root).config, R.load_run(good, root).frame,
+                           {"status": "diverged", "steps": 4, "final_loss": None, "reason": reason,
+                            "diverged_step": 4, "reason_code": to_data(reason)}, root=root, name="diverged-run").name
+    at = app_test("app_pages/runs.py", timeout=30, run=False)
+    at.session_state["lang"] = "zh"
+    at.run()
+    at.multiselect(key="runs_selected").set_value([good, other]).run()
+    assert not at.exception
+    (chart,) = at.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["layout"]["title"]["text"] == "2 次训练的 train/loss（虚线为 val/loss）"
+    assert spec["layout"]["xaxis"]["title"]["text"] == "步"
+    at.multiselect(key="runs_selected").set_value([diverged]).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("损失不是有限值 = nan，在第 4 步" in e for e in errors), errors

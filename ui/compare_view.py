@@ -11,7 +11,7 @@ from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
 from ui.live import chart, memo, pause_button, queued_notice, refreshing
-from ui.i18n import field_help, field_label, package_message, status, t, t_or
+from ui.i18n import chart_labels, field_help, field_label, say, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -76,7 +76,7 @@ def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, li
             if base is not None:
                 cfg, found = feasibility.build(values, base=base)
                 if found:
-                    msg = "; ".join(f"{f}: {m}" for f, m in found)
+                    msg = say_problems(found)
                     st.error(msg, icon=":material/warning:")
                     problems.append(f"{LETTERS[i]}: {msg}")
                 else:
@@ -114,7 +114,7 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
                       width="stretch"):
         msg = sc.start(configs, [LETTERS[i] for i in range(len(configs))])
         if msg:
-            st.session_state["cmp_error"] = package_message(msg)
+            st.session_state["cmp_error"] = say(msg)
         st.rerun()
     pause_button(cols[1], sc, "cmp_pause")
     if cols[2].button(t("compare.stop_all"), icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
@@ -140,24 +140,25 @@ def results(sc: SessionCompare) -> None:
                        elapsed=c.elapsed))
     rid = f"cmp{sc.run_id}"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
+    L = chart_labels()  # the charts' words, in the session's language
     runs = memo("cmp_runs", stamp, lambda: labelled_runs(c.labels, c.trainers))
     left, right = st.columns(2)
     with left:
         chart("cmp_loss", stamp, lambda: F.overlay_figure(runs, "train/loss", title=t("compare.train_loss"),
-                                                          log_y=True, uirevision=rid + "loss"))
+                                                          log_y=True, uirevision=rid + "loss", labels=L))
         chart("cmp_gnorm", stamp, lambda: F.overlay_figure(runs, "grad/total_norm", title=t("compare.grad_norm"),
-                                                           log_y=True, uirevision=rid + "gnorm"))
+                                                           log_y=True, uirevision=rid + "gnorm", labels=L))
     with right:
         chart("cmp_val", stamp, lambda: F.overlay_figure(runs, "val/loss", title=t("compare.val_loss"), log_y=True,
-                                                         uirevision=rid + "val"))
+                                                         uirevision=rid + "val", labels=L))
         other = st.selectbox(t("compare.diff_with"), c.labels[1:], key="cmp_diff_with")
         j = c.labels.index(other)
         chart("cmp_diff", (stamp, other), lambda: F.difference_figure("A", runs[0][1], other, runs[j][1],
-                                                                      uirevision=rid + "diff"))
+                                                                      uirevision=rid + "diff", labels=L))
     chart("cmp_prof_grad", stamp, lambda: F.profiles_side_by_side(runs, "grad_norm", title=t("compare.grad_profiles"),
-                                                                  uirevision=rid + "pg"))
+                                                                  uirevision=rid + "pg", labels=L))
     chart("cmp_prof_resid", stamp, lambda: F.profiles_side_by_side(
-        runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr"))
+        runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr", labels=L))
     target = st.number_input(t("compare.target"), min_value=0.0, value=0.5, step=0.1, key="cmp_target")
     if sc.saved:
         st.caption(t("compare.saved", names=", ".join(f"`{p.name}`" for p in sc.saved)))

@@ -14,7 +14,7 @@ from resnorm.science import feasibility
 from resnorm.science.config import SECTIONS, ConfigError, RunConfig
 from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.science.variants import caution
-from ui.i18n import field_help, field_label, t, t_or
+from ui.i18n import field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
@@ -91,7 +91,7 @@ def _text_source(container) -> tuple[str | None, str | None]:
     try:
         check_text(data, t("controls.uploaded_file") if up is not None else t("controls.pasted_text"))
     except TaskError as e:
-        return None, e.message
+        return None, say(e.message)
     folder = os.path.join(tempfile.gettempdir(), "resnorm-texts")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, hashlib.sha256(data).hexdigest()[:32] + ".txt")
@@ -129,7 +129,7 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
                 if path:
                     values["text_file"] = path
     cfg, found = feasibility.build(values)  # valid, and able to train here (task, text, memory)
-    problems: dict[str, str] = ConfigError(found).by_field()
+    problems: dict[str, str] = {k: say(m) for k, m in ConfigError(found).by_field().items()}
     if values.get("task") == "text-lm" and "text_file" not in values:
         problems["text_file"] = text_problem
     for name, msg in problems.items():

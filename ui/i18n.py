@@ -3,16 +3,16 @@
 The language lives in ``st.session_state["lang"]``, a plain session value (not a widget's state, which
 Streamlit may drop when a page switches), set from ``?lang=zh`` when a session opens a link and by the
 sidebar switch (key ``lang_switch``), and written back to the URL when it changes. The tables themselves are
-``resnorm.i18n`` (no Streamlit there, so tests read them directly).
+``resnorm.i18n`` (no Streamlit there, so tests read them directly). Messages from the package
+(``resnorm.messages.Msg``) are shown with ``say``, by their key and parameters; charts are built with
+``chart_labels()``. Nothing here maps English back to a key.
 """
 from __future__ import annotations
-
-import re
-from functools import cache
 
 import streamlit as st
 
 from resnorm import i18n as I
+from resnorm.messages import problems_message
 
 KEY = "lang"
 SWITCH = "lang_switch"
@@ -32,6 +32,11 @@ def t(key: str, **fmt) -> str:
 def t_or(key: str, default: str) -> str:
     """The translation of package data (a task description, an event kind), or the data as it is."""
     return I.translate_or(key, default, lang())
+
+
+def chart_labels() -> I.Labels:
+    """A figure builder's ``labels`` argument: its words in the session's language."""
+    return I.Labels(lang())
 
 
 def options(prefix: str, keep_unknown: bool = False):
@@ -100,88 +105,13 @@ def keep_in_url() -> None:
 
 
 # ---- messages from the package -------------------------------------------------------------------------
-_FIXED = {  # i18n: ids
-    "A run is already in progress: stop it first.": "msg.run_in_progress",
-    "A run is already in progress or queued: stop it first.": "msg.run_in_progress",
-    "A comparison is already running: stop it first.": "msg.compare_in_progress"}
+def say(message) -> str:
+    """A message the package returned (a start refused, a run's reason, a config problem: a
+    ``resnorm.messages.Msg`` with its key and parameters) in the session's language; any other text
+    (an exception's, a path) as it is. Nothing is matched back from English."""
+    return I.render(message, lang())
 
 
-def package_message(msg: str) -> str:
-    """A message returned by ``resnorm`` (a start refused) in the session's language, when known."""
-    key = _FIXED.get(msg)
-    return t(key) if key else msg
-
-
-# ---- words inside figures --------------------------------------------------------------------------------
-@cache
-def _templates() -> list[tuple[re.Pattern, str]]:
-    """Figure templates (``fig.t.*``) as regular expressions over their English text."""
-    out = []
-    for key, text in I.TABLES["en"].items():
-        if not key.startswith("fig.t."):
-            continue
-        pattern, pos = "", 0
-        for m in re.finditer(r"\{(\w+)\}", text):
-            pattern += re.escape(text[pos:m.start()]) + f"(?P<{m.group(1)}>.+?)"
-            pos = m.end()
-        out.append((re.compile("^" + pattern + re.escape(text[pos:]) + "$"), key))
-    return out
-
-
-def fig_text(text, code: str | None = None):
-    """One figure string in ``code``'s language (exact match, then a template), else unchanged."""
-    code = code or lang()
-    if code == I.DEFAULT_LANG or not isinstance(text, str) or not text:
-        return text
-    table = I.TABLES[code]
-    exact = table.get("fig." + text)
-    if exact is not None:
-        return exact
-    for pattern, key in _templates():
-        m = pattern.match(text)
-        if m and key in table:
-            parts = {k: fig_text(v, code) for k, v in m.groupdict().items()}
-            return table[key].format(**parts)
-    return text
-
-
-def localize(fig, code: str | None = None):
-    """Translate a built figure's title, axis titles, subplot titles and trace names in place (into
-    ``code``, default the session's language: pass it where no session is at hand, e.g. in a
-    download's deferred callable). ``fig``: a ``resnorm.studies.figures`` dict figure or a ``go.Figure``."""
-    code = code or lang()
-    if code == I.DEFAULT_LANG:
-        return fig
-    if isinstance(fig, dict):
-        _localize_dict(fig, code)
-        return fig
-    layout = fig.layout
-    if layout.title and layout.title.text:
-        layout.title.text = fig_text(layout.title.text, code)
-    for name in layout:
-        if name.startswith(("xaxis", "yaxis")):
-            axis = layout[name]
-            if axis.title and axis.title.text:
-                axis.title.text = fig_text(axis.title.text, code)
-    for ann in layout.annotations or ():
-        if ann.text:
-            ann.text = fig_text(ann.text, code)
-    for trace in fig.data:
-        if getattr(trace, "name", None):
-            trace.name = fig_text(trace.name, code)
-    return fig
-
-
-def _localize_dict(fig: dict, code: str) -> None:
-    layout = fig["layout"]
-    titled = [layout] + [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
-    for part in titled:
-        title = part.get("title")
-        if isinstance(title, dict) and title.get("text"):
-            title["text"] = fig_text(title["text"], code)
-    for ann in layout.get("annotations", ()):
-        if ann.get("text"):
-            ann["text"] = fig_text(ann["text"], code)
-    for trace in fig["data"]:
-        if trace.get("name"):
-            trace["name"] = fig_text(trace["name"], code)
+def say_problems(problems) -> str:
+    """A ``ConfigError``'s (field, message) pairs as one line in the session's language."""
+    return say(problems_message(problems))

@@ -19,7 +19,7 @@ from resnorm.studies import signal as S
 from resnorm.science.config import ConfigError, RunConfig, show_key
 from resnorm.science.variants import NORM_POSITIONS, block_latex
 from ui.controls import FIELDS
-from ui.i18n import field_help, field_label, localize, options, t, t_or
+from ui.i18n import chart_labels, field_help, field_label, options, say, say_problems, t, t_or
 
 PER_CONFIG = ["norm_position", "norm", "residual", "init", "arch"]
 MAX_CONFIGS = 4
@@ -218,7 +218,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
     _, found = feasibility.build({**BASE, **s.shared, "layers": s.hi})  # the shared settings once, so
     shared = [(f, m) for f, m in found if f in s.shared or f == "layers"]  # a problem is not repeated per config
     if shared:
-        st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {m}" for f, m in shared)),
+        st.error(t("init.shared_problems", problems="; ".join(f"{_label(f)}: {say(m)}" for f, m in shared)),
                  icon=":material/error:")
         return []
     out = []
@@ -227,7 +227,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
         cfg, found = feasibility.build(flat)
         if found:
             st.error(t("init.cannot_build", label=c["label"],
-                       problems="; ".join(f"{f}: {m}" for f, m in found)), icon=":material/error:")
+                       problems=say_problems(found)), icon=":material/error:")
         else:
             out.append((c["label"], cfg))
     return out
@@ -235,7 +235,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
 
 # ---- computation and charts ---------------------------------------------------------------------------
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(localize(fig), width="stretch", key=key, config={"displaylogo": False})
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 
 def theorem1_section(cfg: RunConfig, seeds, key: str) -> None:
@@ -255,7 +255,7 @@ def theorem1_section(cfg: RunConfig, seeds, key: str) -> None:
         bar.empty()
         if frame is None:
             return
-        _chart(FI.theorem1_figure(frame), f"{key}_thm1_chart")
+        _chart(FI.theorem1_figure(frame, labels=chart_labels()), f"{key}_thm1_chart")
         slopes = S.theorem1_slopes(frame)
         st.caption(t("init.thm1.measured", post=slopes.get("post", float("nan")), pre=slopes.get("pre", float("nan")),
                      seeds=len(seeds), depths=", ".join(map(str, S.THEOREM1_DEPTHS))))
@@ -265,7 +265,7 @@ def _guarded(label: str, fn):
     try:
         return fn()
     except ConfigError as e:
-        st.error(f"**{label}**: " + "; ".join(f"{f}: {m}" for f, m in e.problems), icon=":material/error:")
+        st.error(f"**{label}**: " + say_problems(e.problems), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 — a numerical or build failure of one config must not take the page down
         st.error(t("init.failed", label=label, error=f"{type(e).__name__}: {e}"), icon=":material/error:")
     return None
@@ -351,7 +351,7 @@ def _compute(runs: list[tuple[str, RunConfig]], s: Settings) -> None:
     elapsed = time.perf_counter() - t0
     bar.empty()
     st.markdown(t("init.against_depth"))
-    _chart(FI.depth_figure(summaries, band_kind=s.band), "init_chart_depth")
+    _chart(FI.depth_figure(summaries, band_kind=s.band, labels=chart_labels()), "init_chart_depth")
     st.caption(t("init.look.depth") + " " + t("init.depths", depths=", ".join(map(str, depths))))
     try:
         base = RunConfig.from_flat({**BASE, **s.shared, "layers": 2})
@@ -370,11 +370,11 @@ def _profile_charts(profiles: dict, s: Settings) -> None:
     top, bottom = st.columns(2), st.columns(2)
     with top[0]:
         _chart(FI.profile_figure(profiles, "resid_ms", title=t("init.chart.resid"),
-                                 band_kind=s.band), "init_chart_resid")
+                                 band_kind=s.band, labels=chart_labels()), "init_chart_resid")
         st.caption(t("init.look.resid_ms"))
     with top[1]:
         _chart(FI.profile_figure(profiles, "grad_norm", title=t("init.chart.grad"),
-                                 band_kind=s.band), "init_chart_grad")
+                                 band_kind=s.band, labels=chart_labels()), "init_chart_grad")
         st.caption(t("init.look.grad_norm"))
     with bottom[0]:
         present = {m for f in profiles.values() for m in f["metric"].unique()}
@@ -385,12 +385,12 @@ def _profile_charts(profiles: dict, s: Settings) -> None:
                                       format_func=options("branch."),
                                       label_visibility="collapsed") or shown[0]
         _chart(FI.profile_figure(profiles, BRANCHES[branch], title=t("init.chart.ratio", branch=t(f"branch.{branch}")),
-                                 band_kind=s.band), "init_chart_ratio")
+                                 band_kind=s.band, labels=chart_labels()), "init_chart_ratio")
         st.caption(t("init.look.ratio"))
     with bottom[1]:
         c1, c2 = st.columns(2)
         log_y = c1.toggle(t("live.log_scale"), key="init_rank_log", help=t("init.log_scale_help"))
         dong = c2.toggle(t("init.rank_dong"), key="init_rank_dong", help=t("init.rank_dong_help"))
         _chart(FI.profile_figure(profiles, "rank_residual_l1inf" if dong else "rank_residual", title=t("init.chart.rank"),
-                                 band_kind=s.band, log_y=log_y), "init_chart_rank")
+                                 band_kind=s.band, log_y=log_y, labels=chart_labels()), "init_chart_rank")
         st.caption(t("init.look.rank_residual"))

@@ -27,7 +27,7 @@ from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
 from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui import safe
-from ui.i18n import field_label, lang, localize, options, package_message, status, t
+from ui.i18n import chart_labels, field_label, lang, options, say, say_problems, status, t
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
@@ -137,7 +137,7 @@ def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
     except ConfigError as e:
         problems = e.problems
     if problems:
-        st.error(t("lessons.settings_problem", problems="; ".join(f"{f}: {m}" for f, m in problems)),
+        st.error(t("lessons.settings_problem", problems=say_problems(problems)),
                  icon=":material/warning:")
         return None, quick
     return changes, quick
@@ -190,7 +190,7 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         with st.spinner(t("lessons.computing")):
             msg = session.start(lesson, scale, changes)
         if msg:
-            st.session_state["lesson_error"] = package_message(msg)
+            st.session_state["lesson_error"] = say(msg)
         st.rerun()
     if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
                       width="stretch"):
@@ -252,7 +252,7 @@ def _results(lesson: LS.Lesson, session: LessonSession) -> None:
 
             iv.theorem1_section(session.configs[0][1], tuple(lesson.seeds_at(session.scale))[:3], "lesson2")
     if session.error:
-        st.error(session.error, icon=":material/error:")
+        st.error(say(session.error), icon=":material/error:")
     elif session.verdict is not None:
         verdict(lesson, session.verdict)
     elif c is not None and c.done:
@@ -267,18 +267,19 @@ def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
     c = session.comparison
     rid = f"lesson{lesson.id}-{session.run_id}-"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
+    L = chart_labels()  # the charts' words, in the session's language
     runs = memo("lesson_runs", (stamp, lang()), lambda: labelled_runs(
         [_label(lesson, i, vid) for i, vid in enumerate(c.labels)], c.trainers))
 
     def figure(name: str):
         if name == "loss":
             return F.overlay_figure(runs, "train/loss", title=t("lessons.chart.loss"), log_y=True,
-                                    uirevision=rid + "loss")
+                                    uirevision=rid + "loss", labels=L)
         if name == "grad":
             return F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
-                                    uirevision=rid + "grad")
+                                    uirevision=rid + "grad", labels=L)
         return F.profiles_side_by_side(runs, PROFILE_METRIC[name], title=t(f"lessons.chart.{name}"),
-                                       uirevision=rid + name)
+                                       uirevision=rid + name, labels=L)
 
     for name in CHARTS.get(lesson.id, ("loss",)):
         chart(f"lesson_chart_{name}", stamp, lambda: figure(name))
@@ -292,8 +293,8 @@ def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
     cols = st.columns(len(metrics))
     for col, (metric, title) in zip(cols, metrics):
         with col:
-            st.plotly_chart(localize(FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"),
-                                                       log_y=True)), key=f"lesson_init_{metric}",
+            st.plotly_chart(FI.profile_figure(profiles, metric, title=t(f"lessons.chart.{title}"), log_y=True,
+                                              labels=chart_labels()), key=f"lesson_init_{metric}",
                             config=PLOTLY_CONFIG)
 
 

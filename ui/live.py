@@ -18,7 +18,7 @@ from resnorm.science.config import RunConfig
 from resnorm.serving.sessions import SessionJob, SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
-from ui.i18n import lang, localize, options, package_message, status, t
+from ui.i18n import chart_labels, lang, options, say, status, t
 
 REFRESH_S = 0.5
 QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
@@ -62,7 +62,7 @@ def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str
                       key="btn_train", help=reason or t("live.train_help"), width="stretch"):
         msg = run.start(cfg)
         if msg:
-            st.session_state["start_error"] = package_message(msg)
+            st.session_state["start_error"] = say(msg)
         st.rerun()
     pause_button(cols[1], run, "btn_pause")
     if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
@@ -104,7 +104,7 @@ def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
     wait — why its turn to start failed, or that it was stopped to free its slot (False)."""
     if job.status != "queued":
         if job.start_error and job.job is None:
-            st.error(package_message(job.start_error), icon=":material/error:")
+            st.error(say(job.start_error), icon=":material/error:")
         if job.preempted_after is not None and job.job is not None and job.job.done:
             st.info(t("job.preempted", seconds=round(job.preempted_after)), icon=":material/hourglass_disabled:")
         return False
@@ -133,9 +133,9 @@ def progress(run: SessionRun) -> None:
     if n_examples is not None:
         st.caption(t("live.not_held_out", n=n_examples))
     if tr.status == "diverged":
-        st.error(t("live.diverged", step=tr.diverged_step, reason=tr.reason), icon=":material/error:")
+        st.error(t("live.diverged", step=tr.diverged_step, reason=say(tr.reason)), icon=":material/error:")
     elif tr.status == "failed":
-        st.error(t("live.failed", reason=tr.reason))
+        st.error(t("live.failed", reason=say(tr.reason)))
     if run.saved_to:
         st.caption(t("live.saved", path=run.saved_to))
     elif run.save_error:
@@ -157,6 +157,7 @@ def charts(run: SessionRun) -> None:
     store, cfg = tr.store, tr.cfg
     rid = f"run{run.run_id}"
     stamp = (rid, store.version)
+    L = chart_labels()  # the charts' words, in the session's language
 
     def series():
         return store.all_series()
@@ -164,21 +165,21 @@ def charts(run: SessionRun) -> None:
     if view == LOSS:
         log_y = st.toggle(t("live.log_scale"), key="opt_log_loss")
         chart("chart_loss", (stamp, log_y), lambda: F.loss_figure(series(), log_y=log_y, markers=store.markers(),
-                                                                  uirevision=rid + "loss"))
+                                                                  uirevision=rid + "loss", labels=L))
     elif view == RESIDUAL:
         left, right = st.columns([3, 2])
         with left:
             chart("chart_resid", stamp, lambda: F.resid_heatmap(series(), markers=store.markers(),
-                                                                uirevision=rid + "resid"))
+                                                                uirevision=rid + "resid", labels=L))
         with right:
             chart("chart_depth", stamp, lambda: F.depth_profile(series(), ("resid_post.rms",),
                                                                 title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                                                uirevision=rid + "depth"))
+                                                                uirevision=rid + "depth", labels=L))
     elif view == GRADIENTS:
         chart("chart_grad", stamp, lambda: F.grad_figure(series(), grad_clip=cfg.train.grad_clip,
-                                                         markers=store.markers(), uirevision=rid + "grad"))
+                                                         markers=store.markers(), uirevision=rid + "grad", labels=L))
     elif view == RATIOS:
-        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio"))
+        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio", labels=L))
     elif view == ATTENTION:
         snaps = store.attention()
         snap = snaps[-1] if snaps else None
@@ -195,12 +196,12 @@ def charts(run: SessionRun) -> None:
         left, right = st.columns([3, 2])
         with left:
             chart("chart_attn", (stamp, layer, head), lambda: F.attention_figure(
-                snap, layer, None if head == "all" else head, uirevision=rid + "attn"))
+                snap, layer, None if head == "all" else head, uirevision=rid + "attn", labels=L))
         with right:
             chart("chart_entropy", (stamp, layer), lambda: F.entropy_figure(series(), layer, markers=store.markers(),
-                                                                           uirevision=rid + "ent"))
+                                                                           uirevision=rid + "ent", labels=L))
     else:
-        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank"))
+        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank", labels=L))
 
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -224,7 +225,7 @@ def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
     emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
     Streamlit through ``resnorm.studies.figures.prebuilt`` so that nothing validates them again; a paused or finished
     run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
-    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(localize(build()))), key=key, config=config)
+    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(build())), key=key, config=config)
 
 
 def export(run: SessionRun) -> None:
@@ -239,16 +240,16 @@ def export(run: SessionRun) -> None:
         store.frame().to_parquet(buf, index=False)
         return buf.getvalue()
 
-    code, depth_title = lang(), t("live.resid_by_layer")  # the callables below run outside the session
+    L, depth_title = chart_labels(), t("live.resid_by_layer")  # the callables below run outside the session
 
     def figures() -> dict:
         series, markers = store.all_series(), store.markers()
-        return {"loss": lambda: F.loss_figure(series, markers=markers),
-                "residual": lambda: F.resid_heatmap(series, markers=markers),
-                "depth": lambda: F.depth_profile(series, title=depth_title),
-                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers),
-                "ratios": lambda: F.ratio_figure(series, markers=markers),
-                "rank": lambda: F.rank_figure(series, markers=markers)}
+        return {"loss": lambda: F.loss_figure(series, markers=markers, labels=L),
+                "residual": lambda: F.resid_heatmap(series, markers=markers, labels=L),
+                "depth": lambda: F.depth_profile(series, title=depth_title, labels=L),
+                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, labels=L),
+                "ratios": lambda: F.ratio_figure(series, markers=markers, labels=L),
+                "rank": lambda: F.rank_figure(series, markers=markers, labels=L)}
 
     with st.expander(t("live.export")):
         c = st.columns(4)
@@ -263,7 +264,7 @@ def export(run: SessionRun) -> None:
                              "summary.json", "application/json", key="dl_summary", **kw)
         name = st.selectbox(t("live.export_html"), list(figures()), key="opt_export_chart",
                             format_func=options("export."))
-        st.download_button(f"{name}.html", lambda: pio.to_html(localize(figures()[name](), code).to_dict(),
+        st.download_button(f"{name}.html", lambda: pio.to_html(figures()[name]().to_dict(),
                                                                include_plotlyjs=True, full_html=True),
                            f"{name}.html", "text/html", key="dl_html", **kw)
         st.caption(t("live.export_png"))

@@ -19,7 +19,7 @@ from resnorm.studies import figures as F
 from resnorm.serving import runs as R
 from resnorm.science.variants import block_latex
 from ui import safe
-from ui.i18n import localize, options, status, t
+from ui.i18n import chart_labels, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -132,7 +132,7 @@ def single(root: Path, name: str) -> None:
                            position=m.norm_position, norm=m.norm, residual=m.residual, task=cfg.task.task,
                            source=rec.meta.get("source") or "cli"), 800))
     if s.get("reason"):
-        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(s["reason"], 600))
+        (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(say(s["reason"]), 600))
     for note in rec.notes:
         st.info(md_escape(note, 600), icon=":material/info:")
     st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
@@ -146,30 +146,31 @@ def single(root: Path, name: str) -> None:
 def charts(rec: R.RunRecord) -> None:
     series, markers = rec.series(), rec.markers()
     rid = f"saved-{rec.name}-"
+    L = chart_labels()  # the charts' words, in the session's language
     tabs = st.tabs([t(f"view.{v}") for v in VIEWS])
     with tabs[0]:
         log_y = st.toggle(t("live.log_scale"), key="runs_log_loss")
-        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss"), "runs_chart_loss")
+        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss", labels=L), "runs_chart_loss")
     with tabs[1]:
         left, right = st.columns([3, 2])
         with left:
-            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid"), "runs_chart_resid")
+            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid", labels=L), "runs_chart_resid")
         with right:
             _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                   uirevision=rid + "depth"), "runs_chart_depth")
+                                   uirevision=rid + "depth", labels=L), "runs_chart_depth")
     with tabs[2]:
         _chart(F.grad_figure(series, grad_clip=rec.config.train.grad_clip, markers=markers,
-                             uirevision=rid + "grad"), "runs_chart_grad")
+                             uirevision=rid + "grad", labels=L), "runs_chart_grad")
     with tabs[3]:
-        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio"), "runs_chart_ratio")
+        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio", labels=L), "runs_chart_ratio")
     with tabs[4]:
-        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank"), "runs_chart_rank")
+        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank", labels=L), "runs_chart_rank")
     if not F.block_prefixes(series):
         st.caption(t("runs.no_probes"))
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(F.prebuilt(localize(fig)), key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(F.prebuilt(fig), key=key, config=PLOTLY_CONFIG)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -229,7 +230,7 @@ def overlay(root: Path, names: list[str]) -> None:
     markers = {lab: r.markers() for lab, r in zip(labels, records)}
     dashed = "val/loss" if metric == "train/loss" else None
     _chart(R.overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
-                            uirevision="runs-overlay-" + metric), "runs_chart_overlay")
+                            uirevision="runs-overlay-" + metric, labels=chart_labels()), "runs_chart_overlay")
     rows = [{"run": lab, "status": status(r.summary["status"]), "steps": r.summary["steps"],
              "final_loss": r.summary.get("final_loss"), "norm_position": r.config.model.norm_position,
              "norm": r.config.model.norm, "residual": r.config.model.residual, "layers": r.config.model.layers}

@@ -9,7 +9,7 @@ import streamlit as st
 from resnorm.science.config import RunConfig, non_default, parse_query, show_key, to_cli, to_python
 from resnorm.i18n import DEFAULT_LANG
 from ui import safe
-from ui.i18n import lang, t
+from ui.i18n import lang, say, t
 
 NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why (a text key)
 APP_PARAMS = ("lang", "lesson")  # query keys of the app itself: never read as config fields
@@ -56,7 +56,7 @@ def show_ignored(key: str = "_url_ignored") -> None:
     """What the link said that this page did not take, each item escaped and cut short (``ui.safe``)."""
     ignored = _lang_note() + list(st.session_state.get(key) or [])
     if ignored:
-        st.info(t("share.ignored", items="; ".join(safe.md(i) for i in ignored[:20])), icon=":material/link_off:")
+        st.info(t("share.ignored", items="; ".join(safe.md(say(i)) for i in ignored[:20])), icon=":material/link_off:")
 
 
 def no_settings_page(page: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import variants
+from ..messages import msg
 
 ARCHS = ("decoder", "encoder", "encoder-decoder")
 ACTIVATIONS = ("gelu", "relu")
@@ -84,28 +85,31 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     """Return a message if ``value`` breaks the field's schema, else None."""
     m = f.metadata
     if value is None:
-        return None if m.get("optional") else "is required"
+        return None if m.get("optional") else msg("problem.required")
     t = _TYPES[str(f.type)]
     if t is bool and not isinstance(value, bool):
-        return f"must be true or false (got {show(value)})"
+        return msg("problem.not_bool", value=show(value))
     if t is int and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"must be an integer (got {show(value)})"
+        return msg("problem.not_int", value=show(value))
     if t is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number (got {show(value)})"
+            return msg("problem.not_number", value=show(value))
         if not _finite(value):
-            return f"must be a finite number (got {show(value)})"
+            return msg("problem.not_finite", value=show(value))
     if t is str and not isinstance(value, str):
-        return f"must be a string (got {show(value)})"
+        return msg("problem.not_string", value=show(value))
     if m.get("choices") is not None and value not in m["choices"]:
-        return f"unknown option {show(value)}; choose one of: {', '.join(m['choices'])}"
+        return msg("problem.unknown_choice", value=show(value), choices=", ".join(m["choices"]))
     if t is str and "\x00" in value:
-        return "must not contain NUL characters"
+        return msg("problem.nul")
     lo, hi = m.get("lo"), m.get("hi")
     if lo is not None and (value <= lo if m.get("lo_open") else value < lo):
-        return f"must be {'>' if m.get('lo_open') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "") + f" (got {show(value)})"
+        key = ("above" if m.get("lo_open") else "at_least") + ("_at_most" if hi is not None else "")
+        return msg(f"problem.{key}", lo=lo, hi=hi, value=show(value)) if hi is not None else \
+            msg(f"problem.{key}", lo=lo, value=show(value))
     if hi is not None and value > hi:
-        return f"must be between {lo} and {hi} (got {show(value)})" if lo is not None else f"must be <= {hi} (got {show(value)})"
+        return msg("problem.between", lo=lo, hi=hi, value=show(value)) if lo is not None else \
+            msg("problem.at_most", hi=hi, value=show(value))
     return None
 
 
@@ -120,9 +124,9 @@ class _Validated:
     def problems(self) -> list[tuple[str, str]]:
         out = []
         for f in dataclasses.fields(self):
-            msg = _check_field(f, getattr(self, f.name))
-            if msg:
-                out.append((f.name, msg))
+            problem = _check_field(f, getattr(self, f.name))
+            if problem:
+                out.append((f.name, problem))
         bad = {f for f, _ in out}
         try:  # cross-field rules; a rule over an already-invalid field may not apply
             out.extend(p for p in self._relations() if p[0] not in bad)
@@ -163,10 +167,10 @@ class ModelConfig(_Validated):
     def _relations(self):
         out = []
         if self.d_model % self.heads:
-            out.append(("heads", f"d_model ({self.d_model}) must be divisible by heads ({self.heads})"))
-        msg = variants.incompatibility(self.norm_position, self.residual, self.norm, self.arch)
-        if msg:
-            out.append(msg)
+            out.append(("heads", msg("problem.heads_divide", d_model=self.d_model, heads=self.heads)))
+        bad = variants.incompatibility(self.norm_position, self.residual, self.norm, self.arch)
+        if bad:
+            out.append(bad)
         return out
 
 
@@ -188,9 +192,9 @@ class TaskConfig(_Validated):
     def _relations(self):
         out = []
         if self.task == "text-lm" and not self.text_file:
-            out.append(("text_file", "text-lm needs a text file (--text-file PATH)"))
+            out.append(("text_file", msg("problem.text_lm_needs_file")))
         if self.task in ("stdlib-lm", "text-lm") and self.seq_len < 2:
-            out.append(("seq_len", "a language-model context needs at least 2 characters"))
+            out.append(("seq_len", msg("problem.lm_context")))
         return out
 
 
@@ -221,9 +225,9 @@ class TrainConfig(_Validated):
     def _relations(self):
         out = []
         if self.schedule == "noam" and self.warmup < 1:
-            out.append(("warmup", "the noam schedule needs warmup >= 1 (its peak step)"))
+            out.append(("warmup", msg("problem.noam_warmup")))
         if self.warmup > self.steps and self.schedule in ("linear", "cosine"):
-            out.append(("warmup", f"warmup ({self.warmup}) is longer than the run ({self.steps} steps)"))
+            out.append(("warmup", msg("problem.warmup_too_long", warmup=self.warmup, steps=self.steps)))
         return out
 
 
@@ -246,11 +250,10 @@ class RunConfig:
         question, asked by whoever is about to train it."""
         problems = []
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
-            problems.append(("batch_size", "batchnorm needs at least 2 sequences per batch for batch statistics"))
+            problems.append(("batch_size", msg("problem.batchnorm_batch")))
         if self.train.autocast != "off" and self.model.dtype != "float32":
-            problems.append(("autocast", f"{self.train.autocast} autocast lowers float32 weights and activations; "
-                             f"with dtype {self.model.dtype} it would change nothing (autocast leaves "
-                             "bfloat16 and float64 as they are): use dtype float32, or autocast off"))
+            problems.append(("autocast", msg("problem.autocast_dtype", autocast=self.train.autocast,
+                                             dtype=self.model.dtype)))
         if problems:
             raise ConfigError(problems)
 
@@ -264,7 +267,7 @@ class RunConfig:
         problems = []
         for k, v in values.items():
             if k not in index:
-                problems.append((k, f"unknown option {show(k)}"))
+                problems.append((k, msg("problem.unknown_option", name=show(k))))
                 continue
             per[index[k][0]][k] = v
         sections = {}
@@ -283,21 +286,21 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         """Inverse of ``to_dict``: ``{"model": {...}, "task": {...}, "train": {...}}``."""
         if not isinstance(d, dict):
-            raise ConfigError([("config", "must be a JSON object with model/task/train sections")])
-        problems = [("config", f"unknown section {show(k)} (the sections are {', '.join(SECTIONS)})")
+            raise ConfigError([("config", msg("problem.not_object"))])
+        problems = [("config", msg("problem.unknown_section", name=show(k), sections=", ".join(SECTIONS)))
                     for k in d if k not in SECTIONS]
         flat = {}
         for s in SECTIONS:
             sec = d.get(s, {})
             if not isinstance(sec, dict):
-                problems.append((s, "must be an object"))
+                problems.append((s, msg("problem.section_not_object")))
                 continue
             names = {f.name for f in dataclasses.fields(SECTIONS[s])}
             for k, v in sec.items():
                 if k in names:
                     flat[k] = v
                 else:
-                    problems.append((f"{s}.{k}", f"unknown option {show(k)} in section {s!r}"))
+                    problems.append((f"{s}.{k}", msg("problem.unknown_in_section", name=show(k), section=repr(s))))
         if problems:
             raise ConfigError(problems)
         return cls.from_flat(flat)
@@ -316,11 +319,11 @@ class RunConfig:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError([("config", f"not valid JSON: {e}")]) from None
+            raise ConfigError([("config", msg("problem.bad_json", error=str(e)))]) from None
         except RecursionError:
-            raise ConfigError([("config", "not a config: nested too deeply")]) from None
+            raise ConfigError([("config", msg("problem.too_deep"))]) from None
         except ValueError as e:  # e.g. an integer of more than 4300 digits
-            raise ConfigError([("config", f"not a config: {str(e)[:120]}")]) from None
+            raise ConfigError([("config", msg("problem.not_config", error=str(e)[:120]))]) from None
         return cls.from_dict(d)
 
     @classmethod
@@ -349,30 +352,30 @@ def read_config_file(path: str) -> str:
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
-            raise fail(f"{show(str(path))} is {'a folder' if stat.S_ISDIR(st.st_mode) else 'not a regular file'}")
+            raise fail(msg("problem.is_folder" if stat.S_ISDIR(st.st_mode) else "problem.not_regular", path=show(str(path))))
         if st.st_size > MAX_CONFIG_BYTES:
-            raise fail(f"{show(str(path))} is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+            raise fail(msg("problem.too_large_kib", path=show(str(path)), kib=MAX_CONFIG_BYTES // 1024))
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced meanwhile
-                raise fail(f"{show(str(path))} is not a regular file")
+                raise fail(msg("problem.not_regular", path=show(str(path))))
             data = fh.read(MAX_CONFIG_BYTES + 1)
     except ConfigError:
         raise
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         why = getattr(e, "strerror", None) or str(e)
-        raise fail(f"cannot read {show(str(path))}: {why}") from None
+        raise fail(msg("problem.cannot_read", path=show(str(path)), error=why)) from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise fail(f"{show(str(path))} is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+        raise fail(msg("problem.too_large_kib", path=show(str(path)), kib=MAX_CONFIG_BYTES // 1024))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise fail(f"{show(str(path))} is not a UTF-8 JSON file") from None
+        raise fail(msg("problem.not_utf8_json", path=show(str(path)))) from None
 
 
 # ---- text forms: URL query values, the equivalent command line and Python ---------------------------
 # Fields a URL (anyone's link) may not set: a path on the server is never taken from a link.
-NOT_FROM_TEXT = {"text_file": "a server path cannot be set from a link; upload or paste the text"}
+NOT_FROM_TEXT = {"text_file": "problem.not_from_link"}  # message keys
 
 
 def parse_value(name: str, text: str):
@@ -380,9 +383,9 @@ def parse_value(name: str, text: str):
     ConfigError naming the field when the text is not a valid value for it."""
     index = field_index()
     if name not in index:
-        raise ConfigError([(name, f"unknown option {show(name)}")])
+        raise ConfigError([(name, msg("problem.unknown_option", name=show(name)))])
     if name in NOT_FROM_TEXT:
-        raise ConfigError([(name, NOT_FROM_TEXT[name])])
+        raise ConfigError([(name, msg(NOT_FROM_TEXT[name]))])
     f = index[name][1]
     t = _TYPES[str(f.type)]
     text = str(text).strip()
@@ -399,10 +402,11 @@ def parse_value(name: str, text: str):
         else:
             value = text
     except ValueError:
-        raise ConfigError([(name, f"{show(text)} is not {'a whole number' if t is int else 'a number' if t is float else 'true/false'}")]) from None
-    msg = _check_field(f, value)
-    if msg:
-        raise ConfigError([(name, msg)])
+        why = "not_whole_number" if t is int else "not_a_number" if t is float else "not_true_false"
+        raise ConfigError([(name, msg(f"problem.{why}", value=show(text)))]) from None
+    problem = _check_field(f, value)
+    if problem:
+        raise ConfigError([(name, problem)])
     return value
 
 
@@ -415,7 +419,7 @@ def parse_query(params: dict[str, str]) -> tuple[dict, list[str]]:
         try:
             values[k] = parse_value(k, text)
         except ConfigError as e:
-            ignored.append(f"{show_key(k)}={show(text)} ({e.problems[0][1]})")
+            ignored.append(msg("problem.ignored", key=show_key(k), value=show(text), problem=e.problems[0][1]))
     return values, ignored
 
 

@@ -16,9 +16,9 @@ file: a path that came from the runs folder is not opened (``resnorm.serving.run
 """
 from __future__ import annotations
 
-
 from .. import settings
 from .config import ConfigError, ModelConfig, RunConfig
+from ..messages import msg
 from .store import ATTENTION_BYTES
 from .tasks import task_problems, task_shape
 
@@ -57,8 +57,7 @@ def together(configs: list[RunConfig]) -> str | None:
     total, limit = sum(run_memory(c) for c in configs), max_run_bytes()
     if total <= limit:
         return None
-    return (f"together these {len(configs)} configs need about {total / 2**30:.1f} GiB; a comparison "
-            f"may use {limit / 2**30:.1f} GiB in all ({MEMORY_ENV}). Use smaller models or batches")
+    return msg("start.together", n=len(configs), need=total / 2**30, limit=limit / 2**30, env=MEMORY_ENV)
 
 
 # ---- memory ---------------------------------------------------------------------------------------
@@ -131,10 +130,7 @@ def memory_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     if param_b + act_b <= limit:
         return []
     gib = lambda n: f"{n / 2**30:.1f} GiB"  # noqa: E731
-    tail = f"the limit per run is {gib(limit)} ({MEMORY_ENV})"
     if param_b > limit // 2:
-        return [("d_model", f"the model is too large to train here: its weights and optimizer state need about "
-                 f"{gib(param_b)}; {tail}. Use fewer layers or a smaller d_model / d_ff")]
-    return [("batch_size", f"one training step needs about {gib(param_b + act_b)} "
-             f"({gib(act_b)} of activations for {cfg.train.batch_size} sequences); {tail}. "
-             "Use a smaller batch_size or seq_len, fewer layers or a smaller d_model")]
+        return [("d_model", msg("problem.model_too_large", need=gib(param_b), limit=gib(limit), env=MEMORY_ENV))]
+    return [("batch_size", msg("problem.step_too_large", need=gib(param_b + act_b), activations=gib(act_b),
+                               batch=cfg.train.batch_size, limit=gib(limit), env=MEMORY_ENV))]

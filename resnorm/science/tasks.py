@@ -32,6 +32,7 @@ import torch
 
 from . import names
 from .config import TaskConfig
+from ..messages import msg
 
 BOS, SEP = "^", "⟂"  # never in a symbol alphabet
 MASK, UNK = "[mask]", "[unk]"  # several characters long: cannot collide with a text's characters
@@ -345,8 +346,7 @@ def text_length_problem(n_chars: int, seq_len: int, arch: str) -> tuple[str, str
     cut, window = int(n_chars * (1 - VAL_FRACTION)), text_window(seq_len, arch)
     for split, size in (("train", cut), ("val", n_chars - cut)):
         if size < window:
-            return ("seq_len", f"the text is too short for a context of {seq_len} characters: its {split} split "
-                    f"has {size} (need at least {window}); use a shorter context or a longer text")
+            return ("seq_len", msg("problem.text_too_short", seq_len=seq_len, split=split, n=size, window=window))
     return None
 
 
@@ -389,18 +389,19 @@ def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:
     return "".join(parts)[:max_chars]
 
 
-def check_text(data: bytes, source: str = "the text") -> str:
+def check_text(data: bytes, source: str | None = None) -> str:
     """Decode user text, or raise TaskError with a specific reason."""
+    source = msg("problem.the_text") if source is None else source
     if len(data) > MAX_TEXT_BYTES:
-        raise TaskError("text_file", f"{source} is larger than the limit of {TEXT_LIMIT}")
+        raise TaskError("text_file", msg("problem.text_too_large", source=source, limit=TEXT_LIMIT))
     if b"\x00" in data:
-        raise TaskError("text_file", f"{source} looks binary (it contains NUL bytes); give a UTF-8 text file")
+        raise TaskError("text_file", msg("problem.text_binary", source=source))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise TaskError("text_file", f"{source} is not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
+        raise TaskError("text_file", msg("problem.text_not_utf8", source=source, byte=e.start)) from None
     if not text.strip():
-        raise TaskError("text_file", f"{source} is empty or only whitespace")
+        raise TaskError("text_file", msg("problem.text_empty", source=source))
     return text
 
 
@@ -409,24 +410,24 @@ def read_text_file(path: str) -> str:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise TaskError("text_file", f"no such file: {path}") from None
+        raise TaskError("text_file", msg("problem.no_such_file", path=path)) from None
     except OSError as e:
-        raise TaskError("text_file", f"cannot read {path}: {e.strerror}") from None
+        raise TaskError("text_file", msg("problem.cannot_read", path=path, error=e.strerror)) from None
     except ValueError:  # e.g. "embedded null byte"
-        raise TaskError("text_file", f"{path!r} is not a valid file path") from None
+        raise TaskError("text_file", msg("problem.bad_path", path=repr(path))) from None
     if stat.S_ISDIR(st.st_mode):
-        raise TaskError("text_file", f"{path} is a directory, not a text file")
+        raise TaskError("text_file", msg("problem.is_directory", path=path))
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-        raise TaskError("text_file", f"{path} is not a regular file")
+        raise TaskError("text_file", msg("problem.not_regular", path=path))
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_TEXT_BYTES + 1)
     except FileNotFoundError:
-        raise TaskError("text_file", f"no such file: {path}") from None
+        raise TaskError("text_file", msg("problem.no_such_file", path=path)) from None
     except IsADirectoryError:
-        raise TaskError("text_file", f"{path} is a directory, not a text file") from None
+        raise TaskError("text_file", msg("problem.is_directory", path=path)) from None
     except OSError as e:
-        raise TaskError("text_file", f"cannot read {path}: {e.strerror}") from None
+        raise TaskError("text_file", msg("problem.cannot_read", path=path, error=e.strerror)) from None
     return check_text(data, source=os.path.basename(path))
 
 
@@ -483,12 +484,12 @@ def shape_problem(cfg: TaskConfig, arch: str) -> tuple[str, str] | None:
     or it needs more than MAX_POSITIONS positions — else None. From the config alone."""
     if arch not in FITS[cfg.task]:
         fits = ", ".join(FITS[cfg.task])
-        return "task", f"{cfg.task} does not fit the {arch} architecture (it fits: {fits})"
+        return "task", msg("problem.task_arch", task=cfg.task, arch=arch, fits=fits)
     src, tgt, _ = task_shape(cfg, arch)
     needed = max(src, tgt)
     if needed > MAX_POSITIONS:
-        return "seq_len", (f"{cfg.task} with seq_len={cfg.seq_len} needs {needed} positions; "
-                           f"the limit is {MAX_POSITIONS}")
+        return "seq_len", msg("problem.too_many_positions", task=cfg.task, seq_len=cfg.seq_len, positions=needed,
+                              limit=MAX_POSITIONS)
     return None
 
 

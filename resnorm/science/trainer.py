@@ -18,6 +18,7 @@ import torch
 
 from .config import ConfigError, RunConfig
 from .feasibility import require
+from ..messages import msg, to_data
 from .model import Transformer, build_model, seed_dropout, sequence_loss
 from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
 from .schedules import lr_factor
@@ -116,6 +117,8 @@ class Summary:
         d = {"status": self.status, "steps": self.steps, "final_loss": self.final_loss,
              "reason": self.reason, "diverged_step": self.diverged_step,
              "elapsed_s": round(self.elapsed_s, 3), "device": self.device}
+        if (code := to_data(self.reason)) is not None:  # the reason's message code, for a UI in another language
+            d["reason_code"] = code
         d.update(self.extra)
         return d
 
@@ -167,7 +170,7 @@ class Trainer(Worker):
             return False
         self._wait_if_paused()
         if self._stop.is_set():
-            self._finish("stopped", f"stopped by the user after step {self.step}", self._last_loss)
+            self._finish("stopped", msg("reason.stopped", step=self.step), self._last_loss)
             return False
         step = self.step + 1
         loss = self._step(step)
@@ -226,16 +229,16 @@ class Trainer(Worker):
             self._first_loss = loss_v
         why = None
         if not math.isfinite(loss_v):
-            why = f"non-finite loss = {loss_v}"
+            why = msg("reason.nonfinite_loss", value=loss_v)
         elif not math.isfinite(total_v):
-            why = f"non-finite gradient norm = {total_v}"
+            why = msg("reason.nonfinite_grad", value=total_v)
         elif self._first_loss > 0 and loss_v > EXPLOSION * self._first_loss:
-            why = f"loss exploded to {loss_v:.3g} (over {EXPLOSION:g}× the first step's {self._first_loss:.3g})"
+            why = msg("reason.exploded", loss=loss_v, factor=EXPLOSION, first=self._first_loss)
         if why:
             self.store.add(step, values)
             self.store.mark(step, "diverged", why)
             self.step = self.diverged_step = step
-            self._finish("diverged", f"{why} at step {step}", None)
+            self._finish("diverged", msg("reason.at_step", why=why, step=step), None)
             return None
         if probing:
             values.update(self.probe.pop())

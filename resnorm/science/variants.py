@@ -26,6 +26,7 @@ from typing import Callable
 from torch import nn
 
 from . import norms
+from ..messages import msg
 
 
 def _no_constants(arch: str, layers: int) -> dict[str, tuple[float, float]]:
@@ -180,7 +181,7 @@ def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple
     """(field, why) for a combination that cannot be built, else None: the records say what they
     need (a position that defines its own skip path needs residual "on")."""
     if NORM_POSITIONS[position].own_skip and residual != "on":
-        return ("residual", f"{position} defines its own skip path (alpha*x); residual must be 'on', not {residual!r}")
+        return ("residual", msg("problem.own_skip", position=position, residual=repr(residual)))
     return None
 
 

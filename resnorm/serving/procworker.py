@@ -19,10 +19,10 @@ import threading
 import time
 from functools import partial
 
-
-from .. import settings
+from .. import messages, settings
 from ..science.config import RunConfig
 from .device import limit_cuda_memory
+from ..messages import msg
 from .runs import SerialisedWeights, weights_bytes
 from ..science.store import MetricStore
 from ..science.trainer import Summary
@@ -335,7 +335,7 @@ class _ProcessJob(Worker):
             self._thread.start()
         except Exception as e:  # e.g. too many open files: end as failed, free the slot, tell the caller
             self._thread = None
-            self._finish_failed(f"the training process could not start: {type(e).__name__}: {e}")
+            self._finish_failed(msg("reason.proc_no_start", error=f"{type(e).__name__}: {e}"))
             self._call_on_finish()
             raise
         return self
@@ -379,7 +379,7 @@ class _ProcessJob(Worker):
             return False
         if msg[0] == "failed":
             self._proc.join(5)
-            self._finish_failed(f"the training process could not set up the run: {msg[1]}")
+            self._finish_failed(messages.msg("reason.proc_setup", error=msg[1]))
             return True
         kind, per_run, status, step, elapsed = msg
         if kind == "batch":
@@ -402,10 +402,9 @@ class _ProcessJob(Worker):
         ``STARTUP_S`` more."""
         now = time.monotonic() - (0.0 if started else STARTUP_S)
         if self._stop_at is not None and now - max(heard, self._stop_at) > STOP_GRACE_S:
-            return f"the training process did not answer for {STOP_GRACE_S:.0f} s after Stop; it was ended"
+            return msg("reason.stop_unanswered", seconds=STOP_GRACE_S)
         if now - heard > self._hung_s:
-            return (f"the training process did not answer for {self._hung_s:.0f} s "
-                    "(RESNORM_WORKER_TIMEOUT_S); it was ended")
+            return msg("reason.hung", seconds=self._hung_s)
         return None
 
     def _read(self) -> None:
@@ -413,10 +412,10 @@ class _ProcessJob(Worker):
         try:
             while True:
                 try:
-                    msg = self._events.get(timeout=0.5)
+                    event = self._events.get(timeout=0.5)
                     heard, started = time.monotonic(), True
                 except queue.Empty:
-                    msg = None
+                    event = None
                     why = self._silent_too_long(heard, started) if self._proc.is_alive() else None
                     if why:  # hung (stopped by a signal, deadlocked): kill it, keep what arrived, free the slot
                         self._proc.kill()
@@ -425,21 +424,20 @@ class _ProcessJob(Worker):
                         return
                 except (OSError, EOFError, ValueError) as e:  # the pipe broke under a dying child
                     self._proc.join(2)
-                    self._finish_failed(f"lost contact with the training process ({type(e).__name__})")
+                    self._finish_failed(msg("reason.lost_contact", error=type(e).__name__))
                     return
-                if msg is None:
+                if event is None:
                     if self._proc.is_alive():
                         continue
                     try:  # its last words may have arrived just after the time-out
-                        msg = self._events.get(timeout=0.2)
+                        event = self._events.get(timeout=0.2)
                     except Exception:  # noqa: BLE001 - nothing more will come
-                        self._finish_failed(f"the training process ended unexpectedly "
-                                            f"(exit code {self._proc.exitcode})")
+                        self._finish_failed(msg("reason.ended", code=self._proc.exitcode))
                         return
-                if self._handle(msg):
+                if self._handle(event):
                     return
         except Exception as e:  # noqa: BLE001 - a broken message must not leave the job "running"
-            self._finish_failed(f"lost the training process's messages ({type(e).__name__}: {e})")
+            self._finish_failed(msg("reason.lost_messages", error=f"{type(e).__name__}: {e}"))
         finally:
             self._proc.join(5)  # the slot is handed on only once this child's memory is free
             if self._proc.is_alive():  # said its last words but does not exit

@@ -6,7 +6,8 @@ Layout of a run folder (the CLI's ``train --out DIR`` layout, plus a small meta 
     runs/20261125-173012-post-layernorm-on-L6/
         config.json    RunConfig.to_json()
         metrics.csv    step,name,value (long format, docs/ARCHITECTURE.md §3)
-        summary.json   Summary.to_dict(): status, steps, final_loss, reason, ...
+        summary.json   Summary.to_dict(): status, steps, final_loss, reason (English; reason_code: its
+                       message code, resnorm.messages.to_data), ...
         weights.pt     the model's state_dict (``weights_bytes``); optional (older CLI runs lack it)
         meta.json      {"created", "source", "label"}; optional
 
@@ -45,6 +46,8 @@ import pandas as pd
 from ..science import feasibility
 from .. import settings
 from ..science.config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
+from ..i18n import EN, Labels
+from ..messages import from_data
 
 ENV_VAR = "RESNORM_RUNS_DIR"
 
@@ -510,6 +513,8 @@ def _read_summary(folder: Path) -> dict:
         out["final_loss"] = float(loss)
     if isinstance(reason, str) and len(reason) > MAX_REASON:
         out["reason"] = reason[: MAX_REASON - 1] + "…"
+    elif isinstance(reason, str) and "reason_code" in s:  # its code, when well-formed: shown translated
+        out["reason"] = from_data(reason, s["reason_code"]) or reason
     return out
 
 
@@ -808,12 +813,14 @@ def run_colors(n: int) -> list[str]:
 
 
 def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None = "val/loss",
-                   log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay"):
+                   log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay",
+                   labels: Labels = EN):
     """Overlay one metric of several runs, one colour per run.
 
     ``runs``: ``{label: series}`` with ``series`` as in ``resnorm.studies.figures`` ({name: (steps, values)}).
     ``dashed``: a second metric drawn dashed in the same colour (None for none). ``markers``:
-    ``{label: [Marker]}``; a divergence is a dotted vertical line in the run's colour."""
+    ``{label: [Marker]}``; a divergence is a dotted vertical line in the run's colour. ``labels``: the
+    chart's words in one language (``resnorm.i18n.Labels``, English by default)."""
     import plotly.graph_objects as go
 
     from ..studies.figures import _get, _layout, thin
@@ -831,7 +838,9 @@ def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None
                                          line=dict(color=color, dash=dash, width=1.8)))
         for m in (markers or {}).get(label, ()):
             fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
-    title = f"{metric} of {len(runs)} run{'s' if len(runs) != 1 else ''}" + (f" ({dashed} dashed)" if dashed else "")
+    title = labels("fig.t.runs_overlay_one" if len(runs) == 1 else "fig.t.runs_overlay", metric=metric, n=len(runs))
+    if dashed:
+        title = labels("fig.t.runs_dashed", title=title, dashed=dashed)
     return _layout(fig, title, uirevision, height=420)

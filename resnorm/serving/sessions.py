@@ -18,6 +18,7 @@ from ..studies.compare import Comparison, check_configs
 from ..science.config import ConfigError, RunConfig
 from .device import cuda_memory_fraction
 from ..studies.lessons import Lesson, Results, Verdict, collect, comparison, run_init
+from ..messages import join, msg, problems_message
 from .slots import TrainingSlots, global_slots
 from .procworker import ProcessComparison, ProcessTrainer, worker_niceness
 from ..science.trainer import Trainer, resolve_device
@@ -62,7 +63,7 @@ def refusal(configs: list[RunConfig]) -> str | None:
     for cfg in configs:
         problems = feasibility.check(cfg)
         if problems:
-            return "; ".join(f"{field}: {m}" for field, m in problems)
+            return problems_message(problems)
     try:
         devices = [resolve_device(cfg.train.device) for cfg in configs]  # a clear message now, not a failed child later
         if worker_kind() == "process":
@@ -70,7 +71,7 @@ def refusal(configs: list[RunConfig]) -> str | None:
             if any(d.type == "cuda" for d in devices):
                 cuda_memory_fraction()  # a typo here would fail every GPU run in the room
     except ConfigError as e:
-        return "; ".join(f"{field}: {m}" for field, m in e.problems)
+        return problems_message(e.problems)
     except ValueError as e:
         return str(e)
     return feasibility.together(configs)  # a comparison trains its configs in one slot: they share one cap
@@ -111,7 +112,7 @@ class SessionJob:
                 self._launch(make_job, token)
             except Exception as e:  # noqa: BLE001 - e.g. the worker process could not start
                 self.slots.release(token)
-                return f"the run could not start: {type(e).__name__}: {e}"
+                return msg("start.could_not_start", error=f"{type(e).__name__}: {e}")
         return None
 
     def _granted(self, make_job, token, mine: dict) -> None:
@@ -124,7 +125,7 @@ class SessionJob:
             try:
                 self._launch(make_job, token)
             except Exception as e:
-                self._could_not_start(f"the run could not start: {type(e).__name__}: {e}")
+                self._could_not_start(msg("start.could_not_start", error=f"{type(e).__name__}: {e}"))
                 raise
 
     def _launch(self, make_job, token) -> None:
@@ -251,7 +252,7 @@ class SessionRun(SessionJob):
         saying why it cannot run at all."""
         with self._lock:
             if self.active:
-                return "A run is already in progress or queued: stop it first."
+                return msg("start.run_busy")
             why = refusal([cfg])
             if why:
                 return why
@@ -281,7 +282,7 @@ class SessionCompare(SessionJob):
     def start(self, configs: list[RunConfig], labels: list[str] | None = None) -> str | None:
         with self._lock:
             if self.active:
-                return "A comparison is already running: stop it first."
+                return msg("start.compare_busy")
             try:
                 check_configs(configs)
             except ValueError as e:
@@ -340,12 +341,12 @@ class LessonSession(SessionJob):
 
         with self._lock:
             if self.active:
-                return "A comparison is already running: stop it first."
+                return msg("start.compare_busy")
             try:
                 configs = lesson.configs(scale, changes)
                 init_configs = lesson.init_configs(scale, changes) if lesson.init_variants else []
             except ConfigError as e:
-                return "; ".join(f"{f}: {m}" for f, m in e.problems)
+                return problems_message(e.problems)
             why = refusal([c for _, c in configs])
             if why:
                 return why
@@ -380,7 +381,7 @@ class LessonSession(SessionJob):
         if comp.status == "completed" and all(tr.status in ("completed", "diverged") for tr in comp.trainers):
             self._conclude(comp, lambda: self.init)
         elif any(tr.status == "failed" for tr in comp.trainers):  # one reason once (a dead worker fails all)
-            self.error = "; ".join(dict.fromkeys(tr.reason for tr in comp.trainers if tr.status == "failed"))
+            self.error = join(dict.fromkeys(tr.reason for tr in comp.trainers if tr.status == "failed"))
 
     def _could_not_start(self, message: str) -> None:
         self.error = message

@@ -39,6 +39,7 @@ import torch
 
 from ..science import names
 from ..science.config import RunConfig
+from ..messages import msg
 from ..science.store import Marker
 from ..science.trainer import Trainer
 from ..science.worker import Worker
@@ -152,8 +153,8 @@ def _grad_jumps(steps: np.ndarray, g: np.ndarray) -> list[Marker]:
         window = g[lo:i][finite[lo:i]]
         if len(window) and g[i] > GRAD_JUMP * window.min():
             out.append(Marker(int(steps[i]), "grad jump",
-                              f"gradient norm ×{g[i] / window.min():.0f} within {GRAD_WINDOW} steps, to {g[i]:.3g} "
-                              f"(early-training norm {floor / GRAD_FLOOR:.3g})"))
+                              msg("event.detail.grad_jump", factor=g[i] / window.min(), window=GRAD_WINDOW,
+                                  norm=g[i], early=floor / GRAD_FLOOR)))
             last = steps[i]
     return out
 
@@ -168,8 +169,8 @@ def _stalls(steps: np.ndarray, loss: np.ndarray, unigram: float) -> list[Marker]
         start = i if start is None else start
         if not marked and steps[i] - steps[start] + 1 >= STALL_STEPS:
             out.append(Marker(int(steps[start]), "stalled",
-                              f"training loss within {STALL_MARGIN:g} of the unigram loss {unigram:.3f} "
-                              f"from step {int(steps[start])} to {int(steps[i])}"))
+                              msg("event.detail.stalled", margin=STALL_MARGIN, unigram=unigram,
+                                  start=int(steps[start]), end=int(steps[i]))))
             marked = True
     return out
 
@@ -186,8 +187,8 @@ def _entropy_collapses(series: dict, uniform: dict) -> list[Marker]:
         if len(low):
             k = above[0] + low[0]
             out.append(Marker(int(s[k]), "entropy collapse",
-                              f"{layer}: attention entropy {v[k]:.3f} < {ENTROPY_FRACTION:.0%} of uniform "
-                              f"attention's {ref:.2f} nats"))
+                              msg("event.detail.entropy_collapse", layer=layer, entropy=v[k],
+                                  fraction=ENTROPY_FRACTION, uniform=ref)))
     return out
 
 

@@ -7,7 +7,11 @@ or ``series_from_frame`` of a long frame). Conventions shared by every chart:
 - at most ``MAX_POINTS`` points per trace (evenly thinned, the newest kept);
 - non-finite values become gaps, never errors;
 - every marker (e.g. divergence) is a dashed vertical line on every step axis;
-- ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes.
+- ``uirevision`` is the caller's key, so zoom and legend choices survive live refreshes;
+- every word a person reads (titles, axis and subplot titles, legend names, event markers) comes from
+  the ``labels`` argument (``resnorm.i18n.Labels``; English, the table's, by default): a UI builds
+  its charts in its language and never translates a built chart. Data names (metric names, config
+  labels) are shown as they are.
 
 Every builder returns a plain dict ``{"data": [...], "layout": {...}}``: the figure exactly as
 Plotly's object model would serialise it (``go.Figure(d)`` validates it and changes nothing — a test
@@ -33,6 +37,8 @@ import plotly.io as pio
 from _plotly_utils.utils import is_skipped_key, plotlyjsShortTypes
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
+
+from ..i18n import EN, Labels
 
 from ..science import names
 
@@ -314,10 +320,10 @@ def _get(series: Series, name: str):
     return series.get(name, (np.zeros(0, np.int64), np.zeros(0)))
 
 
-def _mark(fig: go.Figure, markers, **where) -> None:
+def _mark(fig: go.Figure, markers, labels: Labels = EN, **where) -> None:
     for m in markers or ():
         fig.add_vline(x=m.step, line=dict(color="#d62728", dash="dash", width=1.5), **where)
-        fig.add_annotation(x=m.step, y=1, yref="paper", text=f"{m.kind} @ {m.step}", showarrow=False,
+        fig.add_annotation(x=m.step, y=1, yref="paper", text=labels("fig.t.event_at", kind=labels.event(m.kind), step=m.step), showarrow=False,
                            font=dict(color="#d62728", size=11), xanchor="left", yanchor="bottom")
 
 
@@ -340,7 +346,7 @@ def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=No
 
 
 # ---- 1. loss, accuracy, learning rate ----------------------------------------------------------
-def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: str = "loss") -> Fig:
+def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: str = "loss", labels: Labels = EN) -> Fig:
     fig = subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06,
                         specs=[[{"secondary_y": True}], [{}]])
     styles = {"train/loss": ("#1f77b4", None), "val/loss": ("#ff7f0e", None),
@@ -353,19 +359,19 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
                           row=1, col=1, secondary_y="accuracy" in name)
     s, v = thin(*_get(series, "lr"))
     if len(s):
-        fig.add_trace(dict(type="scatter", x=s, y=v, name="learning rate", line=dict(color="#7f7f7f")), row=2, col=1)
-    fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", row=1, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
+        fig.add_trace(dict(type="scatter", x=s, y=v, name=labels.word("learning rate"), line=dict(color="#7f7f7f")), row=2, col=1)
+    fig.update_yaxes(title_text=labels.word("loss"), type="log" if log_y else "linear", row=1, col=1, secondary_y=False)
+    fig.update_yaxes(title_text=labels.word("accuracy"), range=[0, 1.02], tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
                      tickformat=".0%", row=1, col=1, secondary_y=True, showgrid=False)
     lr_max = float(np.nanmax(v)) if len(s) and np.isfinite(v).any() else 1.0
     fig.update_yaxes(title_text="lr", row=2, col=1, exponentformat="e", range=[0, 1.15 * lr_max or 1.0])
-    fig.update_xaxes(title_text="step", row=2, col=1)
-    _mark(fig, markers)
-    return _layout(fig, "Loss and accuracy (train, validation), learning rate", uirevision, height=420)
+    fig.update_xaxes(title_text=labels.word("step"), row=2, col=1)
+    _mark(fig, markers, labels)
+    return _layout(fig, labels.word("Loss and accuracy (train, validation), learning rate"), uirevision, height=420)
 
 
 # ---- 2. residual stream --------------------------------------------------------------------------
-def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid") -> Fig:
+def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid", labels: Labels = EN) -> Fig:
     """Layer × step heatmap of a per-layer metric (default: residual-stream RMS), log10 colour scale."""
     prefixes = block_prefixes(series)
     rows = [_get(series, f"{p}.{metric}") for p in prefixes]
@@ -384,16 +390,16 @@ def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(),
         fig.add_trace(dict(type="heatmap", x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
                                  colorscale=colorscale(COLORSCALE), colorbar=dict(title=dict(text="log₁₀")),
                                  hovertemplate="step %{x}<br>%{y}<br>value %{customdata:.4g}<extra></extra>"))
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="layer", autorange="reversed")
-    _mark(fig, markers)
-    fig = _layout(fig, f"Residual stream {metric.split('.')[-1].upper()} per layer over training", uirevision)
+    fig.update_xaxes(title_text=labels.word("step"))
+    fig.update_yaxes(title_text=labels.word("layer"), autorange="reversed")
+    _mark(fig, markers, labels)
+    fig = _layout(fig, labels("fig.t.resid_heatmap", stat=metric.split('.')[-1].upper()), uirevision)
     fig.update_layout(hovermode="closest")
     return fig
 
 
-def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "Depth profile",
-                  y_title: str = "", log_y: bool = False, uirevision: str = "depth") -> Fig:
+def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str | None = None,
+                  y_title: str = "", log_y: bool = False, uirevision: str = "depth", labels: Labels = EN) -> Fig:
     """Value per layer (x = layer) at the latest recorded step, with the first step in grey."""
     prefixes = block_prefixes(series)
     fig = Fig()
@@ -410,25 +416,30 @@ def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str = "
         clean = lambda a: np.where(np.isfinite(a), a, np.nan)  # noqa: E731
         label = metric if len(metrics) > 1 else ""
         if step_first is not None and step_first != step_last:
-            fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(first)), name=f"{label} step {step_first}".strip(),
+            fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(first)), name=_step_name(labels, label, step_first),
                                      mode="lines+markers", line=dict(color="#b0b0b0", dash=dashes[k % 3])))
-        fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(last)), name=f"{label} step {step_last}".strip(),
+        fig.add_trace(dict(type="scatter", x=x, y=clean(np.array(last)), name=_step_name(labels, label, step_last),
                                  mode="lines+markers", line=dict(color="#1f4e99", dash=dashes[k % 3]),
                                  marker=dict(color=layer_colors(len(prefixes)), size=9)))
-    fig.update_xaxes(title_text="layer")
+    fig.update_xaxes(title_text=labels.word("layer"))
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
-    fig = _layout(fig, title, uirevision)
+    fig = _layout(fig, labels.word("Depth profile") if title is None else title, uirevision)
     fig.update_layout(hovermode="closest")
     return fig
 
 
+def _step_name(labels: Labels, label: str, step) -> str:
+    """``A step 3``, or ``step 3`` without a label."""
+    return labels("fig.t.label_step", label=label, step=step) if label else labels("fig.t.step", step=step)
+
+
 # ---- 3. gradient norms ---------------------------------------------------------------------------
 def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, markers=(),
-                uirevision: str = "grad") -> Fig:
+                uirevision: str = "grad", labels: Labels = EN) -> Fig:
     prefixes = block_prefixes(series)
     colors = layer_colors(len(prefixes))
     subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}.grad_norm" in series for p in prefixes)]
-    titles = [f"{s} weights ‖∇‖ per layer" for s in subs] + ["global ‖∇‖ (before clipping)"]
+    titles = [labels("fig.t.grad_sub", sub=s) for s in subs] + [labels.word("global ‖∇‖ (before clipping)")]
     fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
                         horizontal_spacing=0.06)
     for j, sub in enumerate(subs):
@@ -436,18 +447,18 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
     s, v = thin(*_get(series, "grad/total_norm"))
     col = len(titles)
     if len(s):
-        fig.add_trace(dict(type="scatter", x=s, y=v, name="global norm", line=dict(color="#444")), row=1, col=col)
+        fig.add_trace(dict(type="scatter", x=s, y=v, name=labels.word("global norm"), line=dict(color="#444")), row=1, col=col)
         if grad_clip > 0:
-            fig.add_trace(dict(type="scatter", x=[s[0], s[-1]], y=[grad_clip, grad_clip], name=f"clip = {grad_clip:g}",
+            fig.add_trace(dict(type="scatter", x=[s[0], s[-1]], y=[grad_clip, grad_clip], name=labels("fig.t.clip", clip=f"{grad_clip:g}"),
                                      mode="lines", line=dict(color="#d62728", dash="dot")), row=1, col=col)
     fig.update_yaxes(type="log" if log_y else "linear")
-    fig.update_xaxes(title_text="step")
-    _mark(fig, markers)
-    return _layout(fig, "Gradient norm per layer", uirevision, height=340)
+    fig.update_xaxes(title_text=labels.word("step"))
+    _mark(fig, markers, labels)
+    return _layout(fig, labels.word("Gradient norm per layer"), uirevision, height=340)
 
 
 # ---- 4. branch/stream and update ratios ---------------------------------------------------------
-def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> Fig:
+def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio", labels: Labels = EN) -> Fig:
     """How much each sublayer changes the stream, ‖x_out − x_in‖/‖x_in‖ (``{sub}_out.change``), and
     the update ratio per layer. Runs saved before that metric existed show the raw branch ratio
     ‖F‖/‖x‖ (``{sub}_out.ratio``) instead, titled as what it is."""
@@ -455,36 +466,36 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio") -> Fi
     colors = layer_colors(len(prefixes))
     subs, titles = [], []
     for s in ("attn", "cross_attn", "mlp"):
-        for metric, title in ((f"{s}_out.change", f"stream change ‖x_out − x_in‖/‖x_in‖, {s}"),
-                              (f"{s}_out.ratio", f"raw branch ‖F‖/‖x‖ (before gate, scale, N_out), {s}")):
+        for metric, title in ((f"{s}_out.change", labels("fig.t.stream_change", sub=s)),
+                              (f"{s}_out.ratio", labels("fig.t.raw_branch", sub=s))):
             if any(f"{p}.{metric}" in series for p in prefixes):
                 subs.append(metric)
                 titles.append(title)
                 break
-    titles.append("update ratio ‖Δθ‖/‖θ‖")
+    titles.append(labels.word("update ratio ‖Δθ‖/‖θ‖"))
     fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.06)
     for j, metric in enumerate(subs):
         _lines(fig, series, prefixes, metric, colors, row=1, col=j + 1, showlegend=j == 0)
     _lines(fig, series, prefixes, "update_ratio", colors, row=1, col=len(titles), showlegend=not subs)
     fig.update_yaxes(type="log")
-    fig.update_xaxes(title_text="step")
-    _mark(fig, markers)
-    return _layout(fig, "Stream change per sublayer and update ratio per layer", uirevision, height=340)
+    fig.update_xaxes(title_text=labels.word("step"))
+    _mark(fig, markers, labels)
+    return _layout(fig, labels.word("Stream change per sublayer and update ratio per layer"), uirevision, height=340)
 
 
 # ---- 5. attention ------------------------------------------------------------------------------
-def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevision: str = "attn") -> Fig:
+def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevision: str = "attn", labels: Labels = EN) -> Fig:
     """One head's map, or all heads of ``layer`` as small multiples; probe tokens on the axes."""
     maps = snapshot.maps[layer] if snapshot is not None and layer in snapshot.maps else None
     if maps is None:
         fig = Fig()
-        fig.add_annotation(text="no attention map captured yet", showarrow=False, x=0.5, y=0.5,
+        fig.add_annotation(text=labels.word("no attention map captured yet"), showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-        return _layout(fig, "Attention", uirevision)
+        return _layout(fig, labels.word("Attention"), uirevision)
     heads = [head] if head is not None else list(range(maps.shape[0]))
     cols = min(len(heads), 4)
     rows = math.ceil(len(heads) / cols)
-    fig = subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in heads],
+    fig = subplots(rows=rows, cols=cols, subplot_titles=[labels("fig.t.head", h=h) for h in heads],
                         horizontal_spacing=0.04, vertical_spacing=0.12)
     q_tokens, k_tokens = snapshot.labels[layer]
     q, k = _unique_labels(q_tokens), _unique_labels(k_tokens)
@@ -495,7 +506,7 @@ def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevisio
                       row=n // cols + 1, col=n % cols + 1)
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
     fig.update_xaxes(tickfont=dict(size=9), tickangle=0)
-    fig = _layout(fig, f"Attention of {layer} at step {snapshot.step} (probe example)", uirevision,
+    fig = _layout(fig, labels("fig.t.attention_of", layer=layer, step=snapshot.step), uirevision,
                   height=260 * rows + 60)
     fig.update_layout(hovermode="closest")
     return fig
@@ -506,7 +517,7 @@ def _unique_labels(tokens) -> list[str]:
     return [f"{i}:{'␤' if t == chr(10) else '␠' if t == ' ' else t}" for i, t in enumerate(tokens)]
 
 
-def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy") -> Fig:
+def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = "entropy", labels: Labels = EN) -> Fig:
     """Attention entropy per head of ``layer`` (e.g. ``blocks.2.attn``) over training, in nats."""
     heads = sorted((b.head, n) for n in series if n.startswith(layer + ".head") and n.endswith(".entropy")
                    and (b := names.parse(n)) is not None and b.head is not None)
@@ -514,25 +525,25 @@ def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = 
     fig = Fig()
     for (h, name), c in zip(heads, colors):
         s, v = thin(*series[name])
-        fig.add_trace(dict(type="scatter", x=s, y=v, name=f"head {h}", line=dict(color=c)))
+        fig.add_trace(dict(type="scatter", x=s, y=v, name=labels("fig.t.head", h=h), line=dict(color=c)))
     s, v = thin(*_get(series, f"{layer}.entropy"))
     if len(s):
-        fig.add_trace(dict(type="scatter", x=s, y=v, name="mean", line=dict(color="#222", width=2.5, dash="dot")))
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="entropy (nats)", rangemode="tozero")
-    _mark(fig, markers)
-    return _layout(fig, f"Attention entropy per head, {layer}", uirevision)
+        fig.add_trace(dict(type="scatter", x=s, y=v, name=labels.word("mean"), line=dict(color="#222", width=2.5, dash="dot")))
+    fig.update_xaxes(title_text=labels.word("step"))
+    fig.update_yaxes(title_text=labels.word("entropy (nats)"), rangemode="tozero")
+    _mark(fig, markers, labels)
+    return _layout(fig, labels("fig.t.entropy_of", layer=layer), uirevision)
 
 
 # ---- 6. rank residual ----------------------------------------------------------------------------
-def rank_figure(series: Series, *, markers=(), uirevision: str = "rank") -> Fig:
+def rank_figure(series: Series, *, markers=(), uirevision: str = "rank", labels: Labels = EN) -> Fig:
     prefixes = block_prefixes(series)
     fig = Fig()
     _lines(fig, series, prefixes, "rank_residual", layer_colors(len(prefixes)))
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(title_text="‖X − 1x̄ᵀ‖/‖X‖", type="log")
-    _mark(fig, markers)
-    return _layout(fig, "Rank residual per layer (→ 0: tokens collapse to one vector)", uirevision)
+    _mark(fig, markers, labels)
+    return _layout(fig, labels.word("Rank residual per layer (→ 0: tokens collapse to one vector)"), uirevision)
 
 
 def attention_layers(snapshot) -> list[str]:
@@ -543,7 +554,7 @@ def attention_layers(snapshot) -> list[str]:
 CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 
 
-def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay") -> Fig:
+def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay", labels: Labels = EN) -> Fig:
     """One curve per config (``runs``: list of (label, series, markers)), one colour per config;
     each config's events are dashed lines in its colour."""
     fig = Fig()
@@ -555,15 +566,15 @@ def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevisi
                                      line=dict(color=color, width=2)))
         for m in markers or ():
             fig.add_vline(x=m.step, line=dict(color=color, dash="dash", width=1.2))
-            fig.add_annotation(x=m.step, y=1, yref="paper", text=m.kind, showarrow=False, textangle=-90,
+            fig.add_annotation(x=m.step, y=1, yref="paper", text=labels.event(m.kind), showarrow=False, textangle=-90,
                                font=dict(color=color, size=10), xanchor="right", yanchor="top")
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(type="log" if log_y else "linear")
     return _layout(fig, title, uirevision)
 
 
 def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
-                          uirevision: str = "profiles") -> Fig:
+                          uirevision: str = "profiles", labels: Labels = EN) -> Fig:
     """Per-layer ``metric`` at the latest step (and the first, in grey), one panel per config."""
     fig = subplots(rows=1, cols=len(runs), subplot_titles=[label for label, _, _ in runs], shared_yaxes=True,
                         horizontal_spacing=0.03)
@@ -579,22 +590,22 @@ def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
                 step = s[which] if len(s) else step
             y = np.where(np.isfinite(y), y, np.nan)
             fig.add_trace(dict(type="scatter", x=x, y=y, mode="lines+markers", line=dict(color=color, width=width),
-                                     name=f"{label} step {step}", showlegend=True), row=1, col=k + 1)
+                                     name=labels("fig.t.label_step", label=label, step=step), showlegend=True), row=1, col=k + 1)
     fig.update_yaxes(type="log" if log_y else "linear")
     fig = _layout(fig, title, uirevision, height=300)
     fig.update_layout(hovermode="closest")
     return fig
 
 
-def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevision: str = "diff") -> Fig:
+def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevision: str = "diff", labels: Labels = EN) -> Fig:
     """Left: loss of B minus loss of A over steps. Right: per-layer gradient norm, B − A, latest step."""
     from .compare import difference, layer_profile
 
     fig = subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[
-        f"train loss, {label_b} − {label_a}", f"gradient norm per layer, {label_b} − {label_a} (latest)"])
+        labels("fig.t.diff_loss", a=label_a, b=label_b), labels("fig.t.diff_grad", a=label_a, b=label_b)])
     s, d = difference(series_a, series_b, "train/loss")
     s, d = thin(s, d)
-    fig.add_trace(dict(type="scatter", x=s, y=d, name="Δ loss", line=dict(color="#444")), row=1, col=1)
+    fig.add_trace(dict(type="scatter", x=s, y=d, name=labels.word("Δ loss"), line=dict(color="#444")), row=1, col=1)
     fig.add_hline(y=0, line=dict(color="#999", width=1), row=1, col=1)
     pa, va = layer_profile(series_a, "grad_norm")
     pb, vb = layer_profile(series_b, "grad_norm")
@@ -603,7 +614,7 @@ def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevis
         fig.add_trace(dict(type="bar", x=[short(p) for p in pa], y=delta, name="Δ ‖∇‖",
                              marker_color=["#2ca02c" if v >= 0 else "#d62728" for v in np.nan_to_num(delta)]),
                       row=1, col=2)
-    fig.update_xaxes(title_text="step", row=1, col=1)
-    fig = _layout(fig, f"Difference view ({label_b} − {label_a})", uirevision, height=300)
+    fig.update_xaxes(title_text=labels.word("step"), row=1, col=1)
+    fig = _layout(fig, labels("fig.t.diff", a=label_a, b=label_b), uirevision, height=300)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig

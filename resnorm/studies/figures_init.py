@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import EN, Labels
 from .signal import METRICS, STACK_ORDER, band
 
 CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -86,8 +87,8 @@ def _band_polygon(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[list, 
 
 
 def _add_config(fig: go.Figure, stats: pd.DataFrame, x: str, label: str, color: str, *, log_y: bool,
-                band_kind: str, dash=None, name_suffix: str = "", showlegend: bool = True, row=None, col=None,
-                stack: str = "") -> None:
+                band_kind: str, dash=None, name: str | None = None, showlegend: bool = True, row=None, col=None,
+                stack: str = "", labels: Labels = EN) -> None:
     """Median line and seed band of one config (one stack, one metric) from ``band`` statistics."""
     stats = stats.sort_values(x)
     xv = stats[x].to_numpy()
@@ -98,14 +99,14 @@ def _add_config(fig: go.Figure, stats: pd.DataFrame, x: str, label: str, color: 
         lo, hi = stats["min"], stats["max"]
     lo, hi = _clean(lo, log_y), _clean(hi, log_y)
     kw = dict(row=row, col=col) if row is not None else {}
-    name = f"{label}{name_suffix}"
+    name = label if name is None else name
     n = stats["n"].to_numpy()
     if np.nanmax(n, initial=0) > 1:
         bx, by = _band_polygon(xv, lo, hi)
         if bx:
             fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", fill="toself", fillcolor=_rgba(color, 0.18),
                                      line=dict(width=0, color=_rgba(color, 0.0)), hoverinfo="skip",
-                                     name=f"{name} · seed band", legendgroup=label, showlegend=False,
+                                     name=labels("fig.t.seed_band", label=name), legendgroup=label, showlegend=False,
                                      meta={"role": "band", "config": label, "stack": stack}), **kw)
     custom = np.stack([_clean(lo, False), _clean(hi, False), n], axis=-1)
     fig.add_trace(go.Scatter(x=xv, y=med, mode="lines+markers", name=name, legendgroup=label,
@@ -135,9 +136,10 @@ def _stacks(frame: pd.DataFrame) -> list[str]:
 
 def profile_figure(profiles: Mapping[str, pd.DataFrame], metric: str, *, title: str | None = None,
                    log_y: bool | None = None, band_kind: str = "minmax", uirevision: str | None = None,
-                   height: int = 340) -> go.Figure:
+                   height: int = 340, labels: Labels = EN) -> go.Figure:
     """``metric`` against block index for each config: ``profiles`` maps a config label to its
-    ``depth_profile`` frame (columns seed, layer, stack, metric, value)."""
+    ``depth_profile`` frame (columns seed, layer, stack, metric, value). ``labels``: the chart's words
+    in one language (``resnorm.i18n.Labels``; English by default)."""
     y_title, default_log = AXES.get(metric, (metric, False))
     log_y = default_log if log_y is None else log_y
     fig = go.Figure()
@@ -147,14 +149,14 @@ def profile_figure(profiles: Mapping[str, pd.DataFrame], metric: str, *, title: 
         stacks = _stacks(part)
         for k, stack in enumerate(stacks):
             stats = band(part[part["stack"] == stack], "layer")
-            suffix = f" · {stack}" if len(stacks) > 1 else ""
+            name = f"{label} · {stack}" if len(stacks) > 1 else label
             _add_config(fig, stats, "layer", label, config_color(i), log_y=log_y, band_kind=band_kind,
-                        dash=STACK_DASH.get(stack), name_suffix=suffix, stack=stack)
+                        dash=STACK_DASH.get(stack), name=name, stack=stack, labels=labels)
             drawn += 1
     if not drawn:
-        _empty_note(fig, f"no {metric} in these configs")
-    fig.update_xaxes(title_text="layer (block index, 0 = nearest the input)", rangemode="tozero")
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear",
+        _empty_note(fig, labels("fig.t.no_metric", metric=metric))
+    fig.update_xaxes(title_text=labels.word("layer (block index, 0 = nearest the input)"), rangemode="tozero")
+    fig.update_yaxes(title_text=labels.word(y_title), type="log" if log_y else "linear",
                      **({"rangemode": "tozero"} if not log_y else {}))
     return _layout(fig, title or METRICS.get(metric, (metric, metric))[1], uirevision or f"init-{metric}", height)
 
@@ -166,15 +168,15 @@ def output_stack(frame: pd.DataFrame) -> str:
 
 
 def depth_figure(summaries: Mapping[str, pd.DataFrame], *, band_kind: str = "minmax", log_x: bool = True,
-                 uirevision: str = "init-depth", height: int = 380) -> go.Figure:
+                 uirevision: str = "init-depth", height: int = 380, labels: Labels = EN) -> go.Figure:
     """Against depth, per config (``summaries`` maps a label to ``depth_summary`` of its sweep), for
     the stack next to the output: left, the gradient norm of the last block (solid) and of the first
     block (dotted); right, the residual-stream mean square after the last block. Log-log by default
     (power laws in L, such as Pre-LN's ~L growth or ~1/√L last-block gradient, are straight lines);
     the depths are the x ticks."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09,
-                        subplot_titles=["gradient norm of the last (solid) and first (dotted) block",
-                                        "residual mean square after the last block"])
+                        subplot_titles=[labels.word("gradient norm of the last (solid) and first (dotted) block"),
+                                        labels.word("residual mean square after the last block")])
     drawn = 0
     for i, (label, summary) in enumerate(summaries.items()):
         if summary.empty:
@@ -182,24 +184,25 @@ def depth_figure(summaries: Mapping[str, pd.DataFrame], *, band_kind: str = "min
         stack = output_stack(summary)
         part = summary[summary["stack"] == stack]
         color = config_color(i)
-        panels = [("last.grad_norm", 1, None, "", True), ("first.grad_norm", 1, "dot", " · first block", False),
-                  ("last.resid_ms", 2, None, "", False)]
-        for metric, col, dash, suffix, legend in panels:
+        first = labels("fig.t.first_block", label=label)
+        panels = [("last.grad_norm", 1, None, label, True), ("first.grad_norm", 1, "dot", first, False),
+                  ("last.resid_ms", 2, None, label, False)]
+        for metric, col, dash, name, legend in panels:
             stats = band(part[part["metric"] == metric], "depth")
             if stats.empty:
                 continue
             _add_config(fig, stats, "depth", label, color, log_y=True, band_kind=band_kind, dash=dash,
-                        name_suffix=suffix, showlegend=legend, row=1, col=col, stack=stack)
+                        name=name, showlegend=legend, row=1, col=col, stack=stack, labels=labels)
             drawn += 1
     if not drawn:
-        _empty_note(fig, "no depth sweep yet")
+        _empty_note(fig, labels.word("no depth sweep yet"))
     depths = sorted({int(d) for summary in summaries.values() if not summary.empty for d in summary["depth"]})
-    fig.update_xaxes(title_text="depth L (blocks)", type="log" if log_x else "linear",
+    fig.update_xaxes(title_text=labels.word("depth L (blocks)"), type="log" if log_x else "linear",
                      **({"tickmode": "array", "tickvals": depths} if log_x and depths else {}))
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="‖∇θ‖", row=1, col=1)
     fig.update_yaxes(title_text="E[x²]", row=1, col=2)
-    fig = _layout(fig, "Gradient norm and residual mean square against depth", uirevision, height)
+    fig = _layout(fig, labels.word("Gradient norm and residual mean square against depth"), uirevision, height)
     fig.update_layout(margin=dict(t=80), title=dict(y=0.98, yanchor="top"))
     return fig
 
@@ -214,7 +217,7 @@ def median_traces(fig: go.Figure) -> list:
 
 
 def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevision: str = "init-theorem1",
-                    height: int = 360) -> go.Figure:
+                    height: int = 360, labels: Labels = EN) -> go.Figure:
     """Xiong et al. 2020, Theorem 1 (``resnorm.studies.signal.theorem1_sweep``): the last block's gradient norm
     against the total depth L, log-log, Post-LN and Pre-LN as measured (median and seed band), with the
     theorem's shapes as dashed grey references through each curve's first point: flat for Post-LN,
@@ -226,17 +229,18 @@ def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevisio
         if part.empty:
             continue
         stats = band(part.assign(stack="blocks", metric="last.grad_norm"), "depth").sort_values("depth")
-        _add_config(fig, stats, "depth", names[position], config_color(i), log_y=True, band_kind=band_kind)
+        _add_config(fig, stats, "depth", names[position], config_color(i), log_y=True, band_kind=band_kind,
+                    labels=labels)
         L, first = stats["depth"].to_numpy(float), float(stats["median"].iloc[0])
         ref = np.full(len(L), first) if position == "post" else first * (L / L[0]) ** -0.5
         fig.add_trace(go.Scatter(x=L, y=ref, mode="lines", line=dict(color="#888", dash="dash", width=1),
-                                 name=("flat (Theorem 1, Post-LN)" if position == "post"
-                                       else "∝ L^-½ (Theorem 1, Pre-LN)"), meta={"role": "reference"}))
+                                 name=labels.word("flat (Theorem 1, Post-LN)" if position == "post"
+                                                  else "∝ L^-½ (Theorem 1, Pre-LN)"), meta={"role": "reference"}))
     if not len(fig.data):
-        _empty_note(fig, "no depth sweep yet")
+        _empty_note(fig, labels.word("no depth sweep yet"))
     depths = sorted({int(d) for d in frame["depth"]}) if not frame.empty else []
-    fig.update_xaxes(title_text="depth L (blocks)", type="log",
+    fig.update_xaxes(title_text=labels.word("depth L (blocks)"), type="log",
                      **({"tickmode": "array", "tickvals": depths} if depths else {}))
-    fig.update_yaxes(title_text="‖∇θ‖ of the last block", type="log")
-    return _layout(fig, "Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)",
+    fig.update_yaxes(title_text=labels.word("‖∇θ‖ of the last block"), type="log")
+    return _layout(fig, labels.word("Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)"),
                    uirevision, height)
