@@ -11,6 +11,7 @@ the only training slot gives it back in a ``finally``, so one failing test canno
 Screenshots go to pytest's temporary folder. The README's screenshots are regenerated on purpose,
 by a person, with ``RESNORM_SCREENSHOTS=docs/screenshots python3 -m pytest -q -m browser``.
 """
+import contextlib
 import os
 import re
 import socket
@@ -99,6 +100,26 @@ def give_back(page, key: str) -> None:
         pass  # the page is gone: closing it ends its session, which stops its run
 
 
+def assert_clean_log(log_path) -> None:
+    """The server logged no traceback and no missing-ScriptRunContext warning."""
+    log = log_path.read_text()
+    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
+
+
+@contextlib.contextmanager
+def app_page(browser, log_path, stop_key: str, height: int):
+    """A 1400-wide page of the app; afterwards its run's slot is given back (``stop_key``), the page
+    closed and the server's log checked, whatever the test did."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    try:
+        yield page
+    finally:
+        if not page.is_closed():
+            give_back(page, stop_key)
+            page.close()
+    assert_clean_log(log_path)
+
+
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
@@ -128,8 +149,7 @@ def _loss_points(page) -> int:
 
 def test_train_watch_stop_in_a_real_browser(server, browser, shots):
     url, log_path = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1700})
-    try:
+    with app_page(browser, log_path, "btn_stop", 1700) as page:
         page.goto(url + "/?steps=3000", wait_until="domcontentloaded")
         train = control(page, "btn_train")
         train.wait_for(timeout=60_000)
@@ -165,13 +185,6 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
         assert _step(page) == stopped_at  # nothing runs after Stop
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=os.path.join(shots, "after-stop.png"), full_page=True)
-    finally:
-        give_back(page, "btn_stop")
-        page.close()
-
-    log = log_path.read_text()
-    assert "missing ScriptRunContext" not in log, log[-3000:]
-    assert "Traceback" not in log, log[-3000:]
 
 
 def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
@@ -204,14 +217,12 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
             if not page.is_closed():
                 give_back(page, "btn_stop")
                 page.close()
-    log = log_path.read_text()
-    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
+    assert_clean_log(log_path)
 
 
 def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, browser, shots):
     url, log_path = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    try:
+    with app_page(browser, log_path, "cmp_stop", 1800) as page:
         page.goto(url + "/compare?norm_position=post,pre&layers=3&steps=60&seed=7", wait_until="domcontentloaded")
         page.get_by_text("Config A").wait_for(timeout=60_000)
         # a direct link goes through the app's router (its navigation and its sidebar caption)
@@ -242,19 +253,13 @@ def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, br
         assert sorted(names) == ["A", "B"], names
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=os.path.join(shots, "compare.png"), full_page=True)
-    finally:
-        give_back(page, "cmp_stop")
-        page.close()
-    log = log_path.read_text()
-    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
 
 
 def test_lesson_link_in_chinese_runs_to_its_verdict(server, browser):
     """?lesson=2&lang=zh opens lesson 2 in Simplified Chinese, locked to its controls; running it
     ends in the lesson's verdict (its own check, with numbers)."""
     url, log_path = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    try:
+    with app_page(browser, log_path, "lesson_stop", 1600) as page:
         page.goto(url + "/lessons?lesson=2&lang=zh", wait_until="domcontentloaded")
         run = control(page, "lesson_run")
         run.wait_for(timeout=60_000)
@@ -265,8 +270,3 @@ def test_lesson_link_in_chinese_runs_to_its_verdict(server, browser):
         page.get_by_text("结论", exact=True).wait_for(timeout=120_000)
         assert page.get_by_text(re.compile("预期的效应")).count() > 0
         assert page.locator('[data-testid="stException"]').count() == 0
-    finally:
-        give_back(page, "lesson_stop")
-        page.close()
-    log = log_path.read_text()
-    assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]

@@ -275,6 +275,20 @@ def test_item6_worker_sigterm_stops_and_reports_like_stop():
     assert len(tr.store.series("train/loss")[0]) >= 3 and done == [tr]
 
 
+def _watchdog_ends(tr, stop: bool) -> None:
+    """The watchdog (not the test) ends a stopped (SIGSTOP) worker's run; the process is killed
+    afterwards whatever happened, so no frozen child outlives the test."""
+    try:
+        if stop:
+            tr.stop()
+        assert tr.join(120), "the watchdog did not end the run"
+    finally:
+        try:
+            os.kill(tr.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.slow
 def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slot(monkeypatch):
     from resnorm.serving import procworker
@@ -282,14 +296,7 @@ def test_item7_a_stopped_worker_that_does_not_answer_is_killed_and_frees_its_slo
     monkeypatch.setattr(procworker, "STOP_GRACE_S", 1.0)
     tr, done = _long_process_run()
     os.kill(tr.pid, signal.SIGSTOP)  # hung: no heartbeats, no steps
-    try:
-        tr.stop()
-        assert tr.join(120), "the watchdog did not end the run"
-    finally:
-        try:
-            os.kill(tr.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _watchdog_ends(tr, stop=True)
     assert tr.status == "failed" and "after Stop" in tr.reason
     assert len(tr.store.series("train/loss")[0]) >= 1  # what had arrived is kept
     _wait_for(lambda: done == [tr], 30, "on_finish (the slot's release)")
@@ -310,13 +317,7 @@ def test_item7_a_paused_worker_keeps_answering_and_a_silent_one_is_killed(monkey
     tr.resume()
     _wait_for(lambda: tr.status == "running", 60, "running again")
     os.kill(tr.pid, signal.SIGSTOP)  # now silent while running, without any Stop
-    try:
-        assert tr.join(120), "the watchdog did not end the run"
-    finally:
-        try:
-            os.kill(tr.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _watchdog_ends(tr, stop=False)
     assert tr.status == "failed" and "RESNORM_WORKER_TIMEOUT_S" in tr.reason, tr.reason
     assert len(tr.store.series("train/loss")[0]) >= 3 and done == [tr]
 

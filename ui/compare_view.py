@@ -10,8 +10,8 @@ from resnorm.science.config import RunConfig, non_default
 from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
-from ui.live import chart, memo, pause_button, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, say, say_problems, status, t, t_or
+from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
+from ui.i18n import chart_labels, field_help, field_label, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -105,27 +105,12 @@ def link_params(configs: list[RunConfig]) -> dict:
 
 
 def buttons(sc: SessionCompare, configs, problems) -> None:
-    c = sc.comparison
-    cols = st.columns(4)
     reason = t("compare.fix_first", problems="; ".join(problems)) if configs is None else \
         (t("compare.running") if sc.active else None)
-    if cols[0].button(t("compare.train_all"), icon=":material/play_arrow:", type="primary",
-                      disabled=reason is not None, key="cmp_train", help=reason or t("compare.train_all_help"),
-                      width="stretch"):
-        msg = sc.start(configs, [LETTERS[i] for i in range(len(configs))])
-        if msg:
-            st.session_state["cmp_error"] = say(msg)
-        st.rerun()
-    pause_button(cols[1], sc, "cmp_pause")
-    if cols[2].button(t("compare.stop_all"), icon=":material/stop:", disabled=not sc.active, key="cmp_stop", width="stretch"):
-        sc.stop()
-        st.rerun()
-    if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=c is None, key="cmp_reset", width="stretch"):
-        sc.reset()
-        st.rerun()
-    err = st.session_state.pop("cmp_error", None)
-    if err:
-        st.error(err)
+    job_buttons(sc, keys=("cmp_train", "cmp_pause", "cmp_stop", "cmp_reset"),
+                labels=(t("compare.train_all"), t("compare.stop_all")), reason=reason,
+                train_help=t("compare.train_all_help"), start=lambda: sc.start(configs, list(LETTERS[:len(configs)])),
+                can_reset=sc.comparison is not None, columns=4)
 
 
 def results(sc: SessionCompare) -> None:

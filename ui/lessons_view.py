@@ -25,7 +25,7 @@ from ui import controls, share
 from ui import compare_view
 from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
-from ui.live import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
+from ui.panels import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
 from ui import safe
 from ui.i18n import chart_labels, field_label, lang, options, say, say_problems, status, t
 

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import plotly.io as pio
 import streamlit as st
 
 from resnorm.studies import figures as F
 from resnorm.science.config import RunConfig
-from resnorm.serving.sessions import SessionJob, SessionRun
+from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
-from ui.i18n import chart_labels, lang, options, say, status, t
+from ui.i18n import chart_labels, options, say, status, t
+from ui.panels import chart, job_buttons, queued_notice, refreshing
 
-REFRESH_S = 0.5
-QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
                "paused": ":material/pause_circle:", "completed": ":material/check_circle:",
                "stopped": ":material/stop_circle:", "diverged": ":material/error:", "failed": ":material/cancel:"}
@@ -51,66 +49,16 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
 
 
 def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:
-    tr = run.trainer
-    cols = st.columns(5)
     reason = None
     if cfg is None:
         reason = t("live.fix_first", problems="; ".join(f"{k}: {v}" for k, v in problems.items()))
     elif run.active:
         reason = t("live.in_progress")
-    if cols[0].button(t("live.train"), icon=":material/play_arrow:", type="primary", disabled=reason is not None,
-                      key="btn_train", help=reason or t("live.train_help"), width="stretch"):
-        msg = run.start(cfg)
-        if msg:
-            st.session_state["start_error"] = say(msg)
-        st.rerun()
-    pause_button(cols[1], run, "btn_pause")
-    if cols[2].button(t("live.stop"), icon=":material/stop:", disabled=not run.active, key="btn_stop", width="stretch"):
-        run.stop()
-        st.rerun()
-    if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=tr is None, key="btn_reset",
-                      width="stretch", help=t("live.reset_help")):
-        run.reset()
-        st.rerun()
+    job_buttons(run, keys=("btn_train", "btn_pause", "btn_stop", "btn_reset"), labels=(t("live.train"), t("live.stop")),
+                reason=reason, train_help=t("live.train_help"), start=lambda: run.start(cfg),
+                can_reset=run.trainer is not None, reset_help=t("live.reset_help"))
     if reason and cfg is None:
         st.warning(reason, icon=":material/warning:")
-    err = st.session_state.pop("start_error", None)
-    if err:
-        st.error(err)
-
-
-def pause_button(col, session: SessionJob, key: str) -> None:
-    """Pause / Resume of the session's job (Live and Compare pages); disabled while it waits in
-    the queue or has ended. The label follows the job once the worker has obeyed."""
-    job = session.job
-    paused = job is not None and job.status == "paused"
-    if col.button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else
-                  ":material/pause:", disabled=job is None or job.done, key=key, width="stretch"):
-        session.resume() if paused else session.pause()
-        wait_for(lambda: job.status != ("paused" if paused else "running") or job.done)
-        st.rerun()
-
-
-def wait_for(cond, timeout: float = 2.0) -> None:
-    """Wait up to ``timeout`` s for ``cond()``: a pause reaches a worker process a moment later,
-    and the page's buttons should show its effect."""
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        time.sleep(0.02)
-
-
-def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
-    """Say where the session's job waits in the training-slot queue (True), or — when it does not
-    wait — why its turn to start failed, or that it was stopped to free its slot (False)."""
-    if job.status != "queued":
-        if job.start_error and job.job is None:
-            st.error(say(job.start_error), icon=":material/error:")
-        if job.preempted_after is not None and job.job is not None and job.job.done:
-            st.info(t("job.preempted", seconds=round(job.preempted_after)), icon=":material/hourglass_disabled:")
-        return False
-    st.info(t(key, position=job.queue_position or 1, running=job.slots.busy, capacity=job.slots.capacity),
-            icon=":material/hourglass_top:")
-    return True
 
 
 def progress(run: SessionRun) -> None:
@@ -204,30 +152,6 @@ def charts(run: SessionRun) -> None:
         chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank", labels=L))
 
 
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-
-
-def memo(key: str, stamp, build):
-    """``build()``, computed again only when ``stamp`` changed since this session last asked for
-    ``key`` (one value kept per key)."""
-    cache = st.session_state.setdefault("_memo", {})
-    hit = cache.get(key)
-    if hit is None or hit[0] != stamp:
-        hit = cache[key] = (stamp, build())
-    return hit[1]
-
-
-def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
-    """Draw the figure ``build()`` under ``key``, rebuilt only when ``stamp`` (the data's version
-    and the chart's options) or the language changed since this session last drew it.
-
-    A live page redraws twice a second and every session shares the server's GIL: the builders
-    emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
-    Streamlit through ``resnorm.studies.figures.prebuilt`` so that nothing validates them again; a paused or finished
-    run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
-    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(build())), key=key, config=config)
-
-
 def export(run: SessionRun) -> None:
     """Downloads, generated only when clicked (deferred ``data`` callables)."""
     tr = run.trainer
@@ -268,21 +192,6 @@ def export(run: SessionRun) -> None:
                                                                include_plotlyjs=True, full_html=True),
                            f"{name}.html", "text/html", key="dl_html", **kw)
         st.caption(t("live.export_png"))
-
-
-def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
-    """Run ``body()`` in a fragment redrawn every ``every`` seconds while ``job`` is active (every
-    ``QUEUED_REFRESH_S`` while it waits for a slot). When the job ends, or leaves the queue, the
-    whole page reruns once, so its buttons and its timer match the new state."""
-    active, queued = job.active, job.status == "queued"
-
-    @st.fragment(run_every=(QUEUED_REFRESH_S if queued else every) if active else None)
-    def _panel():
-        body()
-        if (active and not job.active) or (queued and job.status != "queued"):
-            st.rerun(scope="app")
-
-    _panel()
 
 
 def live_panel(run: SessionRun) -> None:

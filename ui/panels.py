@@ -1,0 +1,118 @@
+"""What every training view shares (Live, Compare, Lessons): the job buttons, the queue notice, the
+refreshing fragment and the memoised chart.
+
+The views differ in what they train and draw; how a job is started, paused, stopped and reset, how a
+chart is rebuilt only when its data changed, and how a panel refreshes while its job runs, is here once.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from resnorm.serving.sessions import SessionJob
+from resnorm.studies import figures as F
+from ui.i18n import lang, say, t
+
+REFRESH_S = 0.5
+QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
+
+
+def job_buttons(session: SessionJob, *, keys: tuple[str, str, str, str], labels: tuple[str, str], reason: str | None,
+                train_help: str, start, can_reset: bool, reset_help: str | None = None, columns: int = 5) -> None:
+    """Train / Pause / Stop / Reset of the session's job in one row. ``keys`` are the four buttons'
+    widget keys, ``labels`` the Train and Stop texts, ``reason`` why Train is disabled (None: it is
+    enabled), ``start()`` starts the job and returns None or why it could not start (shown under the
+    row after the rerun)."""
+    train_key, pause_key, stop_key, reset_key = keys
+    cols = st.columns(columns)
+    if cols[0].button(labels[0], icon=":material/play_arrow:", type="primary", disabled=reason is not None,
+                      key=train_key, help=reason or train_help, width="stretch"):
+        msg = start()
+        if msg:
+            st.session_state[f"_{train_key}_error"] = say(msg)
+        st.rerun()
+    pause_button(cols[1], session, pause_key)
+    if cols[2].button(labels[1], icon=":material/stop:", disabled=not session.active, key=stop_key, width="stretch"):
+        session.stop()
+        st.rerun()
+    if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=not can_reset, key=reset_key,
+                      width="stretch", help=reset_help):
+        session.reset()
+        st.rerun()
+    err = st.session_state.pop(f"_{train_key}_error", None)
+    if err:
+        st.error(err)
+
+
+def pause_button(col, session: SessionJob, key: str) -> None:
+    """Pause / Resume of the session's job (Live and Compare pages); disabled while it waits in
+    the queue or has ended. The label follows the job once the worker has obeyed."""
+    job = session.job
+    paused = job is not None and job.status == "paused"
+    if col.button(t("live.resume") if paused else t("live.pause"), icon=":material/resume:" if paused else
+                  ":material/pause:", disabled=job is None or job.done, key=key, width="stretch"):
+        session.resume() if paused else session.pause()
+        wait_for(lambda: job.status != ("paused" if paused else "running") or job.done)
+        st.rerun()
+
+
+def wait_for(cond, timeout: float = 2.0) -> None:
+    """Wait up to ``timeout`` s for ``cond()``: a pause reaches a worker process a moment later,
+    and the page's buttons should show its effect."""
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        time.sleep(0.02)
+
+
+def queued_notice(job: SessionJob, key: str = "live.queued") -> bool:
+    """Say where the session's job waits in the training-slot queue (True), or — when it does not
+    wait — why its turn to start failed, or that it was stopped to free its slot (False)."""
+    if job.status != "queued":
+        if job.start_error and job.job is None:
+            st.error(say(job.start_error), icon=":material/error:")
+        if job.preempted_after is not None and job.job is not None and job.job.done:
+            st.info(t("job.preempted", seconds=round(job.preempted_after)), icon=":material/hourglass_disabled:")
+        return False
+    st.info(t(key, position=job.queue_position or 1, running=job.slots.busy, capacity=job.slots.capacity),
+            icon=":material/hourglass_top:")
+    return True
+
+
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def memo(key: str, stamp, build):
+    """``build()``, computed again only when ``stamp`` changed since this session last asked for
+    ``key`` (one value kept per key)."""
+    cache = st.session_state.setdefault("_memo", {})
+    hit = cache.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = cache[key] = (stamp, build())
+    return hit[1]
+
+
+def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
+    """Draw the figure ``build()`` under ``key``, rebuilt only when ``stamp`` (the data's version
+    and the chart's options) or the language changed since this session last drew it.
+
+    A live page redraws twice a second and every session shares the server's GIL: the builders
+    emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
+    Streamlit through ``resnorm.studies.figures.prebuilt`` so that nothing validates them again; a paused or finished
+    run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
+    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(build())), key=key, config=config)
+
+
+def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
+    """Run ``body()`` in a fragment redrawn every ``every`` seconds while ``job`` is active (every
+    ``QUEUED_REFRESH_S`` while it waits for a slot). When the job ends, or leaves the queue, the
+    whole page reruns once, so its buttons and its timer match the new state."""
+    active, queued = job.active, job.status == "queued"
+
+    @st.fragment(run_every=(QUEUED_REFRESH_S if queued else every) if active else None)
+    def _panel():
+        body()
+        if (active and not job.active) or (queued and job.status != "queued"):
+            st.rerun(scope="app")
+
+    _panel()
