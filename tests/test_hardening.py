@@ -43,6 +43,12 @@ def _save(root, name="good", **summary) -> Path:
 FOREIGN_META = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00"]
 
 
+def runs_row(entry):
+    from ui.runs_view import row
+
+    return row(entry)
+
+
 @pytest.mark.parametrize("created", FOREIGN_META)
 def test_item2_extreme_created_date_is_a_note_not_a_crash(tmp_path, created):
     p = _save(tmp_path, "odd")
@@ -50,7 +56,7 @@ def test_item2_extreme_created_date_is_a_note_not_a_crash(tmp_path, created):
     (p / R.META).write_text(json.dumps({"created": created, "source": "cli", "label": None}))
     entries, notes = R.list_runs(tmp_path)
     for e in entries:
-        e.row()  # the Runs table's rows: raised OverflowError for the odd run
+        runs_row(e)  # the Runs table's rows: raised OverflowError for the odd run
     assert [e.name for e in entries] == ["good"]
     assert any(n.startswith("odd:") and "created" in n for n in notes), notes
 
@@ -66,7 +72,7 @@ def test_item2_summary_fields_are_validated_into_type_and_range(tmp_path, field,
                                json.dumps(s).replace("Infinity", "1e999"))
     entries, notes = R.list_runs(tmp_path)
     if entries:  # accepted only if every field is in range and the table can be built
-        pd.DataFrame([e.row() for e in entries]).astype({"steps": "int64"})
+        pd.DataFrame([runs_row(e) for e in entries]).astype({"steps": "int64"})
         rec = R.load_run("odd", tmp_path)
         assert isinstance(rec.summary.get("reason", ""), str) and len(rec.summary.get("reason", "")) <= 2000
     else:

@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -395,7 +396,9 @@ def test_runs_root_default_and_environment(monkeypatch, tmp_path):
 def test_overlay_figure_one_colour_per_run():
     s = lambda k: {"train/loss": (np.arange(5), np.linspace(3, 1, 5) * k),
                    "val/loss": (np.array([2, 4]), np.array([2.5, 1.5]) * k)}
-    fig = R.overlay_figure({"A": s(1), "B": s(2), "C": s(3)})
+    from resnorm.studies import figures as F
+
+    fig = go.Figure(F.runs_overlay_figure({"A": s(1), "B": s(2), "C": s(3)}))  # validated by Plotly
     assert len(fig.data) == 6
     colors = {t.legendgroup: {t.line.color} for t in fig.data}
     assert len({next(iter(c)) for c in colors.values()}) == 3 and all(len(c) == 1 for c in colors.values())

@@ -18,7 +18,7 @@ from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import chart_labels, options, say, status, t
-from ui.panels import chart, job_buttons, queued_notice, refreshing
+from ui.panels import chart, job_buttons, queued_notice, refreshing, run_view
 
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
                "paused": ":material/pause_circle:", "completed": ":material/check_circle:",
@@ -90,8 +90,8 @@ def progress(run: SessionRun) -> None:
         st.warning(t("live.not_saved", error=run.save_error), icon=":material/save:")
 
 
-VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Attention", "Rank"]  # i18n: ids (shown via view.*)
-LOSS, RESIDUAL, GRADIENTS, RATIOS, ATTENTION, RANK = VIEWS
+ATTENTION = "Attention"
+VIEWS = [v.id for v in F.RUN_VIEWS[:4]] + [ATTENTION] + [v.id for v in F.RUN_VIEWS[4:]]  # i18n: ids (view.*)
 
 
 def charts(run: SessionRun) -> None:
@@ -105,51 +105,31 @@ def charts(run: SessionRun) -> None:
     store, cfg = tr.store, tr.cfg
     rid = f"run{run.run_id}"
     stamp = (rid, store.version)
-    L = chart_labels()  # the charts' words, in the session's language
-
-    def series():
-        return store.all_series()
-
-    if view == LOSS:
-        log_y = st.toggle(t("live.log_scale"), key="opt_log_loss")
-        chart("chart_loss", (stamp, log_y), lambda: F.loss_figure(series(), log_y=log_y, markers=store.markers(),
-                                                                  uirevision=rid + "loss", labels=L))
-    elif view == RESIDUAL:
-        left, right = st.columns([3, 2])
-        with left:
-            chart("chart_resid", stamp, lambda: F.resid_heatmap(series(), markers=store.markers(),
-                                                                uirevision=rid + "resid", labels=L))
-        with right:
-            chart("chart_depth", stamp, lambda: F.depth_profile(series(), ("resid_post.rms",),
-                                                                title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                                                uirevision=rid + "depth", labels=L))
-    elif view == GRADIENTS:
-        chart("chart_grad", stamp, lambda: F.grad_figure(series(), grad_clip=cfg.train.grad_clip,
-                                                         markers=store.markers(), uirevision=rid + "grad", labels=L))
-    elif view == RATIOS:
-        chart("chart_ratio", stamp, lambda: F.ratio_figure(series(), markers=store.markers(), uirevision=rid + "ratio", labels=L))
-    elif view == ATTENTION:
-        snaps = store.attention()
-        snap = snaps[-1] if snaps else None
-        layers = F.attention_layers(snap)
-        if not layers:
-            st.caption(t("live.no_attention"))
-            return
-        c1, c2 = st.columns(2)
-        layer = c1.selectbox(t("live.layer"), layers, key="opt_attn_layer")
-        all_heads = t("live.all_heads")
-        shown_heads = snap.maps[layer].shape[0] if layer in snap.maps else cfg.model.heads  # at most 8 kept
-        head = c2.selectbox(t("live.head"), ["all"] + list(range(shown_heads)), key="opt_attn_head",
-                            format_func=lambda h: all_heads if h == "all" else str(h))
-        left, right = st.columns([3, 2])
-        with left:
-            chart("chart_attn", (stamp, layer, head), lambda: F.attention_figure(
-                snap, layer, None if head == "all" else head, uirevision=rid + "attn", labels=L))
-        with right:
-            chart("chart_entropy", (stamp, layer), lambda: F.entropy_figure(series(), layer, markers=store.markers(),
-                                                                           uirevision=rid + "ent", labels=L))
-    else:
-        chart("chart_rank", stamp, lambda: F.rank_figure(series(), markers=store.markers(), uirevision=rid + "rank", labels=L))
+    if view != ATTENTION:
+        run_view(next(v for v in F.RUN_VIEWS if v.id == view), store.all_series, store.markers,
+                 cfg.train.grad_clip, rid, stamp, "chart", "opt_log_loss")
+        return
+    L = chart_labels()
+    snaps = store.attention()
+    snap = snaps[-1] if snaps else None
+    layers = F.attention_layers(snap)
+    if not layers:
+        st.caption(t("live.no_attention"))
+        return
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox(t("live.layer"), layers, key="opt_attn_layer")
+    all_heads = t("live.all_heads")
+    shown_heads = snap.maps[layer].shape[0] if layer in snap.maps else cfg.model.heads  # at most 8 kept
+    head = c2.selectbox(t("live.head"), ["all"] + list(range(shown_heads)), key="opt_attn_head",
+                        format_func=lambda h: all_heads if h == "all" else str(h))
+    left, right = st.columns([3, 2])
+    with left:
+        chart("chart_attn", (stamp, layer, head), lambda: F.attention_figure(
+            snap, layer, None if head == "all" else head, uirevision=rid + "attn", labels=L))
+    with right:
+        chart("chart_entropy", (stamp, layer), lambda: F.entropy_figure(store.all_series(), layer,
+                                                                       markers=store.markers(),
+                                                                       uirevision=rid + "ent", labels=L))
 
 
 def export(run: SessionRun) -> None:
@@ -164,16 +144,12 @@ def export(run: SessionRun) -> None:
         store.frame().to_parquet(buf, index=False)
         return buf.getvalue()
 
-    L, depth_title = chart_labels(), t("live.resid_by_layer")  # the callables below run outside the session
+    L = chart_labels()  # the callables below run outside the session
 
     def figures() -> dict:
         series, markers = store.all_series(), store.markers()
-        return {"loss": lambda: F.loss_figure(series, markers=markers, labels=L),
-                "residual": lambda: F.resid_heatmap(series, markers=markers, labels=L),
-                "depth": lambda: F.depth_profile(series, title=depth_title, labels=L),
-                "gradients": lambda: F.grad_figure(series, grad_clip=cfg.train.grad_clip, markers=markers, labels=L),
-                "ratios": lambda: F.ratio_figure(series, markers=markers, labels=L),
-                "rank": lambda: F.rank_figure(series, markers=markers, labels=L)}
+        return {k: (lambda c=c: c.build(series, markers, cfg.train.grad_clip, L, k, False))
+                for k, c in F.run_charts().items()}
 
     with st.expander(t("live.export")):
         c = st.columns(4)

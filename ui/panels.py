@@ -12,7 +12,7 @@ import streamlit as st
 
 from resnorm.serving.sessions import SessionJob
 from resnorm.studies import figures as F
-from ui.i18n import lang, say, t
+from ui.i18n import chart_labels, lang, say, t
 
 REFRESH_S = 0.5
 QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
@@ -116,3 +116,16 @@ def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
             st.rerun(scope="app")
 
     _panel()
+
+
+def run_view(view: F.RunView, series, markers, grad_clip: float, rid: str, stamp, prefix: str,
+             log_key: str) -> None:
+    """One view of ``F.RUN_VIEWS`` for a run: its charts side by side, each rebuilt only when ``stamp``
+    (the data's version) or its options changed. The Live and Runs pages both draw their views here."""
+    L = chart_labels()  # the charts' words, in the session's language
+    log_y = st.toggle(t("live.log_scale"), key=log_key) if view.log else False
+    cols = st.columns([c.width for c in view.charts]) if len(view.charts) > 1 else [st.container()]
+    for col, c in zip(cols, view.charts):
+        with col:
+            chart(f"{prefix}_{c.key}", (stamp, log_y), lambda c=c: c.build(series(), markers(), grad_clip, L,
+                                                                          rid + c.key, log_y))

@@ -3,7 +3,7 @@
 Everything here reads the shared runs folder through ``resnorm.serving.runs``; nothing is kept between
 reruns but the widgets' state, so a run saved by another session appears on the next rerun.
 Folder names, labels, reasons and notes come from an untrusted folder: every one is shown through
-``ui.safe`` (Markdown-escaped and cut short; Plotly trace names HTML-escaped in ``runs.overlay_figure``).
+``ui.safe`` (Markdown-escaped and cut short; Plotly trace names HTML-escaped in ``figures.runs_overlay_figure``).
 """
 from __future__ import annotations
 
@@ -19,17 +19,16 @@ from resnorm.studies import figures as F
 from resnorm.serving import runs as R
 from resnorm.science.variants import block_latex
 from ui import safe
+from ui.panels import PLOTLY_CONFIG, run_view
 from ui.i18n import chart_labels, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
 FILTERS = ["norm_position", "norm", "residual", "status"]  # labels: runs.filter.<attr>
 OVERLAY_METRICS = ["train/loss", "val/loss", "train/accuracy", "val/accuracy", "grad/total_norm", "lr"]
-VIEWS = ["Loss", "Residual stream", "Gradients", "Ratios", "Rank"]  # i18n: ids (shown via view.*)
-ROW_COLUMNS = ("date", "final loss", "layers", "steps")  # i18n: ids (columns of RunEntry.row())
+ROW_COLUMNS = ("date", "final loss", "layers", "steps")  # i18n: ids (columns of row())
 DATE, FINAL_LOSS, LAYERS, STEPS = ROW_COLUMNS
 DATE_FORMAT = "YYYY-MM-DD HH:mm"  # i18n: ids
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
 md_escape = safe.md  # every untrusted string goes through ui.safe (escaped and cut short)
@@ -68,11 +67,19 @@ def filters(entries: list) -> list:
     return R.filter_runs(entries, **chosen)
 
 
+def row(e: R.RunEntry) -> dict:
+    """A run's row in the Runs page's table."""
+    return {"name": e.name, "date": e.created.astimezone().replace(tzinfo=None),  # i18n: ids (shown via runs.col.*)
+            "norm position": e.norm_position, "norm": e.norm, "residual": e.residual,
+            "layers": e.layers, "arch": e.arch, "status": e.status, "steps": e.steps,
+            "final loss": e.final_loss, "label": e.label, "task": e.task, "source": e.source}
+
+
 def table(entries: list) -> None:
     if not entries:
         st.info(t("runs.none_match"), icon=":material/folder_open:")
         return
-    df = pd.DataFrame([e.row() for e in entries])
+    df = pd.DataFrame([row(e) for e in entries])
     columns = {c: t(f"runs.col.{c}") for c in df.columns}
     columns.update({
         DATE: st.column_config.DatetimeColumn(columns[DATE], format=DATE_FORMAT),
@@ -144,33 +151,20 @@ def single(root: Path, name: str) -> None:
 
 
 def charts(rec: R.RunRecord) -> None:
+    """The run's views (``F.RUN_VIEWS``, drawn as on the Live page), one tab each."""
     series, markers = rec.series(), rec.markers()
     rid = f"saved-{rec.name}-"
-    L = chart_labels()  # the charts' words, in the session's language
-    tabs = st.tabs([t(f"view.{v}") for v in VIEWS])
-    with tabs[0]:
-        log_y = st.toggle(t("live.log_scale"), key="runs_log_loss")
-        _chart(F.loss_figure(series, log_y=log_y, markers=markers, uirevision=rid + "loss", labels=L), "runs_chart_loss")
-    with tabs[1]:
-        left, right = st.columns([3, 2])
-        with left:
-            _chart(F.resid_heatmap(series, markers=markers, uirevision=rid + "resid", labels=L), "runs_chart_resid")
-        with right:
-            _chart(F.depth_profile(series, ("resid_post.rms",), title=t("live.resid_by_layer"), y_title=t("live.rms"),
-                                   uirevision=rid + "depth", labels=L), "runs_chart_depth")
-    with tabs[2]:
-        _chart(F.grad_figure(series, grad_clip=rec.config.train.grad_clip, markers=markers,
-                             uirevision=rid + "grad", labels=L), "runs_chart_grad")
-    with tabs[3]:
-        _chart(F.ratio_figure(series, markers=markers, uirevision=rid + "ratio", labels=L), "runs_chart_ratio")
-    with tabs[4]:
-        _chart(F.rank_figure(series, markers=markers, uirevision=rid + "rank", labels=L), "runs_chart_rank")
+    tabs = st.tabs([t(f"view.{v.id}") for v in F.RUN_VIEWS])
+    for tab, view in zip(tabs, F.RUN_VIEWS):
+        with tab:
+            run_view(view, lambda: series, lambda: markers, rec.config.train.grad_clip, rid, (rid,), "runs_chart",
+                     "runs_log_loss")
     if not F.block_prefixes(series):
         st.caption(t("runs.no_probes"))
 
 
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(F.prebuilt(fig), key=key, config=PLOTLY_CONFIG)
+    st.plotly_chart(F.prebuilt(fig), key=key, config=PLOTLY_CONFIG)  # the one config (ui.panels)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -229,7 +223,7 @@ def overlay(root: Path, names: list[str]) -> None:
     series = {lab: r.series() for lab, r in zip(labels, records)}
     markers = {lab: r.markers() for lab, r in zip(labels, records)}
     dashed = "val/loss" if metric == "train/loss" else None
-    _chart(R.overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
+    _chart(F.runs_overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
                             uirevision="runs-overlay-" + metric, labels=chart_labels()), "runs_chart_overlay")
     rows = [{"run": lab, "status": status(r.summary["status"]), "steps": r.summary["steps"],
              "final_loss": r.summary.get("final_loss"), "norm_position": r.config.model.norm_position,

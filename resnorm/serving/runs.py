@@ -26,7 +26,6 @@ It is the one thing sessions share, and its content is **not trusted**:
 from __future__ import annotations
 
 import errno
-import html
 import io
 import json
 import math
@@ -46,7 +45,6 @@ import pandas as pd
 from ..science import feasibility
 from .. import settings
 from ..science.config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, show
-from ..i18n import EN, Labels
 from ..messages import from_data
 
 ENV_VAR = "RESNORM_RUNS_DIR"
@@ -160,13 +158,6 @@ class RunEntry:
     steps: int
     final_loss: float | None
     has_weights: bool
-
-    def row(self) -> dict:
-        """The table row of the Runs page."""
-        return {"name": self.name, "date": self.created.astimezone().replace(tzinfo=None),
-                "norm position": self.norm_position, "norm": self.norm, "residual": self.residual,
-                "layers": self.layers, "arch": self.arch, "status": self.status, "steps": self.steps,
-                "final loss": self.final_loss, "label": self.label, "task": self.task, "source": self.source}
 
 
 @dataclass
@@ -802,45 +793,3 @@ def delete_run(name: str, root: str | os.PathLike | None = None) -> None:
     except OSError as e:
         raise _os_error(RunSaveError, f"cannot delete run {name!r}: {_why(e)}", e) from e
     shutil.rmtree(trash, ignore_errors=True)
-
-
-# ---- figures ------------------------------------------------------------------------------------
-def run_colors(n: int) -> list[str]:
-    from plotly.colors import qualitative
-
-    palette = qualitative.D3 + qualitative.Dark2
-    return [palette[i % len(palette)] for i in range(n)]
-
-
-def overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None = "val/loss",
-                   log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay",
-                   labels: Labels = EN):
-    """Overlay one metric of several runs, one colour per run.
-
-    ``runs``: ``{label: series}`` with ``series`` as in ``resnorm.studies.figures`` ({name: (steps, values)}).
-    ``dashed``: a second metric drawn dashed in the same colour (None for none). ``markers``:
-    ``{label: [Marker]}``; a divergence is a dotted vertical line in the run's colour. ``labels``: the
-    chart's words in one language (``resnorm.i18n.Labels``, English by default)."""
-    import plotly.graph_objects as go
-
-    from ..studies.figures import _get, _layout, thin
-
-    fig = go.Figure()
-    for (label, series), color in zip(runs.items(), run_colors(len(runs))):
-        for name, dash in ((metric, None), (dashed, "dash")):
-            if not name:
-                continue
-            s, v = thin(*_get(series, name))
-            if len(s):  # a label from the runs folder is text, never Plotly's HTML (<a href=...>)
-                shown = html.escape(str(label)[:80])
-                fig.add_trace(go.Scatter(x=s, y=v, name=f"{shown} · {name}" if dashed else shown,
-                                         mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
-                                         line=dict(color=color, dash=dash, width=1.8)))
-        for m in (markers or {}).get(label, ()):
-            fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
-    fig.update_xaxes(title_text=labels.word("step"))
-    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
-    title = labels("fig.t.runs_overlay_one" if len(runs) == 1 else "fig.t.runs_overlay", metric=metric, n=len(runs))
-    if dashed:
-        title = labels("fig.t.runs_dashed", title=title, dashed=dashed)
-    return _layout(fig, title, uirevision, height=420)

@@ -28,7 +28,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -550,8 +552,86 @@ def attention_layers(snapshot) -> list[str]:
     return list(snapshot.maps) if snapshot is not None else []
 
 
-# ---- comparisons ---------------------------------------------------------------------------------
-CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+# ---- the views of one run: Live and Runs pages, and the HTML export -------------------------------------
+@dataclass(frozen=True)
+class RunChart:
+    """One chart of a run view: ``key`` names it (widget key ``<page>_chart_<key>``, export ``<key>.html``),
+    ``build(series, markers, grad_clip, labels, uirevision, log_y)`` draws it, ``width`` is its share of the
+    view's row."""
+    key: str
+    build: Callable
+    width: int = 1
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A view of a run's metrics (``id`` is shown through ``view.<id>``), its charts side by side; ``log``
+    says the view offers a log-scale toggle."""
+    id: str
+    charts: tuple[RunChart, ...]
+    log: bool = False
+
+
+RUN_VIEWS = (
+    RunView("Loss", (RunChart("loss", lambda s, m, clip, L, ui, log_y: loss_figure(
+        s, log_y=log_y, markers=m, uirevision=ui, labels=L)),), log=True),
+    RunView("Residual stream", (
+        RunChart("resid", lambda s, m, clip, L, ui, log_y: resid_heatmap(s, markers=m, uirevision=ui, labels=L), 3),
+        RunChart("depth", lambda s, m, clip, L, ui, log_y: depth_profile(
+            s, ("resid_post.rms",), title=L("live.resid_by_layer"), y_title=L("live.rms"), uirevision=ui,
+            labels=L), 2))),
+    RunView("Gradients", (RunChart("grad", lambda s, m, clip, L, ui, log_y: grad_figure(
+        s, grad_clip=clip, markers=m, uirevision=ui, labels=L)),)),
+    RunView("Ratios", (RunChart("ratio", lambda s, m, clip, L, ui, log_y: ratio_figure(
+        s, markers=m, uirevision=ui, labels=L)),)),
+    RunView("Rank", (RunChart("rank", lambda s, m, clip, L, ui, log_y: rank_figure(
+        s, markers=m, uirevision=ui, labels=L)),)),
+)  # i18n: ids (shown via view.*); the Live page adds its attention view (it needs the attention maps)
+
+
+def run_charts() -> dict[str, RunChart]:
+    """Every chart of ``RUN_VIEWS`` by key, in view order (the export's list)."""
+    return {c.key: c for v in RUN_VIEWS for c in v.charts}
+
+
+# ---- several runs: one colour per run or config ------------------------------------------------------
+CONFIG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"]  # the one palette of runs and configs (layers use layer_colors)
+
+
+def run_colors(n: int) -> list[str]:
+    """``n`` colours for ``n`` runs or configs, in order (the palette repeats after ten)."""
+    return [CONFIG_COLORS[i % len(CONFIG_COLORS)] for i in range(n)]
+
+
+def runs_overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str | None = "val/loss",
+                        log_y: bool = False, markers: dict | None = None, uirevision: str = "runs-overlay",
+                        labels: Labels = EN) -> Fig:
+    """Saved runs overlaid: ``metric`` of each run (``runs``: ``{label: series}``), one colour per run,
+    and ``dashed`` (a second metric, None for none) dashed in the same colour; ``markers``:
+    ``{label: [Marker]}``, a divergence a dotted line in the run's colour. Labels come from the runs
+    folder: they are text, never Plotly's HTML (escaped)."""
+    import html
+
+    fig = Fig()
+    for (label, series), color in zip(runs.items(), run_colors(len(runs))):
+        for name, dash in ((metric, None), (dashed, "dash")):
+            if not name:
+                continue
+            s, v = thin(*_get(series, name))
+            if len(s):
+                shown = html.escape(str(label)[:80])
+                fig.add_trace(dict(type="scatter", x=s, y=v, name=f"{shown} · {name}" if dashed else shown,
+                                   mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
+                                   line=dict(color=color, dash=dash, width=1.8)))
+        for m in (markers or {}).get(label, ()):
+            fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
+    fig.update_xaxes(title_text=labels.word("step"))
+    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    title = labels("fig.t.runs_overlay_one" if len(runs) == 1 else "fig.t.runs_overlay", metric=metric, n=len(runs))
+    if dashed:
+        title = labels("fig.t.runs_dashed", title=title, dashed=dashed)
+    return _layout(fig, title, uirevision, height=420)
 
 
 def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay", labels: Labels = EN) -> Fig:
