@@ -85,8 +85,10 @@ def shots(tmp_path_factory) -> str:
 
 
 def control(page, key: str):
-    """The app's own widget with Streamlit key ``key``, in the main area (not the header's Stop)."""
-    return page.locator(f'[data-testid="stMain"] .st-key-{key}').get_by_role("button")
+    """The app's own widget with Streamlit key ``key``, in the main area (not the header's Stop), and
+    not a stale copy: while a slow rerun redraws the page, Streamlit keeps the previous run's element,
+    marked ``data-stale``, until the new one replaces it."""
+    return page.locator(f'[data-testid="stMain"] .st-key-{key}:not([data-stale="true"])').get_by_role("button")
 
 
 def give_back(page, key: str) -> None:
