@@ -14,6 +14,7 @@ which is how it is tested without a GPU.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import statistics
 import time
 
@@ -58,14 +59,28 @@ def _worker(cfg_dict: dict, n: int, warmup: int, steps: int, barrier, results) -
 
 def shared_rates(cfg, n: int, warmup: int, steps: int, timeout: float = BARRIER_TIMEOUT_S) -> dict:
     """``n`` processes training ``cfg`` (a ``RunConfig``) at once; see the module's docstring."""
+    from .serving.procworker import _without_main
+
     ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
     barrier, results = ctx.Barrier(n), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(cfg.to_dict(), n, warmup, steps, barrier, results), daemon=True)
              for _ in range(n)]
-    for p in procs:
-        p.start()
+    with _without_main():  # the child needs _worker only, not the parent's main script (a Streamlit app, say)
+        for p in procs:
+            p.start()
     try:
-        rows = [results.get(timeout=timeout) for _ in procs]
+        rows, end = [], time.monotonic() + timeout
+        while len(rows) < n:
+            try:
+                rows.append(results.get(timeout=1.0))
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:  # died without a word (killed, or crashed before it could report)
+                    barrier.abort()
+                    rows.append({"error": f"a process exited with code {dead[0].exitcode} without a result"})
+                    break
+                if time.monotonic() > end:
+                    raise TimeoutError(f"no result from {n - len(rows)} of {n} processes in {timeout:.0f} s") from None
     finally:
         for p in procs:
             p.join(timeout=30)

@@ -124,3 +124,19 @@ def test_a_failing_worker_fails_the_row_instead_of_hanging():
                                       norm="none", layers=4)  # diverges (as in test_cli)
     with pytest.raises(RuntimeError, match=r"processes failed: (RuntimeError: run ended diverged|BrokenBarrierError)"):
         bench_share.shared_rates(cfg, 2, warmup=2, steps=200, timeout=300)
+
+
+@pytest.mark.slow
+def test_worker_processes_do_not_rerun_the_parents_main_script(tmp_path, monkeypatch):
+    """After a Streamlit AppTest, the parent's __main__ is the app: a spawned bench worker must not run it
+    (it did, died without a word, and the bench waited for its result until the time-out)."""
+    import sys
+    import types
+
+    app = tmp_path / "app_like.py"
+    app.write_text("raise SystemExit('the main script ran in the child')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(app)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    row = bench_share.shared_rates(configs(TINY, device="cpu")(), 1, warmup=2, steps=5, timeout=120)
+    assert row["processes"] == 1 and row["per_run_median"] > 0

@@ -91,6 +91,18 @@ def control(page, key: str):
     return page.locator(f'[data-testid="stMain"] .st-key-{key}:not([data-stale="true"])').get_by_role("button")
 
 
+def ready(page, key: str, timeout: float = 60_000):
+    """The control, once exactly one copy of it is on the page: for a moment during a rerun Streamlit
+    can hold two (neither stale), and a click then would be ambiguous."""
+    loc = control(page, key)
+    playwright.expect(loc).to_have_count(1, timeout=timeout)
+    return loc
+
+
+def press(page, key: str, timeout: float = 60_000) -> None:
+    ready(page, key, timeout).click()
+
+
 def give_back(page, key: str) -> None:
     """Press the keyed Stop button if the run it belongs to is still active (hands the slot back)."""
     try:
@@ -153,13 +165,12 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
     url, log_path = server
     with app_page(browser, log_path, "btn_stop", 1700) as page:
         page.goto(url + "/?steps=3000", wait_until="domcontentloaded")
-        train = control(page, "btn_train")
-        train.wait_for(timeout=60_000)
+        ready(page, "btn_train")
         page.get_by_text("Choose a block design").wait_for(timeout=30_000)
         page.screenshot(path=os.path.join(shots, "before-training.png"), full_page=True)
 
         t0 = time.time()
-        train.click()
+        press(page, "btn_train")
         page.get_by_text(re.compile(r"step [1-9]\d*/\d+")).first.wait_for(timeout=60_000)
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
         print(f"first points {time.time() - t0:.2f} s after pressing Train")
@@ -176,9 +187,8 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
         assert steps == sorted(steps)
         page.screenshot(path=os.path.join(shots, "live-training.png"), full_page=True)
 
-        stop = control(page, "btn_stop")
-        playwright.expect(stop).to_be_enabled(timeout=10_000)  # the run is still going: Stop must be live
-        stop.click()
+        playwright.expect(ready(page, "btn_stop")).to_be_enabled(timeout=10_000)  # the run goes on: Stop is live
+        press(page, "btn_stop")
         page.get_by_text(re.compile(r"\*?\*?stopped")).first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)
         stopped_at = _step(page)
@@ -197,21 +207,20 @@ def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
     second = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:
         first.goto(url + "/?steps=3000", wait_until="domcontentloaded")
-        control(first, "btn_train").wait_for(timeout=60_000)
+        ready(first, "btn_train")
         first.wait_for_timeout(800)
-        control(first, "btn_train").click()
+        press(first, "btn_train")
         first.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
 
         second.goto(url + "/?steps=3000", wait_until="domcontentloaded")
-        train = control(second, "btn_train")
-        train.wait_for(timeout=60_000)
+        ready(second, "btn_train")
         second.wait_for_timeout(800)
-        train.click()
+        press(second, "btn_train")
         second.get_by_text(re.compile(r"[Qq]ueued.*1")).first.wait_for(timeout=30_000)  # its place in the queue
 
         first.close()  # the tab goes away: its session ends, its run stops, the queue moves on
         second.get_by_text(re.compile(r"running · step")).first.wait_for(timeout=60_000)
-        control(second, "btn_stop").click()
+        press(second, "btn_stop")
         second.get_by_text(re.compile(r"\*?\*?stopped")).first.wait_for(timeout=30_000)
         assert second.locator('[data-testid="stException"]').count() == 0
     finally:
@@ -238,7 +247,7 @@ def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, br
         expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
         # the previous test's run may still be handing back the only slot: then the comparison waits
         # in the queue and starts by itself
-        control(page, "cmp_train").click()
+        press(page, "cmp_train")
         try:
             page.get_by_text("Verdict").wait_for(timeout=120_000)
         except playwright.Error:
@@ -263,12 +272,11 @@ def test_lesson_link_in_chinese_runs_to_its_verdict(server, browser):
     url, log_path = server
     with app_page(browser, log_path, "lesson_stop", 1600) as page:
         page.goto(url + "/lessons?lesson=2&lang=zh", wait_until="domcontentloaded")
-        run = control(page, "lesson_run")
-        run.wait_for(timeout=60_000)
+        run = ready(page, "lesson_run")
         playwright.expect(run).to_contain_text("在初始化时计算", timeout=20_000)  # lessons.run_init in zh
         assert page.get_by_text("教师：解锁全部控件").count() > 0  # workshop mode: locked until a teacher unlocks
         page.wait_for_timeout(800)
-        run.click()
+        press(page, "lesson_run")
         page.get_by_text("结论", exact=True).wait_for(timeout=120_000)
         assert page.get_by_text(re.compile("预期的效应")).count() > 0
         assert page.locator('[data-testid="stException"]').count() == 0
