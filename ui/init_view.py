@@ -18,6 +18,7 @@ from resnorm.studies import figures_init as FI
 from resnorm.studies import signal as S
 from resnorm.science.config import ConfigError, RunConfig, show_key
 from resnorm.science.variants import NORM_POSITIONS, block_latex
+from ui.panels import PLOTLY_CONFIG
 from ui.controls import FIELDS
 from ui.i18n import chart_labels, field_help, field_label, options, say, say_problems, t, t_or
 
@@ -235,7 +236,7 @@ def build(configs: list[dict], s: Settings) -> list[tuple[str, RunConfig]]:
 
 # ---- computation and charts ---------------------------------------------------------------------------
 def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
 def theorem1_section(cfg: RunConfig, seeds, key: str) -> None:

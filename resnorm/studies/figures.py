@@ -329,10 +329,12 @@ def _mark(fig: go.Figure, markers, labels: Labels = EN, **where) -> None:
                            font=dict(color="#d62728", size=11), xanchor="left", yanchor="bottom")
 
 
-def _layout(fig, title: str, uirevision: str, height: int = 320):  # a Fig, or a go.Figure (runs.py)
+def _layout(fig, title: str, uirevision: str, height: int = 320, hovermode: str = "x unified"):
+    """The one layout of every chart (a ``Fig`` or a ``go.Figure``): title at the left, margins, legend,
+    template; ``hovermode`` "x unified" over steps, "closest" for profiles and maps."""
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
                       margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=10)),
-                      template="plotly_white", hovermode="x unified")
+                      template="plotly_white", hovermode=hovermode)
     return fig
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .figures import _layout as figures_layout
 from ..i18n import EN, Labels
 from .signal import METRICS, STACK_ORDER, band
 
@@ -119,10 +120,7 @@ def _add_config(fig: go.Figure, stats: pd.DataFrame, x: str, label: str, color: 
 
 
 def _layout(fig: go.Figure, title: str, uirevision: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
-                      margin=dict(l=55, r=20, t=45, b=40), legend=dict(font=dict(size=10)),
-                      template="plotly_white", hovermode="closest")
-    return fig
+    return figures_layout(fig, title, uirevision, height, hovermode="closest")  # the one layout (figures.py)
 
 
 def _empty_note(fig: go.Figure, text: str) -> None:
