@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .science.config import SECTIONS, ConfigError, RunConfig
+from .science.config import ALIASES, SECTIONS, ConfigError, RunConfig
 
 EXIT_USAGE = 2
 
@@ -51,7 +51,7 @@ def _add_config_options(p: argparse.ArgumentParser, sections) -> None:
                 group.add_argument(_option(f.name), action=argparse.BooleanOptionalAction, **kw)
                 continue
             if m.get("choices"):
-                kw["choices"] = m["choices"]
+                kw["choices"] = tuple(m["choices"]) + tuple(ALIASES.get(f.name, ()))
                 kw["metavar"] = "{" + ",".join(m["choices"]) + "}"
             elif t == "int":
                 kw["type"], kw["metavar"] = int, "N"

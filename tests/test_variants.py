@@ -200,7 +200,9 @@ def test_deepnorm_without_residual_is_refused():
 def test_every_combination_builds_and_trains_or_is_refused():
     built, refused = [], []
     gen = torch.Generator().manual_seed(0)
-    for position, residual, norm, arch in itertools.product(NORM_POSITIONS, RESIDUAL_MODES, NORM_TYPES, ARCHS):
+    # the issue-18 records (mixln, ngpt; admin, depthmup, hyper, mhc) have their own grid in
+    # tests/test_variants_2026.py
+    for position, residual, norm, arch in itertools.product(POSITIONS, RESIDUALS, NORM_TYPES, ARCHS):
         try:
             cfg = ModelConfig(arch=arch, layers=2, d_model=8, heads=2, d_ff=16, norm_position=position,
                               residual=residual, norm=norm)
@@ -217,7 +219,7 @@ def test_every_combination_builds_and_trains_or_is_refused():
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), (position, residual, norm, arch)
         built.append((position, residual, norm, arch))
-    assert set(NORM_POSITIONS) == set(POSITIONS) and set(RESIDUAL_MODES) == set(RESIDUALS)
+    assert set(POSITIONS) <= set(NORM_POSITIONS) and set(RESIDUALS) <= set(RESIDUAL_MODES)
     assert set(NORM_TYPES) == set(NORMS)
     # only deepnorm (which defines its own skip path) may be refused
     assert refused and all(p == "deepnorm" and r != "on" for p, r, _, _ in refused)

@@ -13,12 +13,13 @@ import streamlit as st
 from resnorm.science import feasibility
 from resnorm.science.config import SECTIONS, ConfigError, RunConfig
 from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
-from resnorm.science.variants import caution
-from ui.i18n import field_help, field_label, say, t, t_or
+from resnorm.science.variants import caution, variant_notes
+from ui.i18n import field_help, field_label, options, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
-    ("group.block", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout"], True),
+    ("group.block", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout",
+                     "mixln_alpha", "residual_alpha", "streams", "hc_dynamic", "value_residual"], True),
     ("group.task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
     ("group.training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
                         "seed"], True),
@@ -26,6 +27,10 @@ GROUPS = [  # (title key, fields, expanded)
     ("group.probes", ["probe_every", "attention_every", "eval_every"], False),
 ]
 FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+# issue 18: a variant's own setting is drawn only when its variant is chosen (field -> (field, values))
+SHOWN_WHEN = {"mixln_alpha": ("norm_position", ("mixln",)), "residual_alpha": ("residual", ("depthmup",)),
+              "streams": ("residual", ("hyper", "mhc")), "hc_dynamic": ("residual", ("hyper", "mhc"))}
+FORMATS = {"norm_position": "name.position."}  # choices shown by their display names (sandwich: Peri-LN / Sandwich-LN)
 
 
 STORE = "_widget_values"  # {widget key: value}, kept outside widget state to survive page switches
@@ -62,11 +67,13 @@ def _draw(container, name: str, prefix: str = "cfg_"):
     if name == "device":
         import torch
 
-        options = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        if st.session_state[key] not in options:
+        devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if st.session_state[key] not in devices:
             st.session_state[key] = "auto"
-        return container.selectbox(label, options, **kw)
+        return container.selectbox(label, devices, **kw)
     if m.get("choices"):
+        if name in FORMATS:
+            kw["format_func"] = options(FORMATS[name], keep_unknown=True)
         return container.selectbox(label, list(m["choices"]), **kw)
     if t == "bool":
         return container.toggle(label, **kw)
@@ -117,6 +124,10 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
             if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
                                             and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
                 continue
+            if name in SHOWN_WHEN:
+                other, shown_for = SHOWN_WHEN[name]
+                if st.session_state.get(f"cfg_{other}", FIELDS[other].default) not in shown_for:
+                    continue
             values[name] = field_widget(box, name)
             slots[name] = box.empty()
         if title == "group.task":
@@ -139,6 +150,9 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
     note = caution(*(values.get(k) for k in ("norm_position", "residual", "norm", "arch")))
     if note and "norm" not in problems and slots.get("norm") is not None:
         slots["norm"].caption(t(note))
+    for name, key, source in variant_notes(values):  # issue 18: the chosen variant's formula and paper
+        if name not in problems and slots.get(name) is not None:
+            slots[name].caption(t("v2026.note", formula=t(key), source=source))
     if problems:
         cfg = None
     return cfg, problems

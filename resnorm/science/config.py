@@ -163,6 +163,22 @@ class ModelConfig(_Validated):
     dropout: float = _f(0.0, "dropout on every branch output and on attention weights", lo=0.0, hi=0.9)
     dtype: str = _f("float32", "floating-point type of weights and activations", choices=DTYPES)
     norm_eps: float = _f(1e-5, "epsilon inside the norm's square root", lo=0.0, hi=1.0)
+    # ---- issue 18: residual / norm-position variants (variants.py, end of module) ----
+    mixln_alpha: float = _f(0.25, "mixln: the fraction a of blocks, from the input, that are Post-LN (the first "
+                            "floor(a*L)); the others are Pre-LN (Li et al. 2025)", lo=0.0, hi=1.0)
+    residual_alpha: float = _f(0.5, "depthmup: the exponent a of the branch scale L^-a (0.5 = depth-muP, "
+                               "1 = CompleteP, 0 = plain x + F(x))", lo=0.0, hi=1.0)
+    streams: int = _f(4, "hyper / mhc: the number n of residual streams (Zhu et al. 2025)", lo=1, hi=16)
+    hc_dynamic: bool = _f(False, "hyper / mhc: add input-dependent mixing (dynamic hyper-connections) to the "
+                          "learned static matrices; equal to static at init")
+    value_residual: bool = _f(False, "ResFormer value residual (Zhou et al. 2025): every self-attention's values "
+                              "V_l <- l1*V_l + l2*V_1, V_1 the first block's, l1 = l2 = 0.5 at init, learned")
+
+    def __post_init__(self):
+        alias = variants.POSITION_ALIASES.get(self.norm_position) if isinstance(self.norm_position, str) else None
+        if alias:  # peri -> sandwich: one name is stored, so saved runs and links stay comparable
+            object.__setattr__(self, "norm_position", alias)
+        super().__post_init__()
 
     def _relations(self):
         out = []
@@ -171,6 +187,7 @@ class ModelConfig(_Validated):
         bad = variants.incompatibility(self.norm_position, self.residual, self.norm, self.arch)
         if bad:
             out.append(bad)
+        out.extend(variants.problems_2026(self))  # issue 18
         return out
 
 
@@ -251,6 +268,8 @@ class RunConfig:
         problems = []
         if self.model.norm == "batchnorm" and self.model.norm_position != "none" and self.train.batch_size < 2:
             problems.append(("batch_size", msg("problem.batchnorm_batch")))
+        if self.model.init == "tfixup" and self.train.warmup > 0:  # issue 18: T-Fixup removes warmup
+            problems.append(("warmup", msg("problem.variants.tfixup_warmup", warmup=self.train.warmup)))
         if self.train.autocast != "off" and self.model.dtype != "float32":
             problems.append(("autocast", msg("problem.autocast_dtype", autocast=self.train.autocast,
                                              dtype=self.model.dtype)))
@@ -376,6 +395,7 @@ def read_config_file(path: str) -> str:
 # ---- text forms: URL query values, the equivalent command line and Python ---------------------------
 # Fields a URL (anyone's link) may not set: a path on the server is never taken from a link.
 NOT_FROM_TEXT = {"text_file": "problem.not_from_link"}  # message keys
+ALIASES = {"norm_position": variants.POSITION_ALIASES}  # other accepted names of a choice (CLI, URL, JSON)
 
 
 def parse_value(name: str, text: str):
@@ -389,6 +409,7 @@ def parse_value(name: str, text: str):
     f = index[name][1]
     t = _TYPES[str(f.type)]
     text = str(text).strip()
+    text = ALIASES.get(name, {}).get(text, text)  # e.g. norm_position=peri
     try:
         if t is bool:
             lowered = text.lower()

@@ -247,6 +247,7 @@ class Trainer(Worker):
         if t.grad_clip > 0:
             torch.nn.utils.clip_grads_with_norm_(self.params, t.grad_clip, total)
         self.optimizer.step()
+        model.after_step()  # e.g. nGPT: weights back on the unit sphere (issue 18)
         if probing:
             values.update(self.groups.update_ratios(before))
         if t.eval_every and (step % t.eval_every == 0 or step == t.steps):
