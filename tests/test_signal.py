@@ -269,8 +269,8 @@ def test_page_changing_a_norm_position_changes_the_data(page):
     at.selectbox(key="init_c0_norm_position").set_value("sandwich").run()
     assert not at.exception and not at.error
     after = _medians(_specs(at)[0])
-    assert list(after) == ["1 · Sandwich-LN", "2 · Pre-LN"]
-    assert after["1 · Sandwich-LN"] != before["1 · Post-LN"]
+    assert list(after) == ["1 · Peri-LN / Sandwich-LN", "2 · Pre-LN"]  # issue 18: its 2025 name
+    assert after["1 · Peri-LN / Sandwich-LN"] != before["1 · Post-LN"]
     assert after["2 · Pre-LN"] == before["2 · Pre-LN"]
 
 

@@ -50,6 +50,14 @@ PRESETS: dict[str, list[dict]] = {  # i18n: ids (shown via preset.*)
         {"norm_position": "pre"}, {"norm_position": "sandwich"}, {"norm_position": "deepnorm"},
         {"norm_position": "lns"}],
     "Initialisation: xavier vs gpt2 vs torch (Pre-LN)": [{"init": "xavier"}, {"init": "gpt2"}, {"init": "torch"}],
+    # issue 18: the 2025–26 residual / norm-position variants
+    "Where the norm sits, 2025: Pre-LN vs Peri-LN vs Mix-LN": [
+        {"norm_position": "pre"}, {"norm_position": "sandwich"}, {"norm_position": "mixln"}],
+    "Post-LN made trainable: Post-LN vs Admin vs T-Fixup": [
+        {"norm_position": "post"}, {"norm_position": "post", "residual": "admin"},
+        {"norm_position": "none", "init": "tfixup"}],
+    "The skip path, 2025: Pre-LN vs depth-μP vs hyper-connections vs mHC": [
+        {"residual": "on"}, {"residual": "depthmup"}, {"residual": "hyper"}, {"residual": "mhc"}],
 }
 DEFAULT_PRESET = next(iter(PRESETS))
 KEEP = dict(persist_state="session")

@@ -37,7 +37,7 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
     with left:
         st.markdown(t("live.block_heading"))
         st.latex(block_latex(pos, res, norm, arch))
-        if norm != "none" and pos != "none":
+        if norm != "none" and NORM_POSITIONS[pos].normalises:  # nGPT uses its own U(v) = v/‖v‖
             st.latex(NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula)
         notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
                  t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
