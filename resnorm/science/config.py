@@ -156,7 +156,8 @@ class ModelConfig(_Validated):
                             choices=tuple(variants.NORM_POSITIONS))
     norm: str = _f("layernorm", "which normalisation N is", choices=tuple(variants.NORM_TYPES))
     residual: str = _f("on", "the skip path r(x): on, off, rezero (x + a*F, a=0 at init), "
-                       "scaled (branch x 1/sqrt(2L))", choices=tuple(variants.RESIDUAL_MODES))
+                       "scaled (branch x 1/sqrt(2L)), admin (Post-LN with a profiled skip scale), depthmup (branch x L^-a), "
+                       "hyper / mhc (n residual streams)", choices=tuple(variants.RESIDUAL_MODES))
     mlp: bool = _f(True, "include the feed-forward sublayer (off = attention-only model)")
     init: str = _f("xavier", "weight initialisation", choices=tuple(variants.INITS))
     activation: str = _f("gelu", "MLP non-linearity", choices=ACTIVATIONS)

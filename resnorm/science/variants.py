@@ -104,7 +104,7 @@ NORM_POSITIONS = {
                      "Ding et al. 2021, \"CogView\" (Sandwich-LN); Kim et al. 2025, \"Peri-LN: Revisiting "
                      "Normalization Layer in the Transformer Architecture\"", True, ("N_in", "F", "N_out"),
                      branch=lambda x, F, N, N_out, layer: N_out(F(N(x))),
-                     plain="x <- x + N_out(F(N_in(x))), final N"),
+                     plain="x <- x + N_out(F(N_in(x))), final N (Peri-LN; also accepted as 'peri')"),
         NormPosition("deepnorm", lambda N, rb: N(r"\alpha\,x + F(x)"), "Wang et al. 2022 (DeepNet)", False,
                      ("F",), branch=lambda x, F, N, N_out, layer: F(x), after_add=("N",), skip_op="× α",
                      plain="x <- N(alpha*x + F(x)), alpha=(2L)^(1/4)", constants=deepnorm_constants,
