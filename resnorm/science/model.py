@@ -154,9 +154,9 @@ class HyperConnection(nn.Module):
     def forward(self, H, branch):
         """One sublayer on the streams: read, the branch, write and mix."""
         a_m, a_r, b = self.mixing(H)
-        h = (a_m.unsqueeze(-1) * H).sum(-2)
+        h = (a_m.unsqueeze(-2) @ H).squeeze(-2)  # Σ_i A_m[i] H_i
         y = branch(h)
-        return (a_r.unsqueeze(-1) * H.unsqueeze(-2)).sum(-3) + b.unsqueeze(-1) * y.unsqueeze(-2)
+        return a_r.mT @ H + b.unsqueeze(-1) * y.unsqueeze(-2)  # H'_j = Σ_i A_r[i, j] H_i + B_j y
 
 
 class Block(nn.Module):
