@@ -422,7 +422,7 @@ def test_formulas_sources_and_diagrams():
             dot = block_dot(p, r, "layernorm")
             assert dot.startswith("digraph") and dot.rstrip().endswith("}")
             seen.add(latex)
-    assert r"\lfloor \alpha L \rfloor" in block_latex("mixln", "on", "layernorm")
+    assert r"\lfloor \alpha_{\mathrm{mix}} L \rfloor" in block_latex("mixln", "on", "layernorm")
     assert r"\omega \odot x" in block_latex("post", "admin", "layernorm")
     assert r"L^{-\alpha}" in block_latex("pre", "depthmup", "layernorm")
     assert r"\mathcal{S}(A_r)" in block_latex("pre", "mhc", "layernorm") and "A_r" in block_latex("pre", "hyper", "layernorm")

@@ -251,8 +251,8 @@ def block_latex(position: str, residual: str, norm: str, arch: str = "decoder") 
     if r.streams:  # n streams H: read h = A_m^T H, write H <- A_r^T H + B^T branch(h)
         branch = p.latex(N, "").replace(r"F\big(x\big)", "F(x)").replace("x", "h")
         mix = r"\mathcal{S}(A_r)" if residual == "mhc" else "A_r"
-        return (rf"H \leftarrow {mix}^{{\top}} H + B^{{\top}} {branch},\ h = A_m^{{\top}} H,\ "
-                rf"H \in \mathbb{{R}}^{{n \times d}}")
+        return (rf"\begin{{aligned}} h &= A_m^{{\top}} H,\quad H \in \mathbb{{R}}^{{n \times d}} \\ "
+                rf"H &\leftarrow {mix}^{{\top}} H + B^{{\top}} {branch} \end{{aligned}}")
     body = p.latex(N, r.skip_latex + r.scale_latex).replace(r"F\big(x\big)", "F(x)") + p.latex_note(arch)
     return r"x \leftarrow " + body
 
@@ -364,8 +364,8 @@ def depth_scale(n_layers: int, alpha: float) -> float:
 
 
 NORM_POSITIONS["mixln"] = NormPosition(
-    "mixln", lambda N, rb: (N(rb + "F(x)") + r"\ (\ell \le \lfloor \alpha L \rfloor),\ " + rb
-                            + rf"F\big({N('x')}\big)\ (\ell > \lfloor \alpha L \rfloor)"),
+    "mixln", lambda N, rb: (r"\begin{cases} " + N(rb + "F(x)") + r" & \ell \le \lfloor \alpha_{\mathrm{mix}} L \rfloor \\ "
+                            + rb + rf"F\big({N('x')}\big) & \ell > \lfloor \alpha_{{\mathrm{{mix}}}} L \rfloor \end{{cases}}"),
     SOURCES["mixln"], True, ("N (ℓ > ⌊αL⌋)", "F"), branch=lambda x, F, N, N_out, layer: F(N(x)),
     after_add=("N (ℓ ≤ ⌊αL⌋)",), plain="x <- N(x + F(x)) in the first floor(aL) blocks, x + F(N(x)) after; final N",
     per_layer=mixln_layer)
