@@ -9,9 +9,9 @@ from resnorm.science import feasibility
 from resnorm.science.config import RunConfig, non_default
 from resnorm.serving.sessions import SessionCompare
 from ui import share
-from ui.controls import FIELDS, remember, set_controls
+from ui.controls import FIELDS, FORMATS, remember, set_controls
 from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, say_problems, status, t, t_or
+from ui.i18n import chart_labels, field_help, field_label, options, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -88,7 +88,8 @@ def _vary_widget(field: str, key: str):
     f = FIELDS[field]
     label, help_ = field_label(field), field_help(field)
     if f.metadata.get("choices"):
-        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_)
+        fmt = {"format_func": options(FORMATS[field], keep_unknown=True)} if field in FORMATS else {}
+        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_, **fmt)
     if str(f.type) == "int":
         return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=help_)
     return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=help_)
