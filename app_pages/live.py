@@ -2,16 +2,18 @@
 import streamlit as st
 
 from resnorm.science.config import non_default
+from resnorm.studies.defaults import LIVE
 from ui import controls, live, share
 from ui.i18n import t
 
 st.title(t("live.title"))
 st.caption(t("live.caption"))
 live.restore()
-cfg, problems = controls.sidebar_config()
+cfg, problems = controls.sidebar_config(defaults=LIVE)  # opens on a run that still moves at its end
+st.sidebar.caption(t("why.live"))
 share.show_ignored()
 if cfg is not None:
-    share.write_query(non_default(cfg))
+    share.write_query({**{k: cfg.to_flat()[k] for k in LIVE}, **non_default(cfg)})  # a link says the page's defaults
 run = live.session_run()
 live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
 live.run_controls(run, cfg, problems)

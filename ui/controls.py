@@ -103,21 +103,30 @@ def _text_source(container) -> tuple[str | None, str | None]:
     return path, None
 
 
-def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]]:
-    """Draw every control; return (config or None, {field: problem})."""
+def sidebar_config(page: str = "live", prefix: str = "cfg_", skip=(), defaults: dict | None = None
+                   ) -> tuple[RunConfig | None, dict[str, str]]:
+    """Draw every control but ``skip`` (set elsewhere, e.g. per config on Compare); return (config or
+    None, {field: problem}). Widget keys are ``<prefix><field>``; a control not yet set this session
+    opens at ``defaults`` (the page's own, ``resnorm.studies.defaults``), else the schema's default."""
     reseed_on_page_change(page)
+    kept = st.session_state.get(STORE, {})
+    for name, value in (defaults or {}).items():
+        if f"{prefix}{name}" not in st.session_state and f"{prefix}{name}" not in kept:
+            st.session_state[f"{prefix}{name}"] = remember(f"{prefix}{name}", value)
     values, slots = {}, {}
     text_problem = None
     sb = st.sidebar
     for title, names, expanded in GROUPS:
         box = sb.expander(t(title), expanded=expanded)
         for name in names:
-            if name == "vocab_size" and st.session_state.get("cfg_task", "copy") not in ("copy", "reverse", "sort"):
+            if name in skip:
                 continue
-            if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
-                                            and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
+            if name == "vocab_size" and st.session_state.get(f"{prefix}task", "copy") not in ("copy", "reverse", "sort"):
                 continue
-            values[name] = field_widget(box, name)
+            if name == "mask_prob" and not (st.session_state.get(f"{prefix}arch") == "encoder"
+                                            and st.session_state.get(f"{prefix}task") in ("stdlib-lm", "text-lm")):
+                continue
+            values[name] = field_widget(box, name, prefix)
             slots[name] = box.empty()
         if title == "group.task":
             fits = FITS[values["task"]]
@@ -144,8 +153,8 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
     return cfg, problems
 
 
-def set_controls(flat: dict) -> None:
+def set_controls(flat: dict, prefix: str = "cfg_") -> None:
     """Put values into the controls (before they are drawn), e.g. from a lesson or a link."""
     for k, v in flat.items():
         if k in FIELDS:
-            st.session_state[f"cfg_{k}"] = remember(f"cfg_{k}", v)
+            st.session_state[f"{prefix}{k}"] = remember(f"{prefix}{k}", v)

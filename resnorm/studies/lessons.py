@@ -141,6 +141,11 @@ class Lesson:
     seeds: tuple = (0, 1, 2)     # init lessons and init parts: seeds of the forward/backward
     n_seeds_reduced: int = 2     # ... of which the reduced scale uses the first n
     init_variants: tuple = ()    # extra at-initialisation variants measured next to the training
+    seconds: tuple = (0.0, 0.0)  # measured wall time of a run (full, reduced): see ``TIMED_ON``
+
+    def expected_seconds(self, scale: str) -> float:
+        """How long a run at ``scale`` took when measured (``TIMED_ON``): the run button shows it."""
+        return self.seconds[SCALES.index(scale)]
 
     def configs(self, scale: str = "full", changes: dict | None = None) -> list[tuple[str, RunConfig]]:
         """(variant id, config) for the training (or init) variants at ``scale``; ``changes`` are a
@@ -453,6 +458,16 @@ def run_lesson(lesson: Lesson | int, scale: str = "reduced", changes: dict | Non
     lesson = lesson if isinstance(lesson, Lesson) else LESSONS[int(lesson)]
     return lesson.check(run_results(lesson, scale, changes))
 
+
+CORRECT_CODE = '''\
+def forward(self, x, mask=None):
+    attn = self.attn(x, x, x)
+    x = x + self.dropout(attn[0])
+    x = self.norm1(x)
+    h = self.linear2(self.activation(self.linear1(x)))
+    x = x + self.dropout(h)
+    x = self.norm2(x)
+    return x'''  # the Post-LN block the lesson compares with (BERT's), in the listing's own words
 
 SEED_ARTICLE_CODE = '''\
 def forward(self, x, mask=None):
