@@ -33,7 +33,7 @@ def _set(configs_flat: list[dict], shared: dict) -> None:
     """Sidebar fields from ``shared`` (the rest back to the schema's defaults), one column per config."""
     set_controls({k: shared.get(k, f.default) for k, f in FIELDS.items() if k not in VARY and k != "text_file"},
                  prefix=PREFIX)
-    st.session_state["cmp_n"] = len(configs_flat)
+    st.session_state["cmp_n"] = max(2, len(configs_flat))
     for i in range(MAX_CONFIGS):
         flat = configs_flat[min(i, len(configs_flat) - 1)]
         for field in VARY:
