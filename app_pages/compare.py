@@ -11,12 +11,13 @@ cv.restore()
 sc = cv.session_compare()
 base, base_problems = controls.sidebar_config(page="compare", prefix=cv.PREFIX, skip=cv.VARY)
 share.show_ignored()
-cv.preset_picker()
-configs, problems = cv.variant_controls(base, expanded=sc.comparison is None)
+top = st.container()  # the buttons, drawn once the configs below are known: on the first screen
+configs, problems = cv.setup(base, folded=sc.comparison is not None)
 problems = [f"{k}: {v}" for k, v in base_problems.items()] + problems
 if configs is not None:
     share.write_query(cv.link_params(configs))
-cv.buttons(sc, configs, problems)
+with top:
+    cv.buttons(sc, configs, problems)
 cv.live_results(sc)
 if configs is not None:
     share.share_compare(configs, cv.names_of(configs), cv.link_params(configs))

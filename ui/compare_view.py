@@ -84,13 +84,17 @@ def restore() -> None:
 
 
 def preset_picker() -> None:
-    """The presets, and the chosen one's reason in one line."""
+    """The presets and how many configs, side by side, and the chosen preset's reason in one line."""
     ids = [None, *D.COMPARE_PRESETS]
     name = options("compare_preset.")
-    st.selectbox(t("compare_setup.preset"), ids, key="cmp_preset", on_change=apply_preset,
-                 format_func=lambda v: t("compare_setup.preset_none") if v is None else name(v),
-                 help=t("compare_setup.preset_help"))
-    chosen = st.session_state.get("cmp_preset")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox(t("compare_setup.preset"), ids, key="cmp_preset", on_change=apply_preset,
+                            format_func=lambda v: t("compare_setup.preset_none") if v is None else name(v),
+                            help=t("compare_setup.preset_help"))
+    remember("cmp_preset", chosen)
+    n = right.segmented_control(t("compare.n_configs"), [2, 3, 4], default=st.session_state.get("cmp_n", 2),
+                                help=t("compare.n_configs_help")) or 2
+    st.session_state["cmp_n"] = n
     if chosen is not None:
         p = D.COMPARE_PRESETS[chosen]
         st.caption(t("compare_setup.why", why=t(f"why.compare.{chosen}", **p.measured)))
@@ -113,37 +117,42 @@ def names_of(configs: list[RunConfig]) -> list[str]:
     return variant_labels(configs, describe)
 
 
-def variant_controls(base: RunConfig | None, expanded: bool = True) -> tuple[list[RunConfig] | None, list[str]]:
-    """Columns of per-config settings (two to a row inside each column, so the Train button stays on
-    the first screen); returns (configs or None, problems). While a comparison is shown they fold
-    into an expander named by the variants, leaving the screen to the charts."""
-    n = st.session_state.get("cmp_n", 2)
-    box = st.expander(t("compare_setup.variants"), expanded=expanded, icon=":material/tune:") if not expanded \
+def setup(base: RunConfig | None, folded: bool = False) -> tuple[list[RunConfig] | None, list[str]]:
+    """The preset, its reason and the per-config columns; returns (configs or None, problems). While a
+    comparison is shown (``folded``) they fold into an expander, leaving the first screen to the
+    buttons and the overlaid charts."""
+    box = st.expander(t("compare_setup.variants"), expanded=False, icon=":material/tune:") if folded \
         else st.container()
     with box:
-        n = st.segmented_control(t("compare.n_configs"), [2, 3, 4], default=n, help=t("compare.n_configs_help")) or 2
-        st.session_state["cmp_n"] = n
-        cols = st.columns(n, border=True)
-        configs, problems = [], []
-        for i, col in enumerate(cols):
-            with col:
-                st.markdown(t("compare.config", letter=LETTERS[i]))
-                values = {}
-                pair = st.columns(2)
-                for j, field in enumerate(VARY):
-                    key = f"cmp_{i}_{field}"
-                    if key not in st.session_state:
-                        st.session_state[key] = FIELDS[field].default
-                    with pair[j % 2]:
-                        values[field] = remember(key, _vary_widget(field, key))
-                if base is not None:
-                    cfg, found = feasibility.build(values, base=base)
-                    if found:
-                        msg = say_problems(found)
-                        st.error(msg, icon=":material/warning:")
-                        problems.append(f"{LETTERS[i]}: {msg}")
-                    else:
-                        configs.append(cfg)
+        preset_picker()
+        return variant_controls(base)
+
+
+def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
+    """Columns of per-config settings (two to a row inside each column); returns (configs or None,
+    problems)."""
+    configs, problems = [], []
+    n = st.session_state.get("cmp_n", 2)
+    cols = st.columns(n, border=True)
+    for i, col in enumerate(cols):
+        with col:
+            st.markdown(t("compare.config", letter=LETTERS[i]))
+            values = {}
+            pair = st.columns(2)
+            for j, field in enumerate(VARY):
+                key = f"cmp_{i}_{field}"
+                if key not in st.session_state:
+                    st.session_state[key] = FIELDS[field].default
+                with pair[j % 2]:
+                    values[field] = remember(key, _vary_widget(field, key))
+            if base is not None:
+                cfg, found = feasibility.build(values, base=base)
+                if found:
+                    msg = say_problems(found)
+                    st.error(msg, icon=":material/warning:")
+                    problems.append(f"{LETTERS[i]}: {msg}")
+                else:
+                    configs.append(cfg)
     return (configs if base is not None and not problems else None), problems
 
 

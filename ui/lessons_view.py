@@ -166,8 +166,8 @@ def header(lesson: LS.Lesson) -> None:
     if any(v.block == "seed_article" for v in lesson.variants):  # the two blocks' code, side by side
         st.caption(t("lessons.seed_code"))
         left, right = st.columns(2)
-        left.code(LS.SEED_ARTICLE_CODE, language="python")
-        right.code(LS.CORRECT_CODE, language="python")
+        left.code(LS.SEED_ARTICLE_CODE, language="python", wrap_lines=True)
+        right.code(LS.CORRECT_CODE, language="python", wrap_lines=True)
     st.subheader(t("lessons.predict"))
     text = options(f"lesson.{n}.option.")
     st.radio(t("lessons.predict_label"), lesson.options, index=None, key=f"lesson{n}_prediction",
@@ -185,7 +185,7 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         _config_table(lesson, lesson.configs(scale, changes))
     session = session_lesson()
     running = session.active
-    cols = st.columns(4)
+    cols = st.columns([2, 1, 1, 1])  # the run button carries its duration: room for it
     label = run_label(lesson, scale)
     if cols[0].button(label, icon=":material/play_arrow:", type="primary", key="lesson_run",
                       disabled=changes is None or running, width="stretch",
@@ -195,17 +195,17 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         if msg:
             st.session_state["lesson_error"] = say(msg)
         st.rerun()
-    if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
+    if lesson.kind == "train":  # Pause / Resume next to Run, as on the Live page
+        pause_button(cols[1], session, "lesson_pause")
+    if cols[2].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
                       width="stretch"):
         session.stop()
         st.rerun()
-    if lesson.kind == "train":
-        pause_button(cols[2], session, "lesson_pause")
     if cols[3].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
                       disabled=session.lesson is None or running):
         session.reset()
         st.rerun()
-    st.caption(t("lessons_pacing.timed_on", machine=LS.TIMED_ON))
+    st.caption(t("lessons_pacing.timed_on"))
     err = st.session_state.pop("lesson_error", None)
     if err:
         st.error(err)

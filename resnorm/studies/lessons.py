@@ -36,8 +36,9 @@ from ..science.model import Block
 from ..science.trainer import Trainer
 
 SCALES = ("full", "reduced")
+# where ``Lesson.seconds`` were measured (``python -m resnorm bench --lessons``)
 TIMED_ON = ("the project's 2-core test machine (one thread per run, as the server's workers), while other "
-            "work kept it busy: load average 5–13")  # where ``Lesson.seconds`` were measured (bench --lessons)
+            "work kept it busy (load average 5–17): on a quiet machine expect less")
 
 
 # ---- the seed article's encoder layer (lesson 6) ------------------------------------------------------
@@ -392,7 +393,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 80, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"gap": 1.0, "trained": 0.5, "growth": 5.0, "lns_fraction": 0.5},
-        seconds=(209, 88), check_fn=check_deep, answer="c",
+        seconds=(437, 88), check_fn=check_deep, answer="c",
         init_variants=(Variant("pre", {"norm_position": "pre"}), Variant("lns", {"norm_position": "lns"}))),
     Lesson(
         6, "spot-the-bug", "Vaswani et al. 2017, “Attention Is All You Need”; Devlin et al. 2019, “BERT” "
@@ -403,7 +404,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 200, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"rms_bug": 1.3, "gap": 0.5},
-        seconds=(60, 30), check_fn=check_seed_bug, answer="b"),
+        seconds=(66, 35), check_fn=check_seed_bug, answer="b"),
 ]}
 
 
