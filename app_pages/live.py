@@ -12,11 +12,12 @@ live.restore()
 cfg, problems = controls.sidebar_config(defaults=LIVE)  # opens on a run that still moves at its end
 st.sidebar.caption(t("why.live"))
 share.show_ignored()
-if cfg is not None:
-    share.write_query({**{k: cfg.to_flat()[k] for k in LIVE}, **non_default(cfg)})  # a link says the page's defaults
+params = None if cfg is None else {**{k: cfg.to_flat()[k] for k in LIVE}, **non_default(cfg)}  # + the page's defaults
+if params is not None:
+    share.write_query(params)
 run = live.session_run()
 live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
 live.run_controls(run, cfg, problems)
 live.live_panel(run)
 live.export(run)
-share.share_panel(cfg)
+share.share_panel(cfg, params)
