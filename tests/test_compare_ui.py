@@ -102,3 +102,11 @@ def test_a_differing_learning_rate_is_named_with_its_field():
     captions = [c.value for c in at.caption]
     lr = I.translate("field.lr.label", "en")
     assert f"A · {lr} 0.01" in captions and f"B · {lr} 0.001" in captions
+
+
+def test_a_changed_preset_says_its_reason_no_longer_applies():
+    at = _compare()
+    changed = I.translate("compare_setup.changed", "en")
+    assert not any(changed == c.value for c in at.caption)
+    at.selectbox(key="cmp_1_norm_position").set_value("sandwich").run()
+    assert any(changed == c.value for c in at.caption)

@@ -125,7 +125,12 @@ def setup(base: RunConfig | None, folded: bool = False) -> tuple[list[RunConfig]
         else st.container()
     with box:
         preset_picker()
-        return variant_controls(base)
+        configs, problems = variant_controls(base)
+        chosen = D.COMPARE_PRESETS.get(st.session_state.get("cmp_preset"))
+        if chosen is not None and configs is not None and \
+                [c.to_flat() for c in configs] != [RunConfig.from_flat(f).to_flat() for f in chosen.flats()]:
+            st.caption(t("compare_setup.changed"))  # the reason above was for the preset as it was
+        return configs, problems
 
 
 def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
