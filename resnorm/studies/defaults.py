@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 PER_VARIANT = ("norm_position", "norm", "residual", "init", "lr", "warmup")  # Compare: set per column
 
-LIVE = {"task": "sort", "steps": 400}  # why.live
+LIVE = {"task": "sort", "lr": 3e-4, "steps": 400}  # why.live
 
 
 @dataclass(frozen=True)
