@@ -33,6 +33,23 @@ FLOOR = 0.5
 STALL_MARGIN = 0.1
 
 
+def contrast_holds(post: float, pre: float, unigram: float) -> bool:
+    """Post-LN stuck at chance (within ``STALL_MARGIN`` of the unigram loss) and Pre-LN ``CONTRAST``× lower."""
+    return abs(post - unigram) <= STALL_MARGIN and pre * CONTRAST <= post
+
+
+def quarters(loss) -> tuple[float, float]:
+    """Mean training loss over the third and over the last quarter of the recorded steps."""
+    v = np.asarray(loss, dtype=float)
+    q = len(v) // 4
+    return float(np.mean(v[2 * q:3 * q])), float(np.mean(v[3 * q:]))
+
+
+def still_moving(third: float, last: float) -> bool:
+    """The loss fell by at least ``MOVING``× from the third quarter to the last, or is still above ``FLOOR``."""
+    return third / last >= MOVING or last >= FLOOR
+
+
 def _final(tr) -> float:
     from .studies.lessons import final_loss
 
@@ -53,7 +70,7 @@ def compare_seed(seed: int) -> dict:
     secs = time.perf_counter() - t0
     post, pre = (_final(tr) for tr in c.trainers)
     unigram = event_context(configs[0])["unigram"]
-    holds = abs(post - unigram) <= STALL_MARGIN and pre * CONTRAST <= post
+    holds = contrast_holds(post, pre, unigram)
     return dict(seed=seed, post=post, pre=pre, unigram=unigram, holds=bool(holds), seconds=secs)
 
 
@@ -67,10 +84,8 @@ def live_seed(seed: int) -> dict:
     t0 = time.perf_counter()
     tr = train(cfg)
     secs = time.perf_counter() - t0
-    _, v = tr.store.series("train/loss")
-    q = len(v) // 4
-    third, last = float(np.mean(v[2 * q:3 * q])), float(np.mean(v[3 * q:]))
-    moving = third / last >= MOVING or last >= FLOOR
+    third, last = quarters(tr.store.series("train/loss")[1])
+    moving = still_moving(third, last)
     return dict(seed=seed, third_quarter=third, last_quarter=last, moving=bool(moving), seconds=secs)
 
 
