@@ -52,7 +52,7 @@ def reseed_on_page_change(page: str) -> None:
 
 
 def _draw(container, name: str, prefix: str = "cfg_"):
-    """One schema-driven widget with key ``<prefix><name>`` (``cfg_`` for the Live and Compare sidebar)."""
+    """One schema-driven widget with key ``<prefix><name>`` (``cfg_`` on Live, ``cmpb_`` on Compare)."""
     f = FIELDS[name]
     m, key, label = f.metadata, f"{prefix}{name}", field_label(name)
     if key not in st.session_state:
