@@ -17,6 +17,8 @@ command line's); each row says which. ``--configs`` picks configs by name. ``--m
 RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all probes on).
 
 ``--process``: instead, whole processes, as a user runs them (``resnorm.bench_process``).
+``--defaults`` / ``--lessons``: instead, whether the defaults still teach, and how long each lesson
+takes (``resnorm.bench_defaults``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
@@ -228,7 +230,15 @@ def main(argv=None) -> int:
                    help="also measure every config with bf16 autocast (default: on CUDA only)")
     p.add_argument("--process-steps", type=int, default=200, metavar="N",
                    help="with --process: steps per training (default 200)")
+    p.add_argument("--defaults", action="store_true",
+                   help="instead: check that the default Compare contrast and the Live default still hold, per seed")
+    p.add_argument("--lessons", action="store_true", help="instead: time each lesson's quick and full run")
+    p.add_argument("--seeds", default="0,1,2,3,4", metavar="LIST", help="with --defaults: seeds (default 0,1,2,3,4)")
     args = p.parse_args(argv)
+    if args.defaults or args.lessons:
+        from . import bench_defaults
+
+        return bench_defaults.main(args)
     if args.repeats is None:
         args.repeats = 3 if args.process else 5
     if min(args.steps, args.repeats, args.process_steps) < 1 or args.warmup < 1:

@@ -112,7 +112,7 @@ def test_compare_page_from_a_shared_link_runs_to_a_verdict():
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert at.session_state["cmp_0_norm_position"] == "post" and at.session_state["cmp_1_norm_position"] == "pre"
-    assert at.session_state["cfg_layers"] == 3
+    assert at.session_state["cmpb_layers"] == 3  # the Compare sidebar: shared settings
     assert any("lr='bogus'" in i.value for i in at.info)  # ignored values are listed
     at.button(key="cmp_train").click().run()
     end = time.time() + 90
@@ -121,10 +121,10 @@ def test_compare_page_from_a_shared_link_runs_to_a_verdict():
         at.run()
     assert any("Verdict" in m.value for m in at.markdown)
     lines = [m.value for m in at.markdown if m.value.startswith("- ")]
-    assert len(lines) == 2 and lines[0].startswith("- A: final loss") and lines[1].startswith("- B:")
+    assert len(lines) == 2 and lines[0].startswith("- A · Post-LN: final loss") and lines[1].startswith("- B · Pre-LN:")
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     loss = next(s for s in specs if "Training loss" in json.dumps(s["layout"].get("title", "")))
-    assert {t["name"] for t in loss["data"]} == {"A", "B"}
+    assert {t["name"] for t in loss["data"]} == {"A · Post-LN", "B · Pre-LN"}  # named by what differs
     assert at.query_params["norm_position"] == ["post,pre"] or at.query_params["norm_position"] == "post,pre"
 
 

@@ -1,22 +1,27 @@
-"""The Compare page: 2–4 variants of the sidebar's base config, trained in lockstep."""
+"""The Compare page: 2–4 variants trained in lockstep. The sidebar holds only what the configs share
+(keys ``cmpb_<field>``, this page's own: the Live page's settings are not changed by a comparison);
+each column holds only what is set per config (``PER_VARIANT``, keys ``cmp_<i>_<field>``), so no
+control is silently overridden. Presets (``resnorm.studies.defaults.COMPARE_PRESETS``) set both,
+each with its reason; a new session opens at ``DEFAULT_COMPARE``."""
 from __future__ import annotations
 
 import streamlit as st
 
+from resnorm.studies import defaults as D
 from resnorm.studies import figures as F
-from resnorm.studies.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, verdict
+from resnorm.studies.compare import LETTERS, MAX_CONFIGS, detect_events, event_context, variant_labels, verdict
 from resnorm.science import feasibility
 from resnorm.science.config import RunConfig, non_default
 from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, FORMATS, remember, set_controls
 from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, options, say_problems, status, t, t_or
+from ui.i18n import chart_labels, field_help, field_label, lang, options, say_problems, status, t, t_or
 
-VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
-DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
-            {"norm_position": "pre", "norm": "rmsnorm"}, {"norm_position": "deepnorm"}]
+VARY = list(D.PER_VARIANT)  # per-config fields: the columns; every other field: the sidebar
+PREFIX = "cmpb_"  # the sidebar's keys on this page
 REFRESH_S = 1.0  # six charts per refresh
+OVERLAY_HEIGHT = 270  # three overlays side by side fit a 1280×720 screen under the buttons
 
 
 @st.cache_resource(scope="session", on_release=lambda c: c.close())
@@ -24,24 +29,46 @@ def session_compare() -> SessionCompare:
     return SessionCompare()
 
 
+def _set(configs_flat: list[dict], shared: dict) -> None:
+    """Sidebar fields from ``shared`` (the rest back to the schema's defaults), one column per config."""
+    set_controls({k: shared.get(k, f.default) for k, f in FIELDS.items() if k not in VARY and k != "text_file"},
+                 prefix=PREFIX)
+    st.session_state["cmp_n"] = max(2, len(configs_flat))
+    for i in range(MAX_CONFIGS):
+        flat = configs_flat[min(i, len(configs_flat) - 1)]
+        for field in VARY:
+            st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", flat.get(field, FIELDS[field].default))
+
+
+def apply_preset() -> None:
+    """The chosen preset (``cmp_preset``) into the sidebar and the columns."""
+    p = D.COMPARE_PRESETS.get(st.session_state.get("cmp_preset"), D.COMPARE_PRESETS[D.DEFAULT_COMPARE])
+    _set(p.flats(), p.shared)
+
+
 def preset(configs: list[RunConfig]) -> None:
     """Open this view with ``configs`` (another view calls this before switching here): the first
-    config's fields set the sidebar, each config's VARY fields its column."""
-    set_controls({k: v for k, v in configs[0].to_flat().items() if k != "text_file"})
-    st.session_state["cmp_n"] = len(configs)
-    for i, cfg in enumerate(configs):
-        flat = cfg.to_flat()
-        for field in VARY:
-            st.session_state[f"cmp_{i}_{field}"] = remember(f"cmp_{i}_{field}", flat[field])
+    config's shared fields set the sidebar, each config's VARY fields its column."""
+    flats = [c.to_flat() for c in configs]
+    _set(flats, {k: v for k, v in flats[0].items() if k != "text_file"})
+    st.session_state["cmp_preset"] = None  # these configs, not a preset
     share.mark_read("compare")  # these configs, not the link's
 
 
 def restore() -> None:
     """Apply this page's link, once per session: base fields set the sidebar; comma lists in VARY
-    fields set the configs (``norm_position=post,pre``)."""
+    fields set the configs (``norm_position=post,pre``). A session without a link opens at the
+    default preset."""
+    first = not st.session_state.get("_url_read_compare")
     singles, lists, ignored = share.read_query("compare", multi=set(VARY))
-    base = {k: v for k, v in singles.items() if k not in VARY}
-    set_controls(base)
+    if first and "cmp_preset" not in st.session_state:
+        if singles or lists:
+            st.session_state["cmp_preset"] = None
+            _set([{}], {})  # a link says what differs from the schema's defaults
+        else:
+            st.session_state["cmp_preset"] = D.DEFAULT_COMPARE
+            apply_preset()
+    set_controls({k: v for k, v in singles.items() if k not in VARY}, prefix=PREFIX)
     if lists:
         n = max(2, min(MAX_CONFIGS, max(len(v) for v in lists.values())))
         st.session_state["cmp_n"] = n
@@ -56,23 +83,73 @@ def restore() -> None:
         st.session_state["_url_ignored"] = ignored
 
 
-def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
-    """Columns of per-config overrides; returns (configs or None, problems)."""
-    n = st.segmented_control(t("compare.n_configs"), [2, 3, 4], default=st.session_state.get("cmp_n", 2),
-                             help=t("compare.n_configs_help")) or 2
+def preset_picker() -> None:
+    """The presets and how many configs, side by side, and the chosen preset's reason in one line."""
+    ids = [None, *D.COMPARE_PRESETS]
+    name = options("compare_preset.")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox(t("compare_setup.preset"), ids, key="cmp_preset", on_change=apply_preset,
+                            format_func=lambda v: t("compare_setup.preset_none") if v is None else name(v),
+                            help=t("compare_setup.preset_help"))
+    remember("cmp_preset", chosen)
+    n = right.segmented_control(t("compare.n_configs"), [2, 3, 4], default=st.session_state.get("cmp_n", 2),
+                                help=t("compare.n_configs_help")) or 2
     st.session_state["cmp_n"] = n
-    cols = st.columns(n)
+    if chosen is not None:
+        p = D.COMPARE_PRESETS[chosen]
+        st.caption(t("compare_setup.why", why=t(f"why.compare.{chosen}", **p.measured)))
+
+
+def describe(field: str, value) -> str:
+    """A differing value as a legend says it, in the session's language: ``Post-LN``, ``RMSNorm``,
+    ``learning rate 0.01``."""
+    if field == "norm_position":
+        return t_or(f"name.position.{value}", str(value))
+    if field == "norm":
+        return t_or(f"name.norm.{value}", str(value))
+    if isinstance(value, float):
+        return f"{field_label(field)} {value:g}"
+    return f"{field_label(field)} {value}"
+
+
+def names_of(configs: list[RunConfig]) -> list[str]:
+    """The configs' legend names in the session's language: ``A · Post-LN``, ``B · Pre-LN``."""
+    return variant_labels(configs, describe)
+
+
+def setup(base: RunConfig | None, folded: bool = False) -> tuple[list[RunConfig] | None, list[str]]:
+    """The preset, its reason and the per-config columns; returns (configs or None, problems). While a
+    comparison is shown (``folded``) they fold into an expander, leaving the first screen to the
+    buttons and the overlaid charts."""
+    box = st.expander(t("compare_setup.variants"), expanded=False, icon=":material/tune:") if folded \
+        else st.container()
+    with box:
+        preset_picker()
+        configs, problems = variant_controls(base)
+        chosen = D.COMPARE_PRESETS.get(st.session_state.get("cmp_preset"))
+        if chosen is not None and configs is not None and \
+                [c.to_flat() for c in configs] != [RunConfig.from_flat(f).to_flat() for f in chosen.flats()]:
+            st.caption(t("compare_setup.changed"))  # the reason above was for the preset as it was
+        return configs, problems
+
+
+def variant_controls(base: RunConfig | None) -> tuple[list[RunConfig] | None, list[str]]:
+    """Columns of per-config settings (two to a row inside each column); returns (configs or None,
+    problems)."""
     configs, problems = [], []
+    n = st.session_state.get("cmp_n", 2)
+    cols = st.columns(n, border=True)
     for i, col in enumerate(cols):
         with col:
             st.markdown(t("compare.config", letter=LETTERS[i]))
             values = {}
-            for field in VARY:
+            pair = st.columns(2)
+            for j, field in enumerate(VARY):
                 key = f"cmp_{i}_{field}"
                 if key not in st.session_state:
-                    st.session_state[key] = DEFAULTS[i].get(field, st.session_state.get(f"cfg_{field}",
-                                                                                       FIELDS[field].default))
-                values[field] = remember(key, _vary_widget(field, key))
+                    st.session_state[key] = FIELDS[field].default
+                with pair[j % 2]:
+                    values[field] = remember(key, _vary_widget(field, key))
             if base is not None:
                 cfg, found = feasibility.build(values, base=base)
                 if found:
@@ -110,8 +187,14 @@ def buttons(sc: SessionCompare, configs, problems) -> None:
         (t("compare.running") if sc.active else None)
     job_buttons(sc, keys=("cmp_train", "cmp_pause", "cmp_stop", "cmp_reset"),
                 labels=(t("compare.train_all"), t("compare.stop_all")), reason=reason,
-                train_help=t("compare.train_all_help"), start=lambda: sc.start(configs, list(LETTERS[:len(configs)])),
+                train_help=t("compare.train_all_help"),
+                start=lambda: sc.start(configs, variant_labels(configs)),  # saved runs: "compare A · post"
                 can_reset=sc.comparison is not None, columns=4)
+
+
+def _sized(fig, height: int = OVERLAY_HEIGHT):
+    fig["layout"]["height"] = height
+    return fig
 
 
 def results(sc: SessionCompare) -> None:
@@ -127,32 +210,35 @@ def results(sc: SessionCompare) -> None:
     rid = f"cmp{sc.run_id}"
     stamp = (rid, tuple(tr.store.version for tr in c.trainers))  # charts are rebuilt only when this changes
     L = chart_labels()  # the charts' words, in the session's language
-    runs = memo("cmp_runs", stamp, lambda: labelled_runs(c.labels, c.trainers))
-    left, right = st.columns(2)
-    with left:
-        chart("cmp_loss", stamp, lambda: F.overlay_figure(runs, "train/loss", title=t("compare.train_loss"),
-                                                          log_y=True, uirevision=rid + "loss", labels=L))
-        chart("cmp_gnorm", stamp, lambda: F.overlay_figure(runs, "grad/total_norm", title=t("compare.grad_norm"),
-                                                           log_y=True, uirevision=rid + "gnorm", labels=L))
-    with right:
-        chart("cmp_val", stamp, lambda: F.overlay_figure(runs, "val/loss", title=t("compare.val_loss"), log_y=True,
-                                                         uirevision=rid + "val", labels=L))
-        other = st.selectbox(t("compare.diff_with"), c.labels[1:], key="cmp_diff_with")
-        j = c.labels.index(other)
-        chart("cmp_diff", (stamp, other), lambda: F.difference_figure("A", runs[0][1], other, runs[j][1],
-                                                                      uirevision=rid + "diff", labels=L))
-    chart("cmp_prof_grad", stamp, lambda: F.profiles_side_by_side(runs, "grad_norm", title=t("compare.grad_profiles"),
-                                                                  uirevision=rid + "pg", labels=L))
-    chart("cmp_prof_resid", stamp, lambda: F.profiles_side_by_side(
-        runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr", labels=L))
+    labels = names_of(c.configs)
+    runs = memo("cmp_runs", (stamp, lang()), lambda: labelled_runs(labels, c.trainers))
+    cols = st.columns(3)  # the overlays together, on the first screen
+    for col, (key, metric, title) in zip(cols, [("loss", "train/loss", "compare.train_loss"),
+                                                ("val", "val/loss", "compare.val_loss"),
+                                                ("gnorm", "grad/total_norm", "compare.grad_norm")]):
+        with col:
+            chart(f"cmp_{key}", stamp, lambda metric=metric, title=title, key=key: _sized(F.overlay_figure(
+                runs, metric, title=t(title), log_y=True, uirevision=rid + key, labels=L)))
     target = st.number_input(t("compare.target"), min_value=0.0, value=0.5, step=0.1, key="cmp_target")
+    st.markdown(t("compare.verdict") if c.done else t("compare.so_far"))
+    for (label, _, events), tr in zip(runs, c.trainers):
+        st.markdown("- " + verdict_line(verdict(label, tr, target), target, events))
     if sc.saved:
         st.caption(t("compare.saved", names=", ".join(f"`{p.name}`" for p in sc.saved)))
     for err in sc.save_errors:
         st.warning(t("compare.not_saved", error=err), icon=":material/save:")
-    st.markdown(t("compare.verdict") if c.done else t("compare.so_far"))
-    for (label, _, events), tr in zip(runs, c.trainers):
-        st.markdown("- " + verdict_line(verdict(label, tr, target), target, events))
+    left, right = st.columns(2)
+    with left:
+        chart("cmp_prof_grad", stamp, lambda: F.profiles_side_by_side(
+            runs, "grad_norm", title=t("compare.grad_profiles"), uirevision=rid + "pg", labels=L))
+    with right:
+        chart("cmp_prof_resid", stamp, lambda: F.profiles_side_by_side(
+            runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr", labels=L))
+    others = list(range(1, len(labels)))
+    j = st.selectbox(t("compare.diff_with", a=labels[0]), others, format_func=lambda k: labels[k], key="cmp_diff_with")
+    j = j if j in others else 1
+    chart("cmp_diff", (stamp, j), lambda: F.difference_figure(labels[0], runs[0][1], labels[j], runs[j][1],
+                                                             uirevision=rid + "diff", labels=L))
 
 
 def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:

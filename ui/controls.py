@@ -57,7 +57,7 @@ def reseed_on_page_change(page: str) -> None:
 
 
 def _draw(container, name: str, prefix: str = "cfg_"):
-    """One schema-driven widget with key ``<prefix><name>`` (``cfg_`` for the Live and Compare sidebar)."""
+    """One schema-driven widget with key ``<prefix><name>`` (``cfg_`` on Live, ``cmpb_`` on Compare)."""
     f = FIELDS[name]
     m, key, label = f.metadata, f"{prefix}{name}", field_label(name)
     if key not in st.session_state:
@@ -110,25 +110,34 @@ def _text_source(container) -> tuple[str | None, str | None]:
     return path, None
 
 
-def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]]:
-    """Draw every control; return (config or None, {field: problem})."""
+def sidebar_config(page: str = "live", prefix: str = "cfg_", skip=(), defaults: dict | None = None
+                   ) -> tuple[RunConfig | None, dict[str, str]]:
+    """Draw every control but ``skip`` (set elsewhere, e.g. per config on Compare); return (config or
+    None, {field: problem}). Widget keys are ``<prefix><field>``; a control not yet set this session
+    opens at ``defaults`` (the page's own, ``resnorm.studies.defaults``), else the schema's default."""
     reseed_on_page_change(page)
+    kept = st.session_state.get(STORE, {})
+    for name, value in (defaults or {}).items():
+        if f"{prefix}{name}" not in st.session_state and f"{prefix}{name}" not in kept:
+            st.session_state[f"{prefix}{name}"] = remember(f"{prefix}{name}", value)
     values, slots = {}, {}
     text_problem = None
     sb = st.sidebar
     for title, names, expanded in GROUPS:
         box = sb.expander(t(title), expanded=expanded)
         for name in names:
-            if name == "vocab_size" and st.session_state.get("cfg_task", "copy") not in ("copy", "reverse", "sort"):
+            if name in skip:
                 continue
-            if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
-                                            and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
+            if name == "vocab_size" and st.session_state.get(f"{prefix}task", "copy") not in ("copy", "reverse", "sort"):
+                continue
+            if name == "mask_prob" and not (st.session_state.get(f"{prefix}arch") == "encoder"
+                                            and st.session_state.get(f"{prefix}task") in ("stdlib-lm", "text-lm")):
                 continue
             if name in SHOWN_WHEN:
                 other, shown_for = SHOWN_WHEN[name]
-                if st.session_state.get(f"cfg_{other}", FIELDS[other].default) not in shown_for:
+                if st.session_state.get(f"{prefix}{other}", FIELDS[other].default) not in shown_for:
                     continue
-            values[name] = field_widget(box, name)
+            values[name] = field_widget(box, name, prefix)
             slots[name] = box.empty()
         if title == "group.task":
             fits = FITS[values["task"]]
@@ -158,8 +167,8 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
     return cfg, problems
 
 
-def set_controls(flat: dict) -> None:
+def set_controls(flat: dict, prefix: str = "cfg_") -> None:
     """Put values into the controls (before they are drawn), e.g. from a lesson or a link."""
     for k, v in flat.items():
         if k in FIELDS:
-            st.session_state[f"cfg_{k}"] = remember(f"cfg_{k}", v)
+            st.session_state[f"{prefix}{k}"] = remember(f"{prefix}{k}", v)

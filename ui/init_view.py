@@ -198,6 +198,7 @@ def config_editor() -> list[dict]:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     left.selectbox(t("init.preset"), list(PRESETS), key="init_preset", on_change=_apply_preset,
                    format_func=options("preset.", keep_unknown=True), help=t("init.preset_help"), **KEEP)
+    left.caption(t(f"why.init.{st.session_state.get('init_preset')}"))  # why this preset was chosen
     n = right.number_input(t("init.n_configs"), 1, MAX_CONFIGS, key="init_n", step=1, **KEEP)
     configs = []
     cols = st.columns(int(n))

@@ -25,7 +25,7 @@ from ui import controls, share
 from ui import compare_view
 from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
-from ui.panels import PLOTLY_CONFIG, chart, memo, queued_notice, refreshing
+from ui.panels import PLOTLY_CONFIG, chart, memo, pause_button, queued_notice, refreshing
 from ui import safe
 from ui.i18n import chart_labels, field_label, lang, options, say, say_problems, status, t
 
@@ -129,7 +129,7 @@ def sidebar(lesson: LS.Lesson) -> tuple[dict | None, bool]:
         sb.caption(t("lessons.set_by_lesson", fields=", ".join(field_label(n) for n in sorted(fixed))))
     sb.button(t("lessons.defaults"), icon=":material/restart_alt:", key="lesson_defaults", on_click=_reset,
               args=(lesson,), width="stretch")
-    quick = sb.toggle(t("lessons.quick"), key="lesson_quick", help=t("lessons.quick_help")) if unlocked else False
+    quick = sb.toggle(t("lessons.quick"), key="lesson_quick", help=t("lessons.quick_help"))  # for every learner
     changes = {k: v for k, v in values.items() if v != lesson.base.get(k, FIELDS[k].default)}
     try:  # valid, and each variant able to train here (resnorm.science.feasibility)
         built = lesson.configs("reduced" if quick else "full", changes)
@@ -163,9 +163,11 @@ def header(lesson: LS.Lesson) -> None:
     st.caption(t("lessons.paper", citation=lesson.citation))
     st.subheader(t("lessons.question"))
     st.markdown(t(f"lesson.{n}.question"))
-    if any(v.block == "seed_article" for v in lesson.variants):
+    if any(v.block == "seed_article" for v in lesson.variants):  # the two blocks' code, side by side
         st.caption(t("lessons.seed_code"))
-        st.code(LS.SEED_ARTICLE_CODE, language="python")
+        left, right = st.columns(2)
+        left.code(LS.SEED_ARTICLE_CODE, language="python", wrap_lines=True)
+        right.code(LS.CORRECT_CODE, language="python", wrap_lines=True)
     st.subheader(t("lessons.predict"))
     text = options(f"lesson.{n}.option.")
     st.radio(t("lessons.predict_label"), lesson.options, index=None, key=f"lesson{n}_prediction",
@@ -177,13 +179,14 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
     n = lesson.id
     st.subheader(t("lessons.experiment"))
     st.markdown(t(f"lesson.{n}.run"))
+    st.caption(t("lessons_pacing.why_settings", why=t(f"why.lesson.{n}")))
     scale = "reduced" if quick else "full"
     if changes is not None:
         _config_table(lesson, lesson.configs(scale, changes))
     session = session_lesson()
     running = session.active
-    cols = st.columns(3)
-    label = t("lessons.run_init") if lesson.kind == "init" else t("lessons.run")
+    cols = st.columns([2, 1, 1, 1])  # the run button carries its duration: room for it
+    label = run_label(lesson, scale)
     if cols[0].button(label, icon=":material/play_arrow:", type="primary", key="lesson_run",
                       disabled=changes is None or running, width="stretch",
                       help=t("lessons.busy") if running else t(f"lessons.run_help.{lesson.kind}")):
@@ -192,14 +195,17 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         if msg:
             st.session_state["lesson_error"] = say(msg)
         st.rerun()
-    if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
+    if lesson.kind == "train":  # Pause / Resume next to Run, as on the Live page
+        pause_button(cols[1], session, "lesson_pause")
+    if cols[2].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
                       width="stretch"):
         session.stop()
         st.rerun()
-    if cols[2].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
+    if cols[3].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
                       disabled=session.lesson is None or running):
         session.reset()
         st.rerun()
+    st.caption(t("lessons_pacing.timed_on"))
     err = st.session_state.pop("lesson_error", None)
     if err:
         st.error(err)
@@ -236,7 +242,7 @@ def _results(lesson: LS.Lesson, session: LessonSession) -> None:
     if session.lesson is lesson and queued_notice(session, "lessons.queued"):
         return
     if session.lesson is not lesson or (session.comparison is None and session.results is None and not session.error):
-        st.info(t("lessons.start_hint"), icon=":material/science:")
+        st.info(t("lessons_pacing.start_init" if lesson.kind == "init" else "lessons.start_hint"), icon=":material/science:")
         return
     c = session.comparison
     if c is not None:
@@ -259,8 +265,24 @@ def _results(lesson: LS.Lesson, session: LessonSession) -> None:
         st.warning(t("lessons.no_verdict"), icon=":material/stop_circle:")
 
 
+def run_label(lesson: LS.Lesson, scale: str) -> str:
+    """The run button's text with the run's measured duration (``Lesson.seconds``): ``Run the
+    experiment (≈ 40 s)``."""
+    seconds = lesson.expected_seconds(scale)
+    key = "lessons.run_init" if lesson.kind == "init" else "lessons.run"
+    return t("lessons_pacing.run_timed", label=t(key), seconds=max(1, round(seconds))) if seconds else t(key)
+
+
 def _label(lesson: LS.Lesson, i: int, vid: str) -> str:
-    return f"{LETTERS[i]} · {variant_name(lesson, vid)}"
+    return f"{letter(lesson, vid)} · {variant_name(lesson, vid)}"
+
+
+def letter(lesson: LS.Lesson, vid: str) -> str:
+    """One letter per variant id across the lesson's training and at-initialisation charts: a variant
+    keeps its training letter (lesson 5: Pre-LN is D in both), extra init variants take the next ones."""
+    ids = [v.id for v in lesson.variants]
+    ids += [v.id for v in lesson.init_variants if v.id not in ids]
+    return chr(ord("A") + ids.index(vid))
 
 
 def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
@@ -287,7 +309,7 @@ def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
 
 def _init_charts(lesson: LS.Lesson, frames: dict) -> None:
     variants = lesson.variants if lesson.kind == "init" else lesson.init_variants
-    profiles = {_label(lesson, i, v.id): frames[v.id] for i, v in enumerate(variants) if v.id in frames}
+    profiles = {_label(lesson, 0, v.id): frames[v.id] for v in variants if v.id in frames}
     metrics = (("grad_norm", "init_grad"), ("resid_ms", "init_resid")) if lesson.kind == "init" else \
         (("resid_ms", "init_resid"),)
     cols = st.columns(len(metrics))

@@ -101,3 +101,17 @@ def share_panel(cfg: RunConfig | None, params: dict | None = None) -> None:
         st.code(to_cli(cfg), language="bash", wrap_lines=True)
         st.caption(t("share.python"))
         st.code(to_python(cfg), language="python")
+
+
+def share_compare(configs: list[RunConfig], names: list[str], params: dict) -> None:
+    """A comparison's link, and every variant as its own command line (one ``train`` per config,
+    each writing its own folder: the same runs as the comparison, since every config draws its data
+    from its own seed)."""
+    params = {k: v for k, v in params.items() if k not in NOT_FROM_LINKS}
+    with st.expander(t("share.panel"), icon=":material/share:"):
+        st.caption(t("share.link"))
+        st.code(link_for(params), language=None, wrap_lines=True)
+        st.caption(t("compare_setup.cli_each"))
+        for name, cfg, letter in zip(names, configs, "abcd"):
+            st.caption(name)
+            st.code(to_cli(cfg, out=f"runs/compare-{letter}"), language="bash", wrap_lines=True)

@@ -241,6 +241,32 @@ def difference(series_a: dict, series_b: dict, name: str) -> tuple[np.ndarray, n
     return common, vb[ib] - va[ia]
 
 
+def differences(configs: list[RunConfig]) -> list[dict]:
+    """Per config, ``{field: value}`` of the flat fields whose values are not the same in every config,
+    in the configs' field order (``RunConfig.to_flat``). What two identical configs differ in is ``{}``."""
+    flats = [c.to_flat() for c in configs]
+    differ = [k for k in flats[0] if len({repr(f[k]) for f in flats}) > 1]
+    return [{k: f[k] for k in differ} for f in flats]
+
+
+def plain_value(field: str, value) -> str:
+    """A field's value as the default label shows it: a choice as its id, a number as ``{:g}``
+    (``0.01``, ``1e-05``), anything else ``field=value``."""
+    if isinstance(value, float):
+        return f"{field} {value:g}"
+    if isinstance(value, bool) or isinstance(value, int):
+        return f"{field} {value}"
+    return str(value)
+
+
+def variant_labels(configs: list[RunConfig], describe=plain_value, letters: str = LETTERS) -> list[str]:
+    """Each config's legend name: its letter and what differs from the others, ``"A · post"``,
+    ``"B · pre"`` (``describe(field, value)`` words a value, e.g. in the session's language:
+    ``"A · Post-LN"``). Differences are joined with ``", "``; when nothing differs, the letter alone."""
+    return [" · ".join([letters[i]] + ([", ".join(describe(k, v) for k, v in d.items())] if d else []))
+            for i, d in enumerate(differences(configs))]
+
+
 def layer_profile(series: dict, metric: str) -> tuple[list[str], np.ndarray]:
     """(block names, latest value of ``{block}.{metric}``) in forward order."""
     prefixes = names.block_prefixes(series)

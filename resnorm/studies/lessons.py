@@ -36,6 +36,9 @@ from ..science.model import Block
 from ..science.trainer import Trainer
 
 SCALES = ("full", "reduced")
+# where ``Lesson.seconds`` were measured (``python -m resnorm bench --lessons``)
+TIMED_ON = ("the project's 2-core test machine (one thread per run, as the server's workers), while other "
+            "work kept it busy (load average 5–17): on a quiet machine expect less")
 
 
 # ---- the seed article's encoder layer (lesson 6) ------------------------------------------------------
@@ -141,6 +144,11 @@ class Lesson:
     seeds: tuple = (0, 1, 2)     # init lessons and init parts: seeds of the forward/backward
     n_seeds_reduced: int = 2     # ... of which the reduced scale uses the first n
     init_variants: tuple = ()    # extra at-initialisation variants measured next to the training
+    seconds: tuple = (0.0, 0.0)  # measured wall time of a run (full, reduced): see ``TIMED_ON``
+
+    def expected_seconds(self, scale: str) -> float:
+        """How long a run at ``scale`` took when measured (``TIMED_ON``): the run button shows it."""
+        return self.seconds[SCALES.index(scale)]
 
     def configs(self, scale: str = "full", changes: dict | None = None) -> list[tuple[str, RunConfig]]:
         """(variant id, config) for the training (or init) variants at ``scale``; ``changes`` are a
@@ -342,7 +350,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 100},
         controls=("layers", "mlp", "steps", "seed"),
         margins={"collapse": 0.01, "healthy": 0.1, "stall": 0.2, "gap": 0.3},
-        check_fn=check_residuals, answer="b"),
+        seconds=(20, 28), check_fn=check_residuals, answer="b"),
     Lesson(
         2, "post-vs-pre-at-init", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
         "Architecture” (ICML), Fig. 3 and Lemma 2", "init", "init",
@@ -351,7 +359,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={},
         controls=("layers", "d_model", "init"),
         margins={"pre_slope": 0.02, "slope_gap": 0.03, "growth": 3.0},
-        check_fn=check_post_pre_init, answer="a", seeds=tuple(range(8)), n_seeds_reduced=5),
+        seconds=(0.3, 0.4), check_fn=check_post_pre_init, answer="a", seeds=tuple(range(8)), n_seeds_reduced=5),
     Lesson(
         3, "warmup-rescues-post-ln", "Xiong et al. 2020 (ICML) §3; Liu et al. 2020, “On the Variance of the "
         "Adaptive Learning Rate and Beyond” (ICLR)", "compare", "train",
@@ -363,7 +371,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 200},
         controls=("lr", "layers", "steps", "seed"),
         margins={"gap": 1.0, "trained": 0.5},
-        check_fn=check_warmup, answer="b"),
+        seconds=(89, 30), check_fn=check_warmup, answer="b"),
     Lesson(
         4, "norm-types", "Ba et al. 2016 (LayerNorm); Zhang & Sennrich 2019 (RMSNorm, NeurIPS); Zhu et al. 2025, "
         "“Transformers without Normalization” (DyT, CVPR)", "compare", "train",
@@ -373,7 +381,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 150, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"same": 0.1, "trained": 0.5, "blowup": 5.0, "gap": 1.0},
-        check_fn=check_norms, answer="c"),
+        seconds=(102, 17), check_fn=check_norms, answer="c"),
     Lesson(
         5, "going-deep", "Wang et al. 2022, “DeepNet: Scaling Transformers to 1,000 Layers”; Bachlechner et al. "
         "2020, “ReZero is All You Need”; Sun et al. 2025, “The Curse of Depth in Large Language Models”",
@@ -385,7 +393,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 80, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"gap": 1.0, "trained": 0.5, "growth": 5.0, "lns_fraction": 0.5},
-        check_fn=check_deep, answer="c",
+        seconds=(437, 88), check_fn=check_deep, answer="c",
         init_variants=(Variant("pre", {"norm_position": "pre"}), Variant("lns", {"norm_position": "lns"}))),
     Lesson(
         6, "spot-the-bug", "Vaswani et al. 2017, “Attention Is All You Need”; Devlin et al. 2019, “BERT” "
@@ -396,7 +404,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 200, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"rms_bug": 1.3, "gap": 0.5},
-        check_fn=check_seed_bug, answer="b"),
+        seconds=(66, 35), check_fn=check_seed_bug, answer="b"),
 ]}
 
 
@@ -453,6 +461,16 @@ def run_lesson(lesson: Lesson | int, scale: str = "reduced", changes: dict | Non
     lesson = lesson if isinstance(lesson, Lesson) else LESSONS[int(lesson)]
     return lesson.check(run_results(lesson, scale, changes))
 
+
+CORRECT_CODE = '''\
+def forward(self, x, mask=None):
+    attn = self.attn(x, x, x)
+    x = x + self.dropout(attn[0])
+    x = self.norm1(x)
+    h = self.linear2(self.activation(self.linear1(x)))
+    x = x + self.dropout(h)
+    x = self.norm2(x)
+    return x'''  # the Post-LN block the lesson compares with (BERT's), in the listing's own words
 
 SEED_ARTICLE_CODE = '''\
 def forward(self, x, mask=None):
