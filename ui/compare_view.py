@@ -11,7 +11,7 @@ from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
 from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, say_problems, status, t, t_or
+from ui.i18n import chart_labels, field_help, field_label, options, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -144,6 +144,7 @@ def results(sc: SessionCompare) -> None:
                                                                   uirevision=rid + "pg", labels=L))
     chart("cmp_prof_resid", stamp, lambda: F.profiles_side_by_side(
         runs, "resid_post.rms", title=t("compare.resid_profiles"), uirevision=rid + "pr", labels=L))
+    diagnostics_profiles(runs, stamp, rid, L)
     target = st.number_input(t("compare.target"), min_value=0.0, value=0.5, step=0.1, key="cmp_target")
     if sc.saved:
         st.caption(t("compare.saved", names=", ".join(f"`{p.name}`" for p in sc.saved)))
@@ -152,6 +153,21 @@ def results(sc: SessionCompare) -> None:
     st.markdown(t("compare.verdict") if c.done else t("compare.so_far"))
     for (label, _, events), tr in zip(runs, c.trainers):
         st.markdown("- " + verdict_line(verdict(label, tr, target), target, events))
+
+
+DIAGNOSTICS = ("attn.max_logit", "attn.sink", "resid_post.massive", "angular_distance", "prune_dloss")  # issue 18
+
+
+def diagnostics_profiles(runs, stamp, rid: str, L) -> None:
+    """Issue 18: one diagnostic per layer, at the first and latest step, one panel per config."""
+    present = [m for m in DIAGNOSTICS if any(n.endswith("." + m) for _, series, _ in runs for n in series)]
+    if not present:
+        return
+    metric = st.segmented_control(t("init.diag.choose"), present, default=present[0], key="cmp_diag",
+                                  format_func=options("init.diag.metric."), label_visibility="collapsed") or present[0]
+    chart("cmp_prof_diag", (stamp, metric), lambda: F.profiles_side_by_side(
+        runs, metric, title=t(f"init.diag.metric.{metric}"), log_y=metric == "resid_post.massive",
+        uirevision=rid + "pd", labels=L))
 
 
 def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:

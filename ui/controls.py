@@ -18,10 +18,11 @@ from ui.i18n import field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
-    ("group.block", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout"], True),
+    ("group.block", ["norm_position", "norm", "dyt_alpha", "residual", "mlp", "init", "activation", "dropout",
+                     "qk_norm", "logit_softcap", "attn_gate"], True),  # the last three: issue 18
     ("group.task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
     ("group.training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
-                        "seed"], True),
+                        "seed", "z_loss"], True),
     ("group.hardware", ["device", "dtype", "autocast"], False),
     ("group.probes", ["probe_every", "attention_every", "eval_every"], False),
 ]
@@ -72,8 +73,9 @@ def _draw(container, name: str, prefix: str = "cfg_"):
         return container.toggle(label, **kw)
     if t == "int":
         return container.number_input(label, min_value=m.get("lo"), max_value=m.get("hi"), step=1, **kw)
-    fmt = "%.1e" if name in ("lr", "norm_eps") else "%.3g"
-    step = {"lr": 1e-4, "dropout": 0.05, "mask_prob": 0.05, "weight_decay": 0.01, "grad_clip": 0.5}.get(name, 0.1)
+    fmt = "%.1e" if name in ("lr", "norm_eps", "z_loss") else "%.3g"
+    step = {"lr": 1e-4, "dropout": 0.05, "mask_prob": 0.05, "weight_decay": 0.01, "grad_clip": 0.5,
+            "z_loss": 1e-4, "logit_softcap": 1.0}.get(name, 0.1)
     return container.number_input(label, min_value=float(m["lo"]) if m.get("lo") is not None else None,
                                   max_value=float(m["hi"]) if m.get("hi") is not None else None,
                                   step=step, format=fmt, **kw)
@@ -114,6 +116,8 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
         for name in names:
             if name == "vocab_size" and st.session_state.get("cfg_task", "copy") not in ("copy", "reverse", "sort"):
                 continue
+            if name == "dyt_alpha" and st.session_state.get("cfg_norm") not in ("dyt", "derf"):
+                continue  # issue 18: only DyT and Derf have an initial a
             if name == "mask_prob" and not (st.session_state.get("cfg_arch") == "encoder"
                                             and st.session_state.get("cfg_task") in ("stdlib-lm", "text-lm")):
                 continue
