@@ -243,6 +243,7 @@ def test_learned_params_follow_the_name_rule():
     m = build_model(_cfg(norm="derf", residual="rezero"), V, T, seed=0)
     m.blocks[0].register_parameter("hc_mix", nn.Parameter(torch.arange(6, dtype=torch.float64).reshape(2, 3)))
     m.blocks[0].register_parameter("big_mix", nn.Parameter(torch.zeros(9, 9, dtype=torch.float64)))  # > 64 entries
+    m.blocks[2].register_parameter("alpha_attn", nn.Parameter(torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64)))
     with torch.no_grad():
         m.blocks[1].gate_mlp.fill_(0.25)
     got = LearnedParams(m).values()
@@ -251,6 +252,7 @@ def test_learned_params_follow_the_name_rule():
     assert got["param/norm_final.alpha"] == 0.5
     assert [got[f"blocks.0.param.hc_mix.{r}_{c}"] for r in range(2) for c in range(3)] == [0, 1, 2, 3, 4, 5]
     assert not any("big_mix" in k for k in got)
+    assert got["blocks.2.param.alpha_attn.mean"] == 3.0  # a per-feature step size: its mean
     assert not any(k.endswith(("weight", "bias")) for k in got)  # vectors and matrices are not scalars
 
 

@@ -39,8 +39,10 @@ Issue 18 diagnostics (``massive`` and ``angular_distance`` in ``stream_extra``, 
   near-identity blocks of Pre-LN, "The Curse of Depth"), ½ for an orthogonal change;
 - ``{p}.param.{name}`` — every learned parameter of a block with one element (ReZero gates
   ``gate_attn``, DyT/Derf ``norm_attn.alpha``, Derf ``norm_attn.shift``; any scalar a variant
-  registers, e.g. Admin's ω or nGPT's α), and ``{p}.param.{name}.{r}_{c}`` every entry of a 2-D block
-  parameter whose name contains ``mix`` with at most 64 entries (hyper-connection mixing matrices);
+  registers); ``{p}.param.{name}.mean`` the mean of a 1-D parameter whose last name part starts with
+  ``gate``, ``alpha``, ``omega``, ``lambda`` or ``scale`` (per-feature step sizes: nGPT's α, Admin's ω);
+  ``{p}.param.{name}.{r}_{c}`` every entry of a 2-D block parameter whose last name part contains
+  ``mix``, with at most 64 entries (hyper-connection mixing matrices);
   parameters outside blocks are ``param/{name}``; recorded at probe steps, before the update;
 - ``{p}.prune_dloss`` — at the end of a completed run: the validation loss with the block removed
   (replaced by the identity) minus the loss of the whole model (layer pruning, as in Sun et al. 2025);
@@ -316,11 +318,14 @@ def attention_extra(scores: torch.Tensor | None = None, pattern: torch.Tensor | 
 class LearnedParams:
     """The learned scalars and small mixing matrices of a model, by a rule on their names (so a
     variant that registers one is recorded without a change here): every parameter with one
-    element, and every 2-D parameter whose name contains ``mix`` with at most ``MAX_MIX`` entries.
-    A block's are named ``{p}.param.{name}`` (matrix entries ``{p}.param.{name}.{r}_{c}``), others
+    element; every 1-D parameter whose last name part starts with one of ``SCALE_NAMES`` (a per-feature
+    gate or step size such as nGPT's α or Admin's ω), as its mean ``….mean``; and every 2-D parameter
+    whose last name part contains ``mix`` with at most ``MAX_MIX`` entries, entry by entry. A block's
+    are named ``{p}.param.{name}`` (matrix entries ``{p}.param.{name}.{r}_{c}``), others
     ``param/{name}``. ``values()`` reads them all in one host transfer."""
 
     MAX_MIX = 64
+    SCALE_NAMES = ("gate", "alpha", "omega", "lambda", "scale")
 
     def __init__(self, model: Transformer):
         owner = {}
@@ -328,23 +333,28 @@ class LearnedParams:
             for n, q in model.get_submodule(p).named_parameters():
                 owner[id(q)] = f"{p}.param.{n}"
         self.names: list[str] = []
-        self.params: list[torch.Tensor] = []
+        self.params: list[tuple[torch.Tensor, bool]] = []  # (parameter, recorded as its mean)
         for n, q in model.named_parameters():
-            base = owner.get(id(q), f"param/{n}")
+            base, leaf = owner.get(id(q), f"param/{n}"), n.rsplit(".", 1)[-1]
+            mean = False
             if q.numel() == 1:
                 self.names.append(base)
-            elif q.dim() == 2 and "mix" in n.rsplit(".", 1)[-1] and q.numel() <= self.MAX_MIX:
+            elif q.dim() == 1 and leaf.startswith(self.SCALE_NAMES):
+                self.names.append(f"{base}.mean")
+                mean = True
+            elif q.dim() == 2 and "mix" in leaf and q.numel() <= self.MAX_MIX:
                 self.names.extend(f"{base}.{r}_{c}" for r in range(q.shape[0]) for c in range(q.shape[1]))
             else:
                 continue
-            self.params.append(q)
+            self.params.append((q, mean))
 
     @torch.no_grad()
     def values(self) -> dict[str, float]:
         if not self.params:
             return {}
-        flat = torch.cat([q.detach().reshape(-1).double() for q in self.params]).cpu().tolist()
-        return dict(zip(self.names, flat))
+        parts = [(q.detach().double().mean().reshape(1) if mean else q.detach().reshape(-1).double())
+                 for q, mean in self.params]
+        return dict(zip(self.names, torch.cat(parts).cpu().tolist()))
 
 
 @torch.no_grad()
