@@ -583,6 +583,13 @@ DIAGNOSTIC_PANELS = (  # (metric suffix, title key, log y)
 )
 
 
+def _empty(fig, text: str) -> None:
+    """A chart with nothing to show: its reason in the middle, no axes."""
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+
+
 def diagnostics_figure(series: Series, *, markers=(), uirevision: str = "diag", labels: Labels = EN) -> Fig:
     """Per layer over training, 2 × 2: the largest attention logit, the attention-sink share, massive
     activations (max|x|/median|x|, log scale) and the angular distance between each block's input and
@@ -623,7 +630,7 @@ def learned_figure(series: Series, *, markers=(), uirevision: str = "learned", l
         fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=n.replace("blocks.", "L").replace(".param.", " "),
                            line=dict(color=colors.get(b.prefix, "#444") if b else "#444", width=1.5)))
     if not scalars:
-        fig.add_annotation(text=labels("fig.diag.no_scalars"), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        _empty(fig, labels("fig.diag.no_scalars"))
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
     return _layout(fig, labels("fig.diag.learned"), uirevision, height=360)
@@ -647,7 +654,7 @@ def mixing_figure(series: Series, *, markers=(), uirevision: str = "mixing", lab
                            z=z, colorscale=colorscale("RdBu"), zmid=0,
                            hovertemplate="step %{x}<br>%{y}<br>%{z:.4g}<extra></extra>"))
     else:
-        fig.add_annotation(text=labels("fig.diag.no_mixing"), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        _empty(fig, labels("fig.diag.no_mixing"))
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
     fig = _layout(fig, labels("fig.diag.mixing"), uirevision, height=360)
@@ -665,7 +672,7 @@ def pruning_figure(series: Series, *, uirevision: str = "prune", labels: Labels 
         fig.add_trace(dict(type="bar", x=[short(p) for p in prefixes], y=np.where(np.isfinite(y), y, np.nan),
                            marker_color=layer_colors(len(prefixes)), name="Δ loss"))
     else:
-        fig.add_annotation(text=labels("fig.diag.no_pruning"), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        _empty(fig, labels("fig.diag.no_pruning"))
     fig.update_xaxes(title_text=labels.word("layer"))
     fig.update_yaxes(title_text=labels("fig.diag.dloss"))
     fig = _layout(fig, labels("fig.diag.pruning"), uirevision, height=360)
