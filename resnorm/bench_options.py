@@ -3,8 +3,9 @@ Pre-LN on the default config (issue 18, BENCHMARKS.md).
 
 For each option (Derf, DyT with its own a, QK-norm, logit soft-cap, gated attention, z-loss, all four
 attention/loss options together) the trainer's steps/s with probes off and with every probe at the
-default cadence (``probe_every=10``: the new diagnostics included), interleaved in each repeat; the
-table gives medians and ratios to Pre-LN's same case. Two one-off costs follow: the issue-18
+default cadence (``probe_every=10``: the new diagnostics included), interleaved in each repeat, as
+steps per CPU second of the training thread (``trainer_cpu_rate``: robust to other jobs on a shared
+machine); the table gives medians and ratios to Pre-LN's same case. Two one-off costs follow: the issue-18
 reductions of one probed step (max logit, sink, massive activations, angular distance, learned
 scalars) timed alone on the default model's tensors, and the end-of-run layer pruning.
 """
@@ -34,10 +35,30 @@ CASES = {"probes off": dict(probe_every=0, attention_every=0, eval_every=0),
          "probes on": dict(attention_every=0, eval_every=0)}
 
 
-def measure(base: dict, warmup: int, steps: int, repeats: int, threads: int | None = 1) -> dict:
-    """{option: {case: median steps/s}}, every (option, case) once per repeat, in interleaved order."""
-    from .bench import trainer_rate
+def trainer_cpu_rate(cfg: RunConfig, warmup: int, steps: int, threads: int | None = 1) -> float:
+    """Steps per CPU second of the training thread (``time.thread_time`` read in ``on_step``, which runs
+    in that thread): with one intra-op thread every kernel runs there, so the figure counts the work a
+    step does and not the time other jobs on a shared machine hold the cores (wall-clock steps/s on the
+    2-core machine at load average 20 varied by 2× between repeats of the same config)."""
+    from .science.trainer import Trainer
 
+    marks = {}
+
+    def on_step(step, tr):
+        if step in (warmup, warmup + steps):
+            marks[step] = time.thread_time()
+
+    tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step, threads=threads)
+    tr.start()
+    tr.join()
+    if tr.status != "completed":
+        raise RuntimeError(f"benchmark run ended {tr.status}: {tr.reason}")
+    return steps / (marks[warmup + steps] - marks[warmup])
+
+
+def measure(base: dict, warmup: int, steps: int, repeats: int, threads: int | None = 1) -> dict:
+    """{option: {case: median steps per CPU second}}, every (option, case) once per repeat, interleaved."""
+    trainer_rate = trainer_cpu_rate
     rates = {o: {c: [] for c in CASES} for o in OPTIONS}
     for _ in range(repeats):
         for o, extra in OPTIONS.items():
@@ -48,7 +69,7 @@ def measure(base: dict, warmup: int, steps: int, repeats: int, threads: int | No
 
 
 def one_off_costs(base: dict, repeats: int = 20) -> dict:
-    """Milliseconds (median) of the issue-18 reductions of one probed step, and of the end-of-run
+    """CPU milliseconds (median) of the issue-18 reductions of one probed step, and of the end-of-run
     layer pruning (4 validation batches, L + 1 passes), on the default model."""
     cfg = RunConfig.from_flat(base)
     task = make_task(cfg.task, cfg.model.arch)
@@ -73,23 +94,27 @@ def one_off_costs(base: dict, repeats: int = 20) -> dict:
             attention_extra(pattern=seen["pattern"])
         learned.values()
 
-    def timed(fn):
+    def timed(fn):  # CPU milliseconds of this thread, one intra-op thread
+        torch.set_num_threads(1)
         out = []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             fn()
-            out.append(1000 * (time.perf_counter() - t0))
+            out.append(1000 * (time.thread_time() - t0))
         return statistics.median(out)
 
     batches = [task.sample(cfg.train.batch_size, torch.Generator().manual_seed(i), "val") for i in range(4)]
     prune = lambda: layer_pruning(model, batches, lambda m, b: sequence_loss(m(*b.model_args()), b.targets))  # noqa: E731
-    return {"diagnostic reductions per probed step (ms)": timed(reductions),
-            "layer pruning at the end of a run (ms)": timed(prune) if repeats else 0.0}
+    forward = lambda: model(*batch.model_args())  # noqa: E731
+    with torch.no_grad():
+        return {"one forward pass of the batch, for scale (CPU ms)": timed(forward),
+                "issue-18 diagnostic reductions of one probed step (CPU ms)": timed(reductions),
+                "layer pruning at the end of a run (CPU ms)": timed(prune)}
 
 
 def table(rates: dict, one_off: dict) -> str:
     ref = rates["Pre-LN (default)"]
-    lines = ["| option | probes off: steps/s | ratio to Pre-LN | probes on: steps/s | ratio to Pre-LN |",
+    lines = ["| option | probes off: steps/CPU s | ratio to Pre-LN | probes on: steps/CPU s | ratio to Pre-LN |",
              "|---|---:|---:|---:|---:|"]
     for o, r in rates.items():
         lines.append(f"| {o} | {r['probes off']:.1f} | {r['probes off'] / ref['probes off']:.3f} | "
