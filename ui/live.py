@@ -45,7 +45,7 @@ def block_view(pos: str, res: str, norm: str, arch: str, values: dict | None = N
         notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
                  t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
         if norm != "none" and pos != "none":  # issue 18: the norm's paper beside its formula
-            notes.append(t(f"attn.norm_help.{norm}") + ".")
+            notes.append(t(f"attn.norm_help.{norm}"))
         if NORM_POSITIONS[pos].final_norm and norm != "none":
             notes.append(t("live.final_norm_note"))
         st.caption(" ".join(notes))
