@@ -16,7 +16,9 @@ params = None if cfg is None else {**{k: cfg.to_flat()[k] for k in LIVE}, **non_
 if params is not None:
     share.write_query(params)
 run = live.session_run()
-live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
+live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")),
+                {k: st.session_state.get(f"cfg_{k}") for k in ("dyt_alpha", "qk_norm", "logit_softcap", "attn_gate",
+                                                               "z_loss") if st.session_state.get(f"cfg_{k}") is not None})
 live.run_controls(run, cfg, problems)
 live.live_panel(run)
 live.export(run)

@@ -20,6 +20,7 @@ RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all
 ``--defaults`` / ``--lessons``: instead, whether the defaults still teach, and how long each lesson
 takes (``resnorm.bench_defaults``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
+``--options``: instead, the cost per step of each issue-18 option against Pre-LN (``resnorm.bench_options``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
@@ -234,6 +235,8 @@ def main(argv=None) -> int:
                    help="instead: check that the default Compare contrast and the Live default still hold, per seed")
     p.add_argument("--lessons", action="store_true", help="instead: time each lesson's quick and full run")
     p.add_argument("--seeds", default="0,1,2,3,4", metavar="LIST", help="with --defaults: seeds (default 0,1,2,3,4)")
+    p.add_argument("--options", action="store_true",
+                   help="instead: the cost per step of each issue-18 option against Pre-LN (see resnorm.bench_options)")
     args = p.parse_args(argv)
     if args.defaults or args.lessons:
         from . import bench_defaults
@@ -261,6 +264,19 @@ def main(argv=None) -> int:
     if unknown:
         print(f"error: --configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
+    if args.options:  # issue 18
+        from . import bench_options
+
+        base = {"device": device.type, "seed": 0}
+        rates = bench_options.measure(base, args.warmup, args.steps, args.repeats, threads=threads[0])
+        one_off = bench_options.one_off_costs({**base, "device": "cpu"})
+        if args.json:
+            print(json.dumps({"machine": machine(device), "threads": threads_label(threads[0]), "rates": rates,
+                              "one_off": one_off}, indent=2))
+        else:
+            print(machine(device), "·", threads_label(threads[0]))
+            print(bench_options.table(rates, one_off))
+        return 0
     if args.process:
         from . import bench_process
 

@@ -15,6 +15,7 @@ from helpers import ROOT
 PUBLISHED_SINGLE = [
     "hook_embed",
     "blocks.{i}.hook_resid_pre",
+    "blocks.{i}.attn.hook_scores",  # issue 18: the logits the softmax reads
     "blocks.{i}.attn.hook_pattern",
     "blocks.{i}.hook_attn_out",
     "blocks.{i}.hook_resid_after_attn",
@@ -23,7 +24,7 @@ PUBLISHED_SINGLE = [
     "blocks.{i}.hook_resid_post",
     "hook_final",
 ]
-CROSS_ONLY = ["cross_attn.hook_pattern", "hook_cross_attn_out", "hook_resid_after_cross_attn"]
+CROSS_ONLY = ["cross_attn.hook_scores", "cross_attn.hook_pattern", "hook_cross_attn_out", "hook_resid_after_cross_attn"]
 
 
 def _pattern(names, layers):

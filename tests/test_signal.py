@@ -252,7 +252,8 @@ def test_page_shows_five_charts_with_the_default_comparison(page):
     assert not at.error, [e.value for e in at.error]
     assert any(t.value == "At initialisation" for t in at.title)
     specs = _specs(at)
-    assert len(specs) == 5 and all(s["data"] for s in specs)
+    assert len(specs) == 6 and all(s["data"] for s in specs)  # the sixth: issue 18's diagnostic along depth
+    assert any("largest attention logit" in (s["layout"].get("title") or {}).get("text", "") for s in specs)
     resid = _medians(specs[0])
     assert list(resid) == ["1 · Post-LN", "2 · Pre-LN"]
     assert len(resid["1 · Post-LN"]) == 24  # default depth range 2..24: the profile is 24 blocks deep

@@ -19,7 +19,7 @@ from helpers import model_configs
 
 POSITIONS = ["post", "pre", "sandwich", "deepnorm", "lns", "none"]
 RESIDUALS = ["on", "off", "rezero", "scaled"]
-NORMS = ["layernorm", "rmsnorm", "dyt", "batchnorm", "none"]
+NORMS = ["layernorm", "rmsnorm", "dyt", "derf", "batchnorm", "none"]  # derf: issue 18
 ARCHS = ["decoder", "encoder", "encoder-decoder"]
 FINAL_NORM = {"pre", "sandwich", "lns"}  # positions with a last N before the head (docs/ARCHITECTURE.md §2)
 
@@ -109,7 +109,7 @@ def test_block_matches_hand_formula(position, residual):
             assert (got - no_skip).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("norm", ["layernorm", "rmsnorm", "dyt", "batchnorm"])
+@pytest.mark.parametrize("norm", ["layernorm", "rmsnorm", "dyt", "derf", "batchnorm"])
 @pytest.mark.parametrize("position", ["post", "pre", "sandwich", "deepnorm", "lns"])
 def test_block_formula_each_norm_type(position, norm):
     model = _randomise(build_model(_cfg(norm_position=position, norm=norm, arch="encoder"), V, T, seed=1))
@@ -223,7 +223,7 @@ def test_every_combination_builds_and_trains_or_is_refused():
     assert set(NORM_TYPES) == set(NORMS)
     # only deepnorm (which defines its own skip path) may be refused
     assert refused and all(p == "deepnorm" and r != "on" for p, r, _, _ in refused)
-    assert len(built) + len(refused) == 6 * 4 * 5 * 3
+    assert len(built) + len(refused) == len(POSITIONS) * len(RESIDUALS) * len(NORMS) * 3
     assert all((p, r, n, a) in built for p, r, n, a in itertools.product(
         [p for p in POSITIONS if p != "deepnorm"], RESIDUALS, NORMS, ARCHS))
 

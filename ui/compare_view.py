@@ -239,6 +239,22 @@ def results(sc: SessionCompare) -> None:
     j = j if j in others else 1
     chart("cmp_diff", (stamp, j), lambda: F.difference_figure(labels[0], runs[0][1], labels[j], runs[j][1],
                                                              uirevision=rid + "diff", labels=L))
+    diagnostics_profiles(runs, stamp, rid, L)
+
+
+DIAGNOSTICS = ("attn.max_logit", "attn.sink", "resid_post.massive", "angular_distance", "prune_dloss")  # issue 18
+
+
+def diagnostics_profiles(runs, stamp, rid: str, L) -> None:
+    """Issue 18: one diagnostic per layer, at the first and latest step, one panel per config."""
+    present = [m for m in DIAGNOSTICS if any(n.endswith("." + m) for _, series, _ in runs for n in series)]
+    if not present:
+        return
+    metric = st.segmented_control(t("init.diag.choose"), present, default=present[0], key="cmp_diag",
+                                  format_func=options("init.diag.metric."), label_visibility="collapsed") or present[0]
+    chart("cmp_prof_diag", (stamp, metric), lambda: F.profiles_side_by_side(
+        runs, metric, title=t(f"init.diag.metric.{metric}"), log_y=metric == "resid_post.massive",
+        uirevision=rid + "pd", labels=L))
 
 
 def labelled_runs(labels, trainers) -> list[tuple[str, dict, list]]:

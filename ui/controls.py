@@ -19,17 +19,18 @@ from ui.i18n import field_help, field_label, options, say, t, t_or
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
     ("group.block", ["norm_position", "norm", "residual", "mlp", "init", "activation", "dropout",
-                     "mixln_alpha", "residual_alpha", "streams", "hc_dynamic", "value_residual"], True),
+                     "mixln_alpha", "residual_alpha", "streams", "hc_dynamic", "value_residual",
+                     "dyt_alpha", "qk_norm", "logit_softcap", "attn_gate"], True),
     ("group.task", ["task", "seq_len", "vocab_size", "mask_prob"], True),
     ("group.training", ["steps", "batch_size", "lr", "warmup", "schedule", "optimizer", "weight_decay", "grad_clip",
-                        "seed"], True),
+                        "seed", "z_loss"], True),
     ("group.hardware", ["device", "dtype", "autocast"], False),
     ("group.probes", ["probe_every", "attention_every", "eval_every"], False),
 ]
 FIELDS = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
 # issue 18: a variant's own setting is drawn only when its variant is chosen (field -> (field, values))
 SHOWN_WHEN = {"mixln_alpha": ("norm_position", ("mixln",)), "residual_alpha": ("residual", ("depthmup",)),
-              "streams": ("residual", ("hyper", "mhc")), "hc_dynamic": ("residual", ("hyper", "mhc"))}
+              "streams": ("residual", ("hyper", "mhc")), "dyt_alpha": ("norm", ("dyt", "derf")), "hc_dynamic": ("residual", ("hyper", "mhc"))}
 FORMATS = {"norm_position": "name.position."}  # choices shown by their display names (sandwich: Peri-LN / Sandwich-LN)
 
 
@@ -79,8 +80,9 @@ def _draw(container, name: str, prefix: str = "cfg_"):
         return container.toggle(label, **kw)
     if t == "int":
         return container.number_input(label, min_value=m.get("lo"), max_value=m.get("hi"), step=1, **kw)
-    fmt = "%.1e" if name in ("lr", "norm_eps") else "%.3g"
-    step = {"lr": 1e-4, "dropout": 0.05, "mask_prob": 0.05, "weight_decay": 0.01, "grad_clip": 0.5}.get(name, 0.1)
+    fmt = "%.1e" if name in ("lr", "norm_eps", "z_loss") else "%.3g"
+    step = {"lr": 1e-4, "dropout": 0.05, "mask_prob": 0.05, "weight_decay": 0.01, "grad_clip": 0.5,
+            "z_loss": 1e-4, "logit_softcap": 1.0}.get(name, 0.1)
     return container.number_input(label, min_value=float(m["lo"]) if m.get("lo") is not None else None,
                                   max_value=float(m["hi"]) if m.get("hi") is not None else None,
                                   step=step, format=fmt, **kw)

@@ -404,3 +404,17 @@ def _profile_charts(profiles: dict, s: Settings) -> None:
         _chart(FI.profile_figure(profiles, "rank_residual_l1inf" if dong else "rank_residual", title=t("init.chart.rank"),
                                  band_kind=s.band, log_y=log_y, labels=chart_labels()), "init_chart_rank")
         st.caption(t("init.look.rank_residual"))
+    diagnostics_chart(profiles, s)
+
+
+def diagnostics_chart(profiles: dict, s: Settings) -> None:
+    """Issue 18: one of the diagnostics defined at initialisation (``signal.DIAGNOSTICS``) along depth."""
+    present = {m for f in profiles.values() for m in f["metric"].unique()}
+    shown = [m for m in S.DIAGNOSTICS if m in present]
+    if not shown:
+        return
+    metric = st.segmented_control(t("init.diag.choose"), shown, key="init_diag", default=shown[0],
+                                  format_func=options("init.diag.metric."), label_visibility="collapsed") or shown[0]
+    _chart(FI.profile_figure(profiles, metric, title=t(f"init.diag.metric.{metric}"), band_kind=s.band,
+                             labels=chart_labels()), "init_chart_diag")
+    st.caption(t(f"init.diag.look.{metric}"))

@@ -16,7 +16,7 @@ from resnorm.studies import figures as F
 from resnorm.science.config import RunConfig
 from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
-from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
+from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, active_options, block_dot, block_latex, norm_latex
 from ui.i18n import chart_labels, options, say, status, t
 from ui.panels import chart, job_buttons, queued_notice, refreshing, run_view
 
@@ -31,19 +31,30 @@ def session_run() -> SessionRun:
     return SessionRun()
 
 
-def block_view(pos: str, res: str, norm: str, arch: str) -> None:
-    """The chosen block as its update formula and a diagram, both from ``resnorm.science.variants``."""
+def block_view(pos: str, res: str, norm: str, arch: str, values: dict | None = None) -> None:
+    """The chosen block as its update formula and a diagram, both from ``resnorm.science.variants``;
+    ``values`` (the flat config) adds the initial a of DyT/Derf and the attention and loss options
+    that are on, each formula with its paper (issue 18)."""
+    values = values or {}
     left, right = st.columns([1, 1])
     with left:
         st.markdown(t("live.block_heading"))
         st.latex(block_latex(pos, res, norm, arch))
         if norm != "none" and NORM_POSITIONS[pos].normalises:  # nGPT uses its own U(v) = v/‖v‖
-            st.latex(NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula)
+            st.latex(NORM_TYPES[norm].symbol + r"(x) = " + norm_latex(norm, values.get("dyt_alpha", 0.5)))
         notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
                  t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
+        if norm != "none" and pos != "none":  # issue 18: the norm's paper beside its formula
+            notes.append(t(f"attn.norm_help.{norm}"))
         if NORM_POSITIONS[pos].final_norm and norm != "none":
             notes.append(t("live.final_norm_note"))
         st.caption(" ".join(notes))
+        options = active_options(values)
+        if options:
+            st.markdown(t("attn.options_heading"))
+            for o in options:
+                st.latex(o.latex)
+            st.caption(" ".join(t("attn.option_note", name=o.field, source=o.source) for o in options))
     with right:
         st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
 

@@ -144,6 +144,7 @@ def single(root: Path, name: str) -> None:
         st.info(md_escape(note, 600), icon=":material/info:")
     st.latex(block_latex(m.norm_position, m.residual, m.norm, m.arch))
     charts(rec)
+    s_curves(root, rec)
     with st.expander(t("runs.config"), icon=":material/settings:"):
         st.json(cfg.to_dict(), expanded=False)
     exports(root, rec)
@@ -161,6 +162,24 @@ def charts(rec: R.RunRecord) -> None:
                      "runs_log_loss")
     if not F.block_prefixes(series):
         st.caption(t("runs.no_probes"))
+
+
+def s_curves(root: Path, rec: R.RunRecord) -> None:
+    """Issue 18: a run with DyT or Derf and saved weights shows each norm's input against output."""
+    from resnorm.science.variants import NORM_TYPES
+    from resnorm.studies.scurves import s_curves_of_run
+
+    m = rec.config.model
+    if not NORM_TYPES[m.norm].alpha_init or m.norm_position == "none":
+        return
+    with st.expander(t("attn.scurve.heading"), icon=":material/show_chart:"):
+        try:
+            samples = s_curves_of_run(rec.config, R.load_weights(rec.name, root))
+        except Exception as e:  # noqa: BLE001 — no weights saved, or a task that cannot be rebuilt here
+            st.caption(md_escape(say(str(e)), 600))
+            return
+        st.caption(t("attn.scurve.caption"))
+        _chart(F.s_curve_figure(samples, uirevision=f"scurve-{rec.name}", labels=chart_labels()), "runs_chart_scurve")
 
 
 def _chart(fig, key: str) -> None:

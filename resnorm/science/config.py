@@ -175,6 +175,18 @@ class ModelConfig(_Validated):
     value_residual: bool = _f(False, "ResFormer value residual (Zhou et al. 2025): every self-attention's values "
                               "V_l <- l1*V_l + l2*V_1, V_1 the first block's, l1 = l2 = 0.5 at init, learned")
 
+    # ---- issue 18 (i-attn): norms and attention options -------------------------------------------
+    dyt_alpha: float = _f(0.5, "initial a of DyT / Derf, whose output is γ·tanh(a·x)+β / γ·erf(a·x+s)+β "
+                          "(Zhu et al. 2025 report that deep or wide models need a smaller a)",
+                          lo=0.0, lo_open=True, hi=100.0)
+    qk_norm: bool = _f(False, "QK-norm: LayerNorm over each head's queries and keys before their dot product "
+                       "(Henry et al. 2020; Wortsman et al. 2023): bounds the attention logits")
+    logit_softcap: float = _f(0.0, "attention logit soft-cap C: logits <- C·tanh(logits/C) before the softmax, "
+                              "so no logit exceeds C (Gemma 2, 2024); 0 = off", lo=0.0, hi=1000.0)
+    attn_gate: bool = _f(False, "gated attention: each head's output times sigmoid(x W_g) before W_O "
+                         "(Qiu et al. 2025): removes the attention sink")
+    # ---- end issue 18 (i-attn) ----------------------------------------------------------------------
+
     def __post_init__(self):
         alias = variants.POSITION_ALIASES.get(self.norm_position) if isinstance(self.norm_position, str) else None
         if alias:  # peri -> sandwich: one name is stored, so saved runs and links stay comparable
@@ -189,6 +201,18 @@ class ModelConfig(_Validated):
         if bad:
             out.append(bad)
         out.extend(variants.problems_2026(self))  # issue 18
+        out.extend(self._attention_relations())
+        return out
+
+    def _attention_relations(self):
+        """Issue 18 (i-attn): combinations of the norm/attention options that mean nothing."""
+        out = []
+        uses_alpha = variants.NORM_TYPES[self.norm].alpha_init and variants.NORM_POSITIONS[self.norm_position].normalises
+        if self.dyt_alpha != 0.5 and not uses_alpha:
+            out.append(("dyt_alpha", msg("problem.attn.dyt_alpha_unused", dyt_alpha=self.dyt_alpha, norm=self.norm,
+                                         norm_position=self.norm_position)))
+        if self.qk_norm and self.d_model // self.heads < 2:
+            out.append(("qk_norm", msg("problem.attn.qk_norm_one_feature", d_model=self.d_model, heads=self.heads)))
         return out
 
 
@@ -239,6 +263,10 @@ class TrainConfig(_Validated):
                               hi=10_000_000)
     eval_every: int = _f(50, "validation loss every N steps (0 = off)", lo=0, hi=10_000_000)
     max_points: int = _f(2000, "points kept per metric; older points are thinned", lo=10, hi=1_000_000)
+    # ---- issue 18 (i-attn) -----------------------------------------------------------------------------
+    z_loss: float = _f(0.0, "z-loss coefficient c: the loss adds c·mean(logsumexp(logits)²), keeping the "
+                       "output softmax's normaliser near 1 (PaLM, Chowdhery et al. 2022; typical 1e-4); "
+                       "0 = off. train/z_loss records mean(logsumexp²) in every run", lo=0.0, hi=1.0)
 
     def _relations(self):
         out = []

@@ -47,17 +47,31 @@ class Attention(nn.Module):
     """Multi-head attention: softmax(Q Kᵀ/√d_head [+ causal mask]) V, heads concatenated, then W_O.
 
     Written out (not ``scaled_dot_product_attention``) so the pattern is observable at
-    ``hook_pattern`` with shape (batch, head, query, key).
+    ``hook_pattern`` with shape (batch, head, query, key), and the logits the softmax reads at
+    ``hook_scores`` (same shape; masked entries −∞).
+
+    Issue 18 options (``variants.ATTENTION_OPTIONS``): ``qk_norm`` applies a LayerNorm over each
+    head's d_head features to q and k before the dot product (one γ, β shared by the heads);
+    ``softcap`` C > 0 replaces the logits s by C·tanh(s/C); ``gate`` multiplies each head's output
+    by σ(x W_g) (x: the sublayer's input, W_g: d_model → d_model, one gate per head feature) before W_O.
     """
 
-    def __init__(self, d_model: int, heads: int, dropout: float):
+    def __init__(self, d_model: int, heads: int, dropout: float, *, qk_norm: bool = False,
+                 softcap: float = 0.0, gate: bool = False, eps: float = 1e-5):
         super().__init__()
         self.heads, self.d_head = heads, d_model // heads
         self.W_Q = nn.Linear(d_model, d_model)
         self.W_K = nn.Linear(d_model, d_model)
         self.W_V = nn.Linear(d_model, d_model)
         self.W_O = nn.Linear(d_model, d_model)
+        self.softcap = softcap
+        if qk_norm:
+            self.q_norm = nn.LayerNorm(self.d_head, eps=eps)
+            self.k_norm = nn.LayerNorm(self.d_head, eps=eps)
+        if gate:
+            self.W_g = nn.Linear(d_model, d_model)
         self.dropout = Dropout(dropout)
+        self.hook_scores = HookPoint()
         self.hook_pattern = HookPoint()
         # issue 18: set by the block when its config asks (parameters, so they are named and trained)
         self.value_lambdas = None  # ResFormer (λ₁, λ₂): V ← λ₁V + λ₂V₁
@@ -75,17 +89,24 @@ class Attention(nn.Module):
                 values["v1"] = v
             elif self.value_lambdas is not None:
                 v = self.value_lambdas[0] * v + self.value_lambdas[1] * values["v1"]
+        if hasattr(self, "q_norm"):  # ---- issue 18: QK-norm
+            q, k = self.q_norm(q), self.k_norm(k)
         if self.ngpt_s_qk is not None:  # ---- issue 18: nGPT attention
             q, k = variants.unit(q) * self.ngpt_s_qk, variants.unit(k) * self.ngpt_s_qk
             scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)
         else:
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
+        if self.softcap > 0:  # ---- issue 18: logit soft-cap
+            scores = self.softcap * torch.tanh(scores / self.softcap)
         if causal:
             future = torch.ones(T, S, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(future, float("-inf"))
-        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        pattern = self.hook_pattern(self.hook_scores(scores).softmax(dim=-1))
         z = self.dropout(pattern) @ v
-        return self.W_O(z.transpose(1, 2).reshape(B, T, D))
+        z = z.transpose(1, 2).reshape(B, T, D)
+        if hasattr(self, "W_g"):
+            z = z * torch.sigmoid(self.W_g(x))
+        return self.W_O(z)
 
 
 class MLP(nn.Module):
@@ -173,16 +194,17 @@ class Block(nn.Module):
         position = variants.NORM_POSITIONS[cfg.norm_position]
         self.sublayers = ["attn"] + (["cross_attn"] if cross else []) + (["mlp"] if cfg.mlp else [])
         self.hook_resid_pre = HookPoint()
-        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        attn_options = dict(qk_norm=cfg.qk_norm, softcap=cfg.logit_softcap, gate=cfg.attn_gate, eps=cfg.norm_eps)
+        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout, **attn_options)
         if cross:
-            self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+            self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.dropout, **attn_options)
         if cfg.mlp:
             self.mlp = MLP(cfg.d_model, cfg.d_ff, cfg.activation)
         norm_kind = cfg.norm if position.normalises else "none"
         for sub in self.sublayers:
-            self.add_module(f"norm_{sub}", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+            self.add_module(f"norm_{sub}", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps, cfg.dyt_alpha))
             if "N_out" in position.branch_ops:  # a second norm on the branch's output (sandwich)
-                self.add_module(f"norm_{sub}_out", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps))
+                self.add_module(f"norm_{sub}_out", variants.make_norm(norm_kind, cfg.d_model, cfg.norm_eps, cfg.dyt_alpha))
             if variants.RESIDUAL_MODES[cfg.residual].gated:
                 self.register_parameter(f"gate_{sub}", nn.Parameter(torch.zeros(())))
             self.add_module(f"hook_{sub}_out", HookPoint())
@@ -268,7 +290,8 @@ class Stack(nn.Module):
         self.blocks = nn.ModuleList(
             Block(cfg, i + 1, L, causal=causal, cross=cross, skip_scale=skip_scale) for i in range(L))
         final = variants.NORM_POSITIONS[cfg.norm_position].final_norm
-        self.norm_final = variants.make_norm(cfg.norm if final else "none", cfg.d_model, cfg.norm_eps)
+        self.norm_final = variants.make_norm(cfg.norm if final else "none", cfg.d_model, cfg.norm_eps,
+                                             cfg.dyt_alpha)
         self.hook_final = HookPoint()
 
     def forward(self, x, memory=None):
@@ -463,3 +486,15 @@ def sequence_loss(logits, targets):
     if logits.dtype in (torch.bfloat16, torch.float16):
         logits = logits.float()
     return Fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+# ---- issue 18 (i-attn): z-loss ------------------------------------------------------------------------
+def log_z_squared(logits, targets):
+    """mean over scored positions (target ≠ −100) of (log Z)², log Z = logsumexp of the position's
+    logits: the term the z-loss adds, times its coefficient, to the cross-entropy (PaLM, Chowdhery
+    et al. 2022). 0 when every normaliser Z is 1; half-precision logits are upcast first."""
+    if logits.dtype in (torch.bfloat16, torch.float16):
+        logits = logits.float()
+    scored = (targets != -100).reshape(-1)
+    lse = torch.logsumexp(logits.reshape(-1, logits.shape[-1]), dim=-1)
+    return (lse.square() * scored).sum() / scored.sum().clamp_min(1)

@@ -46,3 +46,21 @@ class TokenBatchNorm(nn.BatchNorm1d):
     def forward(self, x):
         shape = x.shape
         return super().forward(x.reshape(-1, shape[-1])).reshape(shape)
+
+
+# ---- issue 18 (i-attn): Derf ------------------------------------------------------------------------
+class Derf(nn.Module):
+    """Dynamic erf (Chen, Lu, Zhu, Sun & Liu 2025, "Stronger Normalization-Free Transformers"):
+    γ ⊙ erf(α·x + s) + β, with one learnable scalar α (init ``alpha0``, the DyT default 0.5) and one
+    learnable scalar shift s (init 0); γ, β per feature as in DyT. Like DyT it squashes instead of
+    dividing by a statistic; erf saturates faster than tanh (erf(1) = 0.84 vs tanh(1) = 0.76)."""
+
+    def __init__(self, d: int, alpha0: float = 0.5):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(alpha0))
+        self.shift = nn.Parameter(torch.tensor(0.0))
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x):
+        return self.weight * torch.erf(self.alpha * x + self.shift) + self.bias

@@ -22,6 +22,32 @@ encoder-decoder; ``{sub}`` = ``attn``, ``mlp`` and, in a decoder block with cros
 - ``{p}.grad_norm``, ``{p}.{sub}.grad_norm`` and ``{p}.update_ratio`` = ‖Δθ‖/‖θ‖ of the block's step;
 - run-level (trainer): ``train/loss``, ``train/accuracy``, ``val/loss``, ``val/accuracy``,
   ``grad/total_norm``, ``lr``.
+
+Issue 18 diagnostics (``massive`` and ``angular_distance`` in ``stream_extra``, the attention ones in
+``attention_extra``, the learned parameters in ``LearnedParams``, pruning in ``layer_pruning``):
+
+- ``{p}.{attn,cross_attn}.max_logit`` — the largest logit the softmax reads (after the 1/√d_head
+  scale and a soft-cap, masked entries excluded), over batch, heads, queries and keys: what QK-norm
+  and soft-caps tame (Wortsman et al. 2023);
+- ``{p}.{attn,cross_attn}.sink`` — the fraction of heads whose attention to the first key, averaged
+  over batch and queries, exceeds 0.3 (``SINK_THRESHOLD``): the attention sink that gating removes
+  (Xiao et al. 2024; Qiu et al. 2025);
+- ``{p}.resid_post.massive`` — max |x| / median |x| over all entries of the stream after the block:
+  massive activations (Sun et al. 2024) are a few entries thousands of times the median;
+- ``{p}.angular_distance`` — arccos(cos(x_in, x_out))/π per token, mean over tokens, between the
+  stream entering the block and leaving it: 0 for a block that only rescales or does nothing (the deep
+  near-identity blocks of Pre-LN, "The Curse of Depth"), ½ for an orthogonal change;
+- ``{p}.param.{name}`` — every learned parameter of a block with one element (ReZero gates
+  ``gate_attn``, DyT/Derf ``norm_attn.alpha``, Derf ``norm_attn.shift``; any scalar a variant
+  registers); ``{p}.param.{name}.mean`` the mean of a 1-D parameter whose last name part starts with
+  ``gate``, ``alpha``, ``omega``, ``lambda`` or ``scale`` (per-feature step sizes: nGPT's α, Admin's ω);
+  ``{p}.param.{name}.{r}_{c}`` every entry of a 2-D block parameter whose last name part contains
+  ``mix``, with at most 64 entries (hyper-connection mixing matrices);
+  parameters outside blocks are ``param/{name}``; recorded at probe steps, before the update;
+- ``{p}.prune_dloss`` — at the end of a completed run: the validation loss with the block removed
+  (replaced by the identity) minus the loss of the whole model (layer pruning, as in Sun et al. 2025);
+- ``train/z_loss`` — mean (logsumexp of the output logits)² over scored positions, in every run (the
+  loss adds ``z_loss`` times it).
 """
 from __future__ import annotations
 
@@ -89,17 +115,23 @@ class ActivationProbe:
         self._parts: list[tuple[list[str], torch.Tensor]] = []
         self._stream_rms = torch.ones(())
         self._stream: torch.Tensor | None = None  # the stream entering the current sublayer
+        self._block_in: torch.Tensor | None = None  # the stream entering the current block
 
     def _hook(self, name: str, kind: str):
         if kind == "resid":
             keys = [f"{name}.{k}" if k.startswith("rank_residual") else f"{name}.resid_post.{k}"
-                    for k in RESID_STATS]
-            return lambda m, a, out: self._parts.append((keys, stream_stats(out)))
+                    for k in RESID_STATS] + [f"{name}.resid_post.massive", f"{name}.angular_distance"]
+
+            def resid(m, a, out):
+                self._parts.append((keys, torch.cat([stream_stats(out), stream_extra(self._block_in, out)])))
+            return resid
         if kind == "stream_in":  # the stream entering the next sublayer: remember it and its RMS
             def stream_in(m, a, out):
-                self._stream = _wide(out)
+                self._stream = self._block_in = _wide(out)
                 self._stream_rms = self._stream.square().mean().sqrt()
             return stream_in
+        if kind == "scores":  # issue 18: the logits the softmax reads
+            return lambda m, a, out: self._parts.append(([f"{name}.max_logit"], attention_extra(scores=out)))
         if kind == "after":  # the stream after sublayer ``name``: its change, then it feeds the next
             def after(m, a, out):
                 x_out = _wide(out)
@@ -119,8 +151,8 @@ class ActivationProbe:
 
         def pattern(m, a, out):
             ent = attention_entropy(out)
-            keys = [f"{name}.entropy"] + [names.head_entropy(name, h) for h in range(ent.shape[0])]
-            self._parts.append((keys, torch.cat([ent.mean().reshape(1), ent])))
+            keys = [f"{name}.entropy"] + [names.head_entropy(name, h) for h in range(ent.shape[0])] + [f"{name}.sink"]
+            self._parts.append((keys, torch.cat([ent.mean().reshape(1), ent, attention_extra(pattern=out)])))
         return pattern
 
     @contextlib.contextmanager
@@ -138,13 +170,14 @@ class ActivationProbe:
                 targets.append((f"{p}.hook_{sub}_out", f"{p}.{sub}_out", "branch"))
                 targets.append((f"{p}.hook_resid_after_{sub}", f"{p}.{sub}_out", "after"))
                 if sub != "mlp":
+                    targets.append((f"{p}.{sub}.hook_scores", f"{p}.{sub}", "scores"))
                     targets.append((f"{p}.{sub}.hook_pattern", f"{p}.{sub}", "pattern"))
             for hook_name, metric, kind in targets:
                 handles.append(self.model.get_submodule(hook_name).register_forward_hook(self._hook(metric, kind)))
         try:
             yield self
         finally:
-            self._stream = None  # no activation outlives the probed step
+            self._stream = self._block_in = None  # no activation outlives the probed step
             for h in handles:
                 h.remove()
 
@@ -251,3 +284,98 @@ def total_grad_norm(params) -> torch.Tensor:
     """‖∇θ‖₂ over all parameters with a gradient (before clipping)."""
     grads = [p.grad for p in params if p.grad is not None]
     return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
+
+# ---- issue 18 (i-attn): diagnostics -------------------------------------------------------------------
+SINK_THRESHOLD = 0.3  # a head "sinks" when its mean attention to the first key exceeds this
+
+
+@torch.no_grad()
+def stream_extra(x_in: torch.Tensor | None, x_out: torch.Tensor) -> torch.Tensor:
+    """[massive, angular distance] of a block's output stream ``x_out`` (batch, tokens, d_model):
+    max|x|/median|x| over all entries, and mean over tokens of arccos(cos(x_in, x_out))/π (NaN
+    without ``x_in``). The cosine is clamped to [−1, 1] before arccos."""
+    x = _wide(x_out)
+    a = x.abs().flatten()
+    massive = a.max() / a.median().clamp_min(1e-30)
+    if x_in is None:
+        return torch.stack([massive, torch.full((), float("nan"), dtype=x.dtype, device=x.device)])
+    cos = torch.nn.functional.cosine_similarity(_wide(x_in), x, dim=-1, eps=1e-30).clamp(-1.0, 1.0)
+    return torch.stack([massive, (torch.arccos(cos) / torch.pi).mean()])
+
+
+@torch.no_grad()
+def attention_extra(scores: torch.Tensor | None = None, pattern: torch.Tensor | None = None) -> torch.Tensor:
+    """From the softmax's logits (batch, head, query, key): [max finite logit]; from the pattern:
+    [fraction of heads whose mean attention (over batch and queries) to key 0 exceeds SINK_THRESHOLD]."""
+    if scores is not None:
+        s = _wide(scores)
+        return s.masked_fill(~torch.isfinite(s), float("-inf")).amax().reshape(1)
+    first = _wide(pattern)[..., 0].mean(dim=(0, 2))  # (heads,)
+    return (first > SINK_THRESHOLD).to(first.dtype).mean().reshape(1)
+
+
+class LearnedParams:
+    """The learned scalars and small mixing matrices of a model, by a rule on their names (so a
+    variant that registers one is recorded without a change here): every parameter with one
+    element; every 1-D parameter whose last name part starts with one of ``SCALE_NAMES`` (a per-feature
+    gate or step size such as nGPT's α or Admin's ω), as its mean ``….mean``; and every 2-D parameter
+    whose last name part contains ``mix`` with at most ``MAX_MIX`` entries, entry by entry. A block's
+    are named ``{p}.param.{name}`` (matrix entries ``{p}.param.{name}.{r}_{c}``), others
+    ``param/{name}``. ``values()`` reads them all in one host transfer."""
+
+    MAX_MIX = 64
+    SCALE_NAMES = ("gate", "alpha", "omega", "lambda", "scale")
+
+    def __init__(self, model: Transformer):
+        owner = {}
+        for p in model.block_prefixes():
+            for n, q in model.get_submodule(p).named_parameters():
+                owner[id(q)] = f"{p}.param.{n}"
+        self.names: list[str] = []
+        self.params: list[tuple[torch.Tensor, bool]] = []  # (parameter, recorded as its mean)
+        for n, q in model.named_parameters():
+            base, leaf = owner.get(id(q), f"param/{n}"), n.rsplit(".", 1)[-1]
+            mean = False
+            if q.numel() == 1:
+                self.names.append(base)
+            elif q.dim() == 1 and leaf.startswith(self.SCALE_NAMES):
+                self.names.append(f"{base}.mean")
+                mean = True
+            elif q.dim() == 2 and "mix" in leaf and q.numel() <= self.MAX_MIX:
+                self.names.extend(f"{base}.{r}_{c}" for r in range(q.shape[0]) for c in range(q.shape[1]))
+            else:
+                continue
+            self.params.append((q, mean))
+
+    @torch.no_grad()
+    def values(self) -> dict[str, float]:
+        if not self.params:
+            return {}
+        parts = [(q.detach().double().mean().reshape(1) if mean else q.detach().reshape(-1).double())
+                 for q, mean in self.params]
+        return dict(zip(self.names, torch.cat(parts).cpu().tolist()))
+
+
+@torch.no_grad()
+def layer_pruning(model: Transformer, batches, loss_of) -> dict[str, float]:
+    """``{p}.prune_dloss`` per block: mean of ``loss_of(model, batch)`` over ``batches`` with block
+    ``p`` replaced by the identity (a forward hook returns the block's input), minus the same mean for
+    the whole model. Eval mode; the model's mode is restored. L + 1 passes over the batches."""
+    def mean_loss():
+        return sum(float(loss_of(model, b)) for b in batches) / max(len(batches), 1)
+
+    was_training = model.training
+    model.eval()
+    try:
+        base = mean_loss()
+        out = {}
+        for p in model.block_prefixes():
+            handle = model.get_submodule(p).register_forward_hook(lambda m, args, result: args[0])
+            try:
+                out[f"{p}.prune_dloss"] = mean_loss() - base
+            finally:
+                handle.remove()
+    finally:
+        model.train(was_training)
+    return out

@@ -19,8 +19,8 @@ import torch
 from .config import ConfigError, RunConfig
 from .feasibility import require
 from ..messages import msg, to_data
-from .model import Transformer, build_model, seed_dropout, sequence_loss
-from .probes import ActivationProbe, ParamGroups, attention_maps, total_grad_norm
+from .model import Transformer, build_model, log_z_squared, seed_dropout, sequence_loss
+from .probes import ActivationProbe, LearnedParams, ParamGroups, attention_maps, layer_pruning, total_grad_norm
 from .schedules import lr_factor
 from .seeds import stream_seed
 from .store import AttentionSnapshot, MetricStore
@@ -180,6 +180,7 @@ class Trainer(Worker):
         if self.on_step is not None:
             self.on_step(step, self)
         if step >= self.cfg.train.steps:
+            self._record_pruning()
             self._finish("completed", "", loss)
             return False
         return True
@@ -201,6 +202,7 @@ class Trainer(Worker):
         self.optimizer = make_optimizer(cfg, self.params)
         self.probe = ActivationProbe(self.model)
         self.groups = ParamGroups(self.model)
+        self.learned = LearnedParams(self.model)  # issue 18: gates, DyT/Derf a, mixing matrices
         self.data_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "train"))
         val_gen = torch.Generator().manual_seed(stream_seed(cfg.train.seed, "val"))
         self.val_batches = [self.task.sample(cfg.train.batch_size, val_gen, "val").to(self.device)
@@ -218,11 +220,13 @@ class Trainer(Worker):
         with self.probe.capture(active=probing), self.autocast():
             logits = model(*batch.model_args())
             loss = sequence_loss(logits, batch.targets)
+            z_term = log_z_squared(logits, batch.targets)  # issue 18: recorded always, in the loss when z_loss > 0
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + t.z_loss * z_term if t.z_loss > 0 else loss).backward()
         total = total_grad_norm(self.params)
         record = {"train/loss": loss.detach(), "grad/total_norm": total, "lr": torch.tensor(lr),
-                  "train/accuracy": token_accuracy(logits.detach(), batch.targets)}
+                  "train/accuracy": token_accuracy(logits.detach(), batch.targets),
+                  "train/z_loss": z_term.detach()}
         values = dict(zip(record, torch.stack([v.double().cpu() for v in record.values()]).tolist()))
         loss_v, total_v = values["train/loss"], values["grad/total_norm"]
         if step == 1:
@@ -243,6 +247,7 @@ class Trainer(Worker):
         if probing:
             values.update(self.probe.pop())
             values.update(self.groups.grad_norms())
+            values.update(self.learned.values())
             before = self.groups.snapshot()
         if t.grad_clip > 0:
             torch.nn.utils.clip_grads_with_norm_(self.params, t.grad_clip, total)
@@ -256,6 +261,21 @@ class Trainer(Worker):
         if t.attention_every and (step % t.attention_every == 0 or step == 1):
             self.capture_attention(step)
         return loss_v
+
+    def _record_pruning(self) -> None:
+        """Issue 18: at the end of a completed run, the validation loss increase when each block is
+        removed (``probes.layer_pruning``), recorded at the last step and kept for the summary."""
+        def loss_of(model, b):
+            with self.autocast():
+                return sequence_loss(model(*b.model_args()), b.targets)
+
+        try:
+            self._pruning = layer_pruning(self.model, self.val_batches, loss_of)
+        except Exception:  # a diagnostic must never lose a finished run
+            log.exception("layer pruning failed")
+            self._pruning = {}
+        if self._pruning:
+            self.store.add(self.step, self._pruning)
 
     def autocast(self):
         """The precision context of this run's forward passes (``autocast_context`` of its config)."""
@@ -291,6 +311,8 @@ class Trainer(Worker):
         self._end(status)
         self.reason = reason
         extra = {"validation": validation_note(self.task)} if self.task is not None else {}
+        if getattr(self, "_pruning", None):
+            extra["prune_dloss"] = {k: round(v, 6) for k, v in self._pruning.items()}
         self.summary = Summary(status=status, steps=self.step, final_loss=final_loss, reason=reason,
                                diverged_step=self.diverged_step, elapsed_s=self._elapsed,
                                device=str(self.device), extra=extra)

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 from torch import nn
 
 from . import norms
@@ -158,6 +159,7 @@ class NormType:
     formula: str  # LaTeX definition
     help: str
     build: Callable[[int, float], nn.Module]  # (d_model, eps) -> the module
+    alpha_init: bool = False  # issue 18: a learnable scale a whose initial value is ``dyt_alpha``
 
 
 NORM_TYPES = {
@@ -169,9 +171,14 @@ NORM_TYPES = {
         NormType("rmsnorm", r"\mathrm{RMS}", r"\gamma \odot \frac{x}{\sqrt{\overline{x^2}+\epsilon}}",
                  "RMSNorm (Zhang & Sennrich 2019): scale each token, no centring",
                  build=lambda d, eps: norms.RMSNorm(d, eps=eps)),
-        NormType("dyt", r"\mathrm{DyT}", r"\gamma \odot \tanh(a x) + \beta,\ a_0 = 0.5",
+        NormType("dyt", r"\mathrm{DyT}", r"\gamma \odot \tanh(a x) + \beta",
                  "Dynamic Tanh (Zhu et al. 2025): a learnable squashing instead of statistics",
-                 build=lambda d, eps: norms.DyT(d)),
+                 build=lambda d, eps: norms.DyT(d), alpha_init=True),
+        # issue 18 (i-attn): Derf; DyT and Derf take their initial α from ``dyt_alpha``
+        NormType("derf", r"\mathrm{Derf}", r"\gamma \odot \mathrm{erf}(a x + s) + \beta,\ s_0 = 0",
+                 "Dynamic erf (Chen et al. 2025, Stronger Normalization-Free Transformers): "
+                 "γ·erf(a·x + s) + β, learnable scalars a and s",
+                 build=lambda d, eps: norms.Derf(d), alpha_init=True),
         NormType("batchnorm", r"\mathrm{BN}",
                  r"\gamma \odot \frac{x-\mu_{\mathrm{batch}}}{\sqrt{\sigma^2_{\mathrm{batch}}+\epsilon}} + \beta",
                  "BatchNorm over batch and positions: mixes sequences and, in a decoder, leaks the future",
@@ -187,11 +194,22 @@ INITS = {
 }
 
 
-def make_norm(kind: str, d: int, eps: float = 1e-5) -> nn.Module:
-    """The norm module of type ``kind`` (a key of ``NORM_TYPES``) over ``d`` features."""
+def make_norm(kind: str, d: int, eps: float = 1e-5, alpha0: float | None = None) -> nn.Module:
+    """The norm module of type ``kind`` (a key of ``NORM_TYPES``) over ``d`` features; ``alpha0``
+    sets the initial a of a norm with ``alpha_init`` (DyT, Derf; None keeps the paper's 0.5)."""
     if kind not in NORM_TYPES:
         raise ValueError(f"unknown norm type {kind!r}")
-    return NORM_TYPES[kind].build(d, eps)
+    module = NORM_TYPES[kind].build(d, eps)
+    if alpha0 is not None and NORM_TYPES[kind].alpha_init:
+        with torch.no_grad():
+            module.alpha.fill_(alpha0)
+    return module
+
+
+def norm_latex(kind: str, alpha0: float = 0.5) -> str:
+    """The norm's definition as shown beside its control, with the initial a when it has one."""
+    n = NORM_TYPES[kind]
+    return n.formula + (rf",\ a_0 = {alpha0:g}" if n.alpha_init else "")
 
 
 def incompatibility(position: str, residual: str, norm: str, arch: str) -> tuple[str, str] | None:
@@ -439,3 +457,47 @@ def variant_notes(values: dict) -> list[tuple[str, str, str]]:
     if values.get("value_residual"):
         out.append(("value_residual", "v2026.value_residual", SOURCES["value_residual"]))
     return out
+
+
+# ---- issue 18 (i-attn): attention options and the auxiliary loss, one record each ---------------------
+@dataclass(frozen=True)
+class AttentionOption:
+    """An option of the attention sublayer (or, for ``z_loss``, of the loss), named by its config
+    field: the formula shown beside the control when it is on, its plain-text form, the paper and
+    ``on(value)``, whether a field value switches it on. The model reads the fields; this record is
+    what the page, the help and the tests say about them."""
+    field: str
+    latex: str
+    plain: str
+    source: str
+    on: Callable = bool
+
+
+ATTENTION_OPTIONS = {
+    o.field: o
+    for o in [
+        AttentionOption("qk_norm", r"s_{ij} = \frac{\mathrm{LN}(q_i)\cdot \mathrm{LN}(k_j)}{\sqrt{d_h}}",
+                        "q, k <- LayerNorm over each head's d_head features before q.k/sqrt(d_head)",
+                        "Henry et al. 2020 (Query-Key Normalization for Transformers); Dehghani et al. 2023; "
+                        "Wortsman et al. 2023 (Small-scale proxies for large-scale Transformer training "
+                        "instabilities)"),
+        AttentionOption("logit_softcap", r"s_{ij} \leftarrow C\,\tanh(s_{ij}/C)",
+                        "logits <- C*tanh(logits/C) before the softmax",
+                        "Bello et al. 2016 (Neural Combinatorial Optimization with Reinforcement Learning); "
+                        "Gemma Team 2024 (Gemma 2)", on=lambda v: v > 0),
+        AttentionOption("attn_gate", r"o \leftarrow \mathrm{softmax}(s)V \odot \sigma(x W_g)",
+                        "each head's output times sigmoid(x W_g) before W_O",
+                        "Qiu et al. 2025 (Gated Attention for Large Language Models: Non-linearity, Sparsity, "
+                        "and Attention-Sink-Free)"),
+        AttentionOption("z_loss", r"\mathcal{L} \leftarrow \mathcal{L} + c\,\overline{\log^2 Z},\ "
+                        r"\log Z = \mathrm{logsumexp}(\mathrm{logits})",
+                        "loss + c*mean(logsumexp(logits)^2) over the scored positions",
+                        "Chowdhery et al. 2022 (PaLM: Scaling Language Modeling with Pathways); "
+                        "Wortsman et al. 2023", on=lambda v: v > 0),
+    ]
+}
+
+
+def active_options(values: dict) -> list[AttentionOption]:
+    """The options switched on in ``values`` (a flat config), in table order."""
+    return [o for name, o in ATTENTION_OPTIONS.items() if name in values and o.on(values[name])]

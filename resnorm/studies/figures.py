@@ -574,6 +574,135 @@ class RunView:
     log: bool = False
 
 
+# ---- 7. issue 18 (i-attn): diagnostics, learned parameters, layer pruning, S-curves ---------------
+DIAGNOSTIC_PANELS = (  # (metric suffix, title key, log y)
+    ("attn.max_logit", "fig.diag.max_logit", False),
+    ("attn.sink", "fig.diag.sink", False),
+    ("resid_post.massive", "fig.diag.massive", True),
+    ("angular_distance", "fig.diag.angular", False),
+)
+
+
+def _empty(fig, text: str) -> None:
+    """A chart with nothing to show: its reason in the middle, no axes."""
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+
+
+def diagnostics_figure(series: Series, *, markers=(), uirevision: str = "diag", labels: Labels = EN) -> Fig:
+    """Per layer over training, 2 × 2: the largest attention logit, the attention-sink share, massive
+    activations (max|x|/median|x|, log scale) and the angular distance between each block's input and
+    output streams (``resnorm/science/probes.py``)."""
+    prefixes = block_prefixes(series)
+    colors = layer_colors(len(prefixes))
+    fig = subplots(rows=2, cols=2, subplot_titles=[labels(k) for _, k, _ in DIAGNOSTIC_PANELS],
+                   vertical_spacing=0.16, horizontal_spacing=0.08)
+    for j, (metric, _, log_y) in enumerate(DIAGNOSTIC_PANELS):
+        row, col = j // 2 + 1, j % 2 + 1
+        _lines(fig, series, prefixes, metric, colors, row=row, col=col, showlegend=j == 0)
+        fig.update_yaxes(type="log" if log_y else "linear", row=row, col=col)
+    fig.update_xaxes(title_text=labels.word("step"), row=2)
+    _mark(fig, markers, labels)
+    return _layout(fig, labels("fig.diag.title"), uirevision, height=520)
+
+
+def _learned_names(series: Series) -> tuple[list[str], list[str]]:
+    """(scalar names, mixing-matrix entry names) recorded by ``probes.LearnedParams``, in layer order."""
+    def key(n):
+        b = names.parse(n)
+        return (b.order if b else (9, 0), n)
+    learned = sorted((n for n in series if ".param." in n or n.startswith("param/")), key=key)
+    entry = lambda n: n.rsplit(".", 1)[-1].replace("_", "").isdigit() and "mix" in n  # noqa: E731
+    return [n for n in learned if not entry(n)], [n for n in learned if entry(n)]
+
+
+def learned_figure(series: Series, *, markers=(), uirevision: str = "learned", labels: Labels = EN) -> Fig:
+    """Every learned scalar over training (ReZero gates, DyT/Derf a and s, any one-element parameter a
+    variant registers), one line each, coloured by layer."""
+    scalars, _ = _learned_names(series)
+    prefixes = block_prefixes(series)
+    colors = dict(zip(prefixes, layer_colors(len(prefixes))))
+    fig = Fig()
+    for n in scalars:
+        s, v = thin(*series[n])
+        b = names.parse(n)
+        fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=n.replace("blocks.", "L").replace(".param.", " "),
+                           line=dict(color=colors.get(b.prefix, "#444") if b else "#444", width=1.5)))
+    if not scalars:
+        _empty(fig, labels("fig.diag.no_scalars"))
+    fig.update_xaxes(title_text=labels.word("step"))
+    _mark(fig, markers, labels)
+    return _layout(fig, labels("fig.diag.learned"), uirevision, height=360)
+
+
+def mixing_figure(series: Series, *, markers=(), uirevision: str = "mixing", labels: Labels = EN) -> Fig:
+    """The entries of every small mixing matrix (a 2-D parameter named ``…mix…``, e.g. hyper-connections)
+    over training: one heatmap row per entry, steps across."""
+    _, entries = _learned_names(series)
+    fig = Fig()
+    if entries:
+        steps = np.unique(np.concatenate([series[n][0] for n in entries]))
+        steps_t, _ = thin(steps, steps.astype(float), 400)
+        z = np.full((len(entries), len(steps_t)), np.nan)
+        for i, n in enumerate(entries):
+            s, v = series[n]
+            idx = np.searchsorted(s, steps_t)
+            ok = (idx < len(s)) & (s[np.minimum(idx, len(s) - 1)] == steps_t)
+            z[i, ok] = v[idx[ok]]
+        fig.add_trace(dict(type="heatmap", x=steps_t, y=[n.replace("blocks.", "L").replace(".param.", " ") for n in entries],
+                           z=z, colorscale=colorscale("RdBu"), zmid=0,
+                           hovertemplate="step %{x}<br>%{y}<br>%{z:.4g}<extra></extra>"))
+    else:
+        _empty(fig, labels("fig.diag.no_mixing"))
+    fig.update_xaxes(title_text=labels.word("step"))
+    _mark(fig, markers, labels)
+    fig = _layout(fig, labels("fig.diag.mixing"), uirevision, height=360)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def pruning_figure(series: Series, *, uirevision: str = "prune", labels: Labels = EN) -> Fig:
+    """Layer pruning: the validation-loss increase when each block is removed, measured at the end of
+    a completed run (``{p}.prune_dloss``); a block near 0 does little (the curse of depth)."""
+    prefixes = [p for p in block_prefixes(series) if f"{p}.prune_dloss" in series]
+    fig = Fig()
+    if prefixes:
+        y = np.array([_get(series, f"{p}.prune_dloss")[1][-1] for p in prefixes], dtype=float)
+        fig.add_trace(dict(type="bar", x=[short(p) for p in prefixes], y=np.where(np.isfinite(y), y, np.nan),
+                           marker_color=layer_colors(len(prefixes)), name="Δ loss"))
+    else:
+        _empty(fig, labels("fig.diag.no_pruning"))
+    fig.update_xaxes(title_text=labels.word("layer"))
+    fig.update_yaxes(title_text=labels("fig.diag.dloss"))
+    fig = _layout(fig, labels("fig.diag.pruning"), uirevision, height=360)
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def s_curve_figure(samples: dict, *, uirevision: str = "scurve", labels: Labels = EN) -> Fig:
+    """DyT/Derf input against output, one panel per norm (``samples``: {module name: (x, y)} from
+    ``resnorm.studies.scurves.s_curves``): the S-curves of Zhu et al. 2025, Fig. 2."""
+    keys = list(samples)
+    fig = Fig()
+    if not keys:
+        fig.add_annotation(text=labels("fig.diag.no_scurve"), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        return _layout(fig, labels("fig.diag.scurve"), uirevision)
+    cols = min(len(keys), 4)
+    rows = math.ceil(len(keys) / cols)
+    fig = subplots(rows=rows, cols=cols, subplot_titles=[k.replace("blocks.", "L") for k in keys],
+                   horizontal_spacing=0.05, vertical_spacing=0.14)
+    colors = layer_colors(len(keys))
+    for n, k in enumerate(keys):
+        x, y = samples[k]
+        fig.add_trace(dict(type="scattergl", x=np.asarray(x), y=np.asarray(y), mode="markers", name=k, showlegend=False,
+                           marker=dict(size=3, color=colors[n], opacity=0.5)), row=n // cols + 1, col=n % cols + 1)
+    fig.update_xaxes(title_text=labels("fig.diag.scurve_x"), row=rows)
+    fig = _layout(fig, labels("fig.diag.scurve"), uirevision, height=230 * rows + 80)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
 RUN_VIEWS = (
     RunView("Loss", (RunChart("loss", lambda s, m, clip, L, ui, log_y: loss_figure(
         s, log_y=log_y, markers=m, uirevision=ui, labels=L)),), log=True),
@@ -588,6 +717,12 @@ RUN_VIEWS = (
         s, markers=m, uirevision=ui, labels=L)),)),
     RunView("Rank", (RunChart("rank", lambda s, m, clip, L, ui, log_y: rank_figure(
         s, markers=m, uirevision=ui, labels=L)),)),
+    RunView("Diagnostics", (  # issue 18
+        RunChart("diag", lambda s, m, clip, L, ui, log_y: diagnostics_figure(s, markers=m, uirevision=ui, labels=L), 3),
+        RunChart("prune", lambda s, m, clip, L, ui, log_y: pruning_figure(s, uirevision=ui, labels=L), 2))),
+    RunView("Learned parameters", (
+        RunChart("learned", lambda s, m, clip, L, ui, log_y: learned_figure(s, markers=m, uirevision=ui, labels=L)),
+        RunChart("mixing", lambda s, m, clip, L, ui, log_y: mixing_figure(s, markers=m, uirevision=ui, labels=L)))),
 )  # i18n: ids (shown via view.*); the Live page adds its attention view (it needs the attention maps)
 
 

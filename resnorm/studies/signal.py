@@ -71,6 +71,16 @@ METRICS: dict[str, tuple[str, str]] = {
                             "‖·‖_{1,∞} = √(‖·‖₁‖·‖_∞)"),
     "attn.entropy": ("attn.entropy", "attention entropy (nats), mean over heads and queries"),
 }
+# ---- issue 18 (i-attn): the diagnostics that are defined at initialisation (resnorm/science/probes.py)
+DIAGNOSTICS = {
+    "attn.max_logit": ("attn.max_logit", "largest self-attention logit the softmax reads (after scale and soft-cap)"),
+    "attn.sink": ("attn.sink", "fraction of self-attention heads whose mean attention to the first key exceeds 0.3"),
+    "resid_post.massive": ("resid_post.massive", "max |x| / median |x| of the stream after the block "
+                           "(massive activations)"),
+    "angular_distance": ("angular_distance", "arccos(cos(x_in, x_out))/π between the stream entering and "
+                         "leaving the block, mean over tokens"),
+}
+METRICS.update(DIAGNOSTICS)
 _BY_SOURCE = {src: metric for metric, (src, _) in METRICS.items()}
 STACK_ORDER = names.STACK_ORDER
 
