@@ -324,9 +324,26 @@ def read_sweep(out_dir: str | os.PathLike) -> SweepRecord:
     if not spec_path.is_file():
         raise ConfigError([("sweep", f"{show(str(d))} holds no {SPEC_FILE}: not a sweep folder")])
     spec = SweepSpec.from_json(read_config_file(str(spec_path)))
+    table = _table_rows(d / CELLS_FILE)
     rows = []
     for c in spec_cells(spec, max_cells=max(MAX_CELLS, spec.n_cells)):
         row = finished_row(cell_folder(d, c.key))
+        if row is None and table.get(c.key, {}).get("status") == "failed":
+            row = table[c.key]  # a failed cell has no finished folder: its row is in the table
         if row is not None:
-            rows.append({**c.values, **row, "key": c.key})
+            rows.append({**row, **c.values, "key": c.key})
     return SweepRecord(d, spec, rows_frame(spec, rows))
+
+
+def _table_rows(path: Path) -> dict[str, dict]:
+    """cells.csv's rows by key ({} when missing or unreadable)."""
+    try:
+        if not path.is_file() or path.stat().st_size > 64 << 20:
+            return {}
+        frame = pd.read_csv(path, dtype={"key": str, "reason": str}, keep_default_na=True)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return {}
+    if "key" not in frame:
+        return {}
+    frame = frame.astype(object).where(frame.notna(), None)
+    return {str(r["key"]): {k: r.get(k) for k in ROW_COLUMNS if k in r} for r in frame.to_dict("records")}

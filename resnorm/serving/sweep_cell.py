@@ -55,7 +55,7 @@ def run_cell(cfg_json: str, folder: str, target: float | None = None, threads: i
         row.update(status=summary.status, final_loss=summary.final_loss, steps=int(summary.steps),
                    min_loss=float(finite.min()) if len(finite) else None,
                    steps_to_target=_steps_to_target(finite, target), reason=summary.reason or "")
-        row["seconds"] = round(time.perf_counter() - start, 4)
+        row["seconds"] = round(time.perf_counter() - start, 4)  # the cell's time: predictors + training
         from .runs import write_into
 
         out = summary.to_dict()
@@ -63,8 +63,8 @@ def run_cell(cfg_json: str, folder: str, target: float | None = None, threads: i
         Path(folder).mkdir(parents=True, exist_ok=True)
         write_into(folder, cfg, frame, out, None)
     except Exception as e:  # a cell that cannot run or be saved is a failed row, never the sweep's end
-        row.update(status="failed", reason=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}")
-    row["seconds"] = round(time.perf_counter() - start, 4)
+        row.update(status="failed", reason=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}",
+                   seconds=round(time.perf_counter() - start, 4))
     return {k: _plain(v) for k, v in row.items()}
 
 
