@@ -6,8 +6,8 @@ CPU priority (``RESNORM_WORKER_NICE``), then runs cell after cell (``sweep_cell.
 own queue: the per-cell cost is the cell, not an interpreter and a torch import (~2 s each). From
 the app (a sweep holding training slots) the workers run at the server's lower priority
 (``RESNORM_WORKER_NICE``, as every training process there); from the command line at normal priority
-(niced workers on a busy machine lose the CPU to every other process: ``bench --sweep`` measured them
-behind per-cell processes before this).
+(niced workers on a busy machine lose the CPU to every other process: in ``bench --sweep`` on the
+loaded 2-core machine they ran at half the cells/s of Ray's workers, which are not niced).
 
 The parent knows which cell each worker holds, so a worker that dies (killed, out of memory) turns
 its cell into a ``failed`` row and is replaced; the sweep goes on. A worker whose parent has gone
