@@ -21,6 +21,7 @@ RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all
 takes (``resnorm.bench_defaults``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
 ``--options``: instead, the cost per step of each issue-18 option against Pre-LN (``resnorm.bench_options``).
+``--sweep``: instead, the cells/s of a sweep on each backend (``resnorm.bench_sweep``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
@@ -237,6 +238,13 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2,3,4", metavar="LIST", help="with --defaults: seeds (default 0,1,2,3,4)")
     p.add_argument("--options", action="store_true",
                    help="instead: the cost per step of each issue-18 option against Pre-LN (see resnorm.bench_options)")
+    p.add_argument("--sweep", action="store_true",
+                   help="instead: cells/s of a sweep run as per-cell processes, warm workers and on a local Ray "
+                        "(see resnorm.bench_sweep)")
+    p.add_argument("--sweep-cells", type=int, default=8, metavar="N", help="with --sweep: cells (default 8)")
+    p.add_argument("--sweep-steps", type=int, default=300, metavar="N", help="with --sweep: steps per cell (default 300)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="with --sweep: cells at once (default: one per core)")
     args = p.parse_args(argv)
     if args.defaults or args.lessons:
         from . import bench_defaults
@@ -277,6 +285,13 @@ def main(argv=None) -> int:
             print(machine(device), "·", threads_label(threads[0]))
             print(bench_options.table(rates, one_off))
         return 0
+    if args.sweep:
+        if min(args.sweep_cells, args.sweep_steps, args.workers or 1) < 1 or args.sweep_steps < 20:
+            print("error: --sweep-cells and --workers must be at least 1, --sweep-steps at least 20", file=sys.stderr)
+            return 2
+        from . import bench_sweep
+
+        return bench_sweep.main(args, device)
     if args.process:
         from . import bench_process
 

@@ -1,4 +1,4 @@
-"""Command line (docs/ARCHITECTURE.md §3): ``python -m resnorm {train,init-stats} [options]``.
+"""Command line (docs/ARCHITECTURE.md §3): ``python -m resnorm {train,init-stats,sweep} [options]``.
 
 Options are generated from the config schema (``resnorm.science.config``): every field is ``--field-name``
 with its help text, choices and default. Invalid input exits 2 with a single ``error:`` line that
@@ -94,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _threads_option(t)
     _add_config_options(t, ("model", "task", "train"))
+
+    w = sub.add_parser("sweep", help="train every combination of 1-3 swept fields; writes DIR/cells.csv and a run per cell",
+                       description="Train a base config (every train option) over 1-3 axes, e.g. --axis layers=2,4,8 "
+                       "--axis lr=3e-4,1e-3,3e-3. Writes DIR/sweep.json, DIR/cells.csv (one row per cell: the axis "
+                       "fields, status, final_loss, min_loss, steps, steps_to_target, seconds, the at-initialisation "
+                       "predictors) and DIR/cells/<key>/ (config.json, metrics.csv, summary.json, as train --out). "
+                       "Rerunning skips finished cells; a diverged or failed cell is a result, never the end.")
+    w.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; rerun to resume)")
+    w.add_argument("--axis", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a swept config field and its values (1 to 3 axes), e.g. lr=3e-4,1e-3 or norm_position=pre,post")
+    w.add_argument("--target", type=float, default=None, metavar="LOSS",
+                   help="a training-loss target: each cell reports steps_to_target, the first step at or below it")
+    w.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: one Ray task per cell, "
+                   "a local Ray or the cluster at RAY_ADDRESS")
+    w.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="cells trained at once (default: one per core; ray: the cluster's CPUs)")
+    w.add_argument("--config", metavar="FILE.json", help="start from a saved config.json; options override it")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads per cell (default: 1; parallelism comes from cells side by side)")
+    _add_config_options(w, ("model", "task", "train"))
 
     sub.add_parser("bench", help="steps/s of the trainer against a bare PyTorch loop (see: bench --help)",
                    add_help=False)
@@ -263,6 +285,107 @@ def cmd_init_stats(args) -> int:
     return 0
 
 
+def _sweep_spec(args):
+    """The sweep's spec from the arguments; a bad axis is a usage error naming it (``--axis NAME: why``)."""
+    from .studies.sweep_spec import MAX_AXES, SweepSpec, parse_axis
+
+    if not args.axis or len(args.axis) > MAX_AXES:
+        raise _UsageError(f"--axis: give 1 to {MAX_AXES} axes, e.g. --axis lr=3e-4,1e-3 (got {len(args.axis)})")
+    axes = {}
+    for text in args.axis:
+        try:
+            name, values = parse_axis(text)
+        except ConfigError as e:
+            raise _UsageError(f"--axis {e.problems[0][0]}: {e.problems[0][1]}") from None
+        if name in axes:
+            raise _UsageError(f"--axis {name}: given twice; put every value in one --axis {name}=V1,V2,...")
+        axes[name] = values
+    steps = args.steps
+    args.steps = None  # the spec sets the cells' steps (and keeps every step's metrics)
+    base = _config_from_args(args)
+    try:
+        return SweepSpec(base, axes, steps=steps, target=args.target)
+    except ConfigError as e:
+        f, m = e.problems[0]
+        raise _UsageError(f"--axis {f}: {m}" if f in axes else f"{_field_option(f)}: {m}") from None
+
+
+def cmd_sweep(args) -> int:
+    import threading
+
+    from .serving.sweep import SweepJob
+    from .studies.sweep_spec import cells
+
+    from .science.feasibility import check
+
+    spec = _sweep_spec(args)
+    try:
+        all_cells = cells(spec)
+    except ConfigError as e:
+        f, m = e.problems[0]
+        raise _UsageError(f"--axis {f}: {m}") from None
+    for c in all_cells:  # every cell must be able to train here (memory), before any starts
+        problems = check(c.config, read_text=False)
+        if problems:
+            f, m = problems[0]
+            axis = f if f in c.values else list(c.values)[-1]
+            shown = ", ".join(f"{k}={v}" for k, v in c.values.items())
+            raise _UsageError(f"--axis {axis}: the cell {shown} cannot train here: {m}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError([("workers", f"must be at least 1 (got {args.workers})")])
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError([("threads", f"must be at least 1 (got {args.threads})")])
+    out = _prepare_out_dir(args.out)
+    bar = None
+    lock = threading.Lock()
+
+    def on_cell(result):
+        with lock:
+            if bar is not None:
+                r = result.row
+                loss = r.get("final_loss")
+                bar.set_postfix_str(f"{r['status']}" + (f" {loss:.3f}" if isinstance(loss, float) else ""), refresh=False)
+                bar.update(1)
+
+    job = SweepJob(spec, out, args.backend, args.workers, None, threads=args.threads or 1)
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=job.total, initial=0, desc=f"sweep ({args.backend}, {job.workers} workers)", unit="cell",
+                   file=sys.stderr, dynamic_ncols=True)
+    job.on_cell = on_cell
+    previous = _on_sigterm()
+    interrupted = None
+    try:
+        job.start()
+        while not job.join(0.5):
+            pass
+    except KeyboardInterrupt as e:
+        interrupted = "SIGTERM" if isinstance(e, _Terminated) else "SIGINT"
+        job.stop()
+        job.join()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if bar is not None:
+            bar.close()
+    counts = _status_counts(job.rows())
+    print(f"{job.status}: {job.done}/{job.total} cells ({job.skipped} already done; {counts}); "
+          f"wrote {out}/cells.csv and {out}/cells/", file=sys.stderr)
+    if job.status == "failed":
+        print(_one_line(f"error: the sweep failed: {job.error}"), file=sys.stderr)
+        return 1
+    return {"SIGINT": 130, "SIGTERM": 143}.get(interrupted, 0)
+
+
+def _status_counts(rows) -> str:
+    """``3 completed, 1 diverged`` from rows' statuses."""
+    from collections import Counter
+
+    c = Counter(r.get("status") for r in rows)
+    return ", ".join(f"{n} {s}" for s, n in sorted(c.items())) or "none run"
+
+
 def _field_option(field: str) -> str:
     if "." in field or field.isupper():  # section.field from a JSON config; an environment variable
         return field
@@ -286,7 +409,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return {"train": cmd_train, "init-stats": cmd_init_stats}[args.command](args)
+        return {"train": cmd_train, "init-stats": cmd_init_stats, "sweep": cmd_sweep}[args.command](args)
     except _UsageError as e:
         print(_one_line(f"error: {e}"), file=sys.stderr)
     except ConfigError as e:

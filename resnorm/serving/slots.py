@@ -70,6 +70,17 @@ class TrainingSlots:
         with self._lock:
             return len(self._waiting)
 
+    def take(self, n: int) -> list[int]:
+        """Up to ``n`` slot tokens that are free now and not owed to a waiter (possibly none); never
+        blocks. A sweep holds one slot per worker process it runs: ``take(workers)``, release each."""
+        with self._lock:
+            out = []
+            while len(out) < n and len(self._holders) < self.capacity and not self._waiting:
+                self._next += 1
+                self._holders.add(self._next)
+                out.append(self._next)
+            return out
+
     def release(self, token: int | None) -> None:
         while True:
             with self._lock:
