@@ -38,5 +38,7 @@ if page is not pages["lessons"]:
     lessons_view.session_lesson().stop(wait=0.0)
 if page is not pages["map"]:
     map_view.session_sweep().stop(wait=0.0)
+if page is not pages["lessons"]:
+    map_view.session_lesson_sweep().stop(wait=0.0)
 st.sidebar.caption(t("app.caption", version=resnorm.__version__))
 page.run()

@@ -22,6 +22,7 @@ from resnorm.serving import sweep_session as SS
 from resnorm.serving.sweep import SweepRecord
 from resnorm.studies import figures as F
 from resnorm.studies import figures_map as FM
+from resnorm.studies import lessons as LS
 from resnorm.studies import predictors as P
 from resnorm.studies.sweep_spec import NOT_SWEPT, SweepSpec, cells, parse_axis
 from ui import safe, share
@@ -46,6 +47,14 @@ def session_sweep() -> SS.SessionSweep:
 
 def sweepable() -> list[str]:
     return [n for n in field_index() if n not in NOT_SWEPT and n not in NOT_FROM_TEXT]
+
+
+def _field_name(n: str) -> str:
+    """A field as the axis selector shows it: its label, and its config name when that differs."""
+    if n == NONE:
+        return t("map.no_facets")
+    label = field_label(n)
+    return label if label == n else f"{label} ({n})"
 
 
 def axis_text(values) -> str:
@@ -130,7 +139,7 @@ def axis_controls() -> tuple[dict | None, list[str]]:
         st.session_state.setdefault(vkey, default_values)
         c1, c2 = st.columns([1, 2])
         name = c1.selectbox(t(f"map.{key}"), options, key=fkey,
-                            format_func=lambda n: t("map.no_facets") if n == NONE else f"{field_label(n)} ({n})")
+                            format_func=_field_name)
         text = c2.text_input(t("map.values"), key=vkey, help=t("map.values_help"),
                              disabled=name == NONE, placeholder="2,4,8")
         if name == NONE:
@@ -360,3 +369,99 @@ def sweeps_section() -> None:
             if st.query_params.get("lang"):
                 params["lang"] = st.query_params["lang"]
             st.switch_page("app_pages/map.py", query_params=params)
+
+
+# ---- a map lesson (the Lessons page, ``kind == "map"``) ------------------------------------------------------
+@st.cache_resource(scope="session", on_release=lambda s: s.close())
+def session_lesson_sweep() -> SS.SessionSweep:
+    """This session's lesson sweep (apart from the map page's own); stopped when the session ends."""
+    return SS.SessionSweep()
+
+
+def lesson_spec(lesson: LS.Lesson, scale: str, changes: dict | None) -> SweepSpec:
+    return SweepSpec(base=RunConfig.from_flat(lesson.base_flat(scale, changes)), axes=lesson.sweep_axes(scale))
+
+
+def lesson_experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
+    """What the lesson sweeps, and Run / Stop / Reset (the Lessons page's keys)."""
+    st.subheader(t("lessons.experiment"))
+    st.markdown(t(f"lesson.{lesson.id}.run"))
+    scale = "reduced" if quick else "full"
+    spec = lesson_spec(lesson, scale, changes) if changes is not None else None
+    if spec is not None:
+        axes = " × ".join(f"{field_label(k)} {{{axis_text(v)}}}" for k, v in spec.axes.items())
+        st.caption(t("map.lesson_cells", n=spec.n_cells, axes=axes, steps=spec.base.train.steps))
+    sweep = session_lesson_sweep()
+    running = sweep.active
+    cols = st.columns(3)
+    if cols[0].button(t("lessons.run"), icon=":material/play_arrow:", type="primary", key="lesson_run",
+                      disabled=spec is None or running, width="stretch",
+                      help=t("lessons.busy") if running else t("map.run_help")):
+        why = sweep.start(spec, tag=(lesson.id, scale, tuple(sorted((changes or {}).items()))))
+        if why:
+            st.session_state["lesson_error"] = say(why)
+        st.rerun()
+    if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
+                      width="stretch"):
+        sweep.stop()
+        st.rerun()
+    if cols[2].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
+                      disabled=sweep.job is None or running):
+        sweep.reset()
+        st.rerun()
+    err = st.session_state.pop("lesson_error", None)
+    if err:
+        st.error(err)
+    st.subheader(t("lessons.look"))
+    st.markdown(t(f"lesson.{lesson.id}.look"))
+
+
+def lesson_results(lesson: LS.Lesson, show_verdict) -> None:
+    """The lesson's map filling in, the largest trainable rate per depth, and — once every cell has
+    finished — the verdict (``show_verdict(lesson, verdict)``, the Lessons page's)."""
+    sweep = session_lesson_sweep()
+    refreshing(sweep, lambda: _lesson_results(lesson, sweep, show_verdict), every=1.0)
+
+
+def _lesson_results(lesson: LS.Lesson, sweep: SS.SessionSweep, show_verdict) -> None:
+    job = sweep.job
+    if job is None or sweep.tag is None or sweep.tag[0] != lesson.id:
+        st.info(t("lessons.start_hint"), icon=":material/science:")
+        return
+    progress(sweep)
+    rows = job.frame()
+    fig = FM.map_figure(rows, job.spec.axes, "final_loss", log=True, labels=chart_labels(), names=metric_names(),
+                        uirevision=f"lesson{lesson.id}-{sweep.run_id}")
+    st.plotly_chart(F.prebuilt(fig), key="lesson_map", config=PLOTLY_CONFIG)
+    trained = lesson.margins["trained"]
+    table = {}
+    for v in lesson.variants:
+        best = LS.largest_trainable(rows, v.changes, trained)
+        table[t(f"lesson.{lesson.id}.variant.{v.id}")] = {L: (f"{lr:g}" if lr > 0 else "—") for L, lr in best.items()}
+    if any(table.values()):
+        st.caption(t("map.lesson_best", trained=trained))
+        frame = pd.DataFrame(table).T
+        frame.columns = [f"{field_label('layers')} {c}" for c in frame.columns]
+        st.dataframe(frame, width="stretch", key="lesson_best")
+    if job.finished:
+        if job.status == "completed" and len(rows) == job.total:
+            _, scale, changes = sweep.tag
+            try:
+                show_verdict(lesson, lesson.check(LS.sweep_results(lesson, rows, scale, dict(changes))))
+            except Exception as e:  # noqa: BLE001 — said, not raised
+                st.error(f"{type(e).__name__}: {safe.md(str(e), 300)}", icon=":material/error:")
+        else:
+            st.warning(t("lessons.no_verdict"), icon=":material/stop_circle:")
+
+
+def lesson_open_button(lesson: LS.Lesson, changes: dict | None) -> None:
+    """For a teacher: the lesson's sweep on the Trainability map page, to change and extend."""
+    if changes is None:
+        return
+    if st.button(t("lessons.open_in", page=t("map.page")), icon=":material/open_in_new:", key="lesson_open_in",
+                 help=t("lessons.open_in_help")):
+        preset(lesson_spec(lesson, "full", changes))
+        st.session_state["_url_read_map"] = True
+        st.session_state.pop(OPEN_KEY, None)
+        params = {"lang": st.query_params["lang"]} if st.query_params.get("lang") else {}
+        st.switch_page("app_pages/map.py", query_params=params)

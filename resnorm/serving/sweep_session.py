@@ -86,6 +86,7 @@ class SessionSweep:
         self.slots = slots or global_slots()
         self.root, self.workers = root, workers
         self.job: SweepJob | None = None
+        self.tag = None  # what the page started the sweep for (e.g. a lesson, its scale and changes)
         self.run_id = 0
         self._lock = threading.Lock()
 
@@ -101,8 +102,9 @@ class SessionSweep:
     def queue_position(self) -> int | None:
         return self.job.progress()["queue_position"] if self.job is not None else None
 
-    def start(self, spec: SweepSpec) -> str | None:
-        """Start ``spec`` in the background (queued for a slot when none is free); None, or why not."""
+    def start(self, spec: SweepSpec, tag=None) -> str | None:
+        """Start ``spec`` in the background (queued for a slot when none is free); None, or why not.
+        ``tag`` is kept as ``self.tag`` for the page (what the sweep was started for)."""
         from .sessions import refusal
 
         with self._lock:
@@ -123,7 +125,7 @@ class SessionSweep:
                 job = SweepJob(spec, out, "local", self.workers, slots=self.slots, max_cells=cap)
             except ConfigError as e:
                 return problems_message(e.problems)
-            self.job = job
+            self.job, self.tag = job, tag
             self.run_id += 1
             job.start()
             return None
@@ -136,7 +138,7 @@ class SessionSweep:
 
     def reset(self) -> None:
         self.stop()
-        self.job = None
+        self.job, self.tag = None, None
 
     def close(self) -> None:
         """Session ended: stop the sweep so its slots go to someone else."""

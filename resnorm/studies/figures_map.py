@@ -123,7 +123,8 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
     bar = dict(title=dict(text=f"log₁₀ {name}" if log else name))
     if log and len(finite):  # ticks at round values, labelled by the value itself
         lo, hi = math.floor(np.log10(finite.min())), math.ceil(np.log10(finite.max()))
-        ticks = [p + math.log10(m) for p in range(lo, hi + 1) for m in (1, 2, 5) if p + math.log10(m) <= hi]
+        steps = (1, 2, 5) if hi - lo <= 2 else (1, 3) if hi - lo <= 4 else (1,)  # at most ~8 ticks
+        ticks = [p + math.log10(m) for p in range(lo, hi + 1) for m in steps if p + math.log10(m) <= hi]
         bar.update(tickvals=ticks, ticktext=[f"{10 ** t:.3g}" for t in ticks], title=dict(text=name))
     fig.update_layout(coloraxis=dict(colorscale=colorscale(COLORSCALE), colorbar=bar),
                       legend=dict(orientation="h", y=-0.18, x=0))
