@@ -2,7 +2,7 @@
 panel per value of an optional third axis (facets). Pure: rows in, a plain-dict figure out
 (``figures.Fig``; see ``resnorm.studies.figures`` for the conventions).
 
-The first axis runs down the rows, the second across the columns, each in the sweep's own order
+The first axis runs down the rows (its first value on top), the second across the columns, each in the sweep's own order
 (categorical axes: ``lr`` 3e-4, 1e-3, 3e-3 are evenly spaced, as a learning-rate grid is read).
 With ``log=True`` the colour is log₁₀ of the value (losses span decades between a trained cell and
 one stuck at chance), the hover shows the value itself. A cell that has not finished is blank; a
@@ -116,7 +116,7 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
                           row=1, col=k)
             in_legend.add(st_)
     fig.update_xaxes(type="category", title_text=names.get(x, x), categoryorder="array", categoryarray=x_ticks)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=y_ticks)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=y_ticks, autorange="reversed")  # first on top
     fig.update_yaxes(title_text=names.get(y, y) if y else None, row=1, col=1)
     finite = np.concatenate([z.ravel() for z in all_z])
     finite = finite[np.isfinite(finite) & ((finite > 0) if log else True)]
@@ -132,6 +132,8 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
     fig = _layout(fig, title if title is not None else labels("map.fig.title", metric=name), uirevision,
                   height=height, hovermode="closest")
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
+    if facet:  # room for the panels' titles under the chart's
+        fig.update_layout(margin=dict(t=75))
     return fig
 
 
