@@ -18,6 +18,7 @@ RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all
 
 ``--process``: instead, whole processes, as a user runs them (``resnorm.bench_process``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
+``--sweep``: instead, the cells/s of a sweep on each backend (``resnorm.bench_sweep``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
@@ -228,6 +229,13 @@ def main(argv=None) -> int:
                    help="also measure every config with bf16 autocast (default: on CUDA only)")
     p.add_argument("--process-steps", type=int, default=200, metavar="N",
                    help="with --process: steps per training (default 200)")
+    p.add_argument("--sweep", action="store_true",
+                   help="instead: cells/s of a sweep run as per-cell processes, warm workers and on a local Ray "
+                        "(see resnorm.bench_sweep)")
+    p.add_argument("--sweep-cells", type=int, default=8, metavar="N", help="with --sweep: cells (default 8)")
+    p.add_argument("--sweep-steps", type=int, default=300, metavar="N", help="with --sweep: steps per cell (default 300)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="with --sweep: cells at once (default: one per core)")
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.process else 5
@@ -251,6 +259,13 @@ def main(argv=None) -> int:
     if unknown:
         print(f"error: --configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
+    if args.sweep:
+        if min(args.sweep_cells, args.sweep_steps, args.workers or 1) < 1 or args.sweep_steps < 20:
+            print("error: --sweep-cells and --workers must be at least 1, --sweep-steps at least 20", file=sys.stderr)
+            return 2
+        from . import bench_sweep
+
+        return bench_sweep.main(args, device)
     if args.process:
         from . import bench_process
 

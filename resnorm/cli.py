@@ -316,12 +316,21 @@ def cmd_sweep(args) -> int:
     from .serving.sweep import SweepJob
     from .studies.sweep_spec import cells
 
+    from .science.feasibility import check
+
     spec = _sweep_spec(args)
     try:
-        cells(spec)
+        all_cells = cells(spec)
     except ConfigError as e:
         f, m = e.problems[0]
         raise _UsageError(f"--axis {f}: {m}") from None
+    for c in all_cells:  # every cell must be able to train here (memory), before any starts
+        problems = check(c.config, read_text=False)
+        if problems:
+            f, m = problems[0]
+            axis = f if f in c.values else list(c.values)[-1]
+            shown = ", ".join(f"{k}={v}" for k, v in c.values.items())
+            raise _UsageError(f"--axis {axis}: the cell {shown} cannot train here: {m}")
     if args.workers is not None and args.workers < 1:
         raise ConfigError([("workers", f"must be at least 1 (got {args.workers})")])
     if args.threads is not None and args.threads < 1:

@@ -236,6 +236,19 @@ def test_stopping_a_queued_sweep_leaves_the_queue(tmp_path):
     assert slots.busy == 0
 
 
+@pytest.mark.slow
+def test_stopping_a_running_sweep_abandons_the_cells_in_flight_and_a_rerun_finishes(tmp_path):
+    spec = SweepSpec(base(), {"seed": (0, 1, 2, 3)}, steps=3000)
+    job = SweepJob(spec, tmp_path, workers=2).start()
+    assert wait(lambda: job.status == "running", timeout=60)
+    job.stop()
+    assert job.join(60) and job.status == "stopped" and job.done < 4
+    seen = []
+    short = SweepSpec(base(), {"seed": (0, 1)}, steps=3)  # another sweep into the same folder: its own cells
+    run_sweep(short, tmp_path, workers=2, on_cell=seen.append)
+    assert [r.row["status"] for r in seen] == ["completed"] * 2
+
+
 def test_bad_backend_workers_or_folder_fail_before_running(tmp_path):
     spec = SweepSpec(base(), {"seed": (0,)}, steps=2)
     for kw, field in [(dict(backend="slurm"), "backend"), (dict(workers=0), "workers"), (dict(threads=0), "threads")]:
@@ -277,6 +290,7 @@ TINY_ARGS = ["--layers", "1", "--d-model", "16", "--heads", "2", "--d-ff", "32",
     ([], "error: --axis: give 1 to 3 axes"),
     (["--axis", "seed=1", "--axis", "seed=2"], "error: --axis seed: given twice"),
     (["--axis", "seed=1,2", "--workers", "0"], "error: --workers: must be at least 1"),
+    (["--axis", "d_model=16,2048", "--d-ff", "8192", "--axis", "layers=1,96"], "error: --axis d_model: the cell d_model=2048, layers=96 cannot train here: the model is too large"),
 ])
 def test_cli_bad_axes_exit_2_with_one_line_naming_the_axis(axes, words, tmp_path):
     r = _cli("--out", str(tmp_path / "s"), *TINY_ARGS, *axes, "--steps", "2", timeout=60)

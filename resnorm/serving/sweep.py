@@ -126,7 +126,8 @@ class SweepJob:
                 self._rows[c.index] = full
                 self._skipped.append(CellResult(c, full, True))
         self.todo = [c for c in self.cells if c.index not in self._rows]
-        self.workers = min(workers or default_workers(), max(1, len(self.todo)))
+        self._requested = workers
+        self.workers = min(workers or default_workers(), max(1, len(self.todo)))  # ray on a cluster: its CPUs
         self.status = "queued"
         self.error = ""
         self._ran = 0
@@ -218,8 +219,8 @@ class SweepJob:
     def _take_slots(self) -> list[int] | None:
         """One slot per worker from the shared cap: wait in the queue for the first, take what is free
         for the rest (the job then runs with that many workers). None when stopped while waiting."""
-        if self.slots is None:
-            return []
+        if self.slots is None or (self.backend_name == "ray" and os.environ.get("RAY_ADDRESS", "").strip()):
+            return []  # a cluster's cells do not run on this server
         got, ready = [], threading.Event()
 
         def granted(token):
@@ -245,7 +246,11 @@ class SweepJob:
         if self.backend_name == "ray":
             from .sweep_ray import RayBackend
 
-            return RayBackend(self.workers)
+            on_cluster = bool(os.environ.get("RAY_ADDRESS", "").strip())
+            backend = RayBackend(self._requested if on_cluster and self.slots is None else self.workers)
+            backend.workers = min(backend.workers, max(1, len(self.todo)))
+            self.workers = backend.workers
+            return backend
         from .sweep_local import LocalBackend
 
         return LocalBackend(self.workers, self.threads)

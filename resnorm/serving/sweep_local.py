@@ -65,6 +65,7 @@ class LocalBackend:
         self._procs: dict[int, tuple] = {}   # wid -> (process, task queue)
         self._busy: dict[int, object] = {}   # wid -> cell id
         self._next_wid = 0
+        self.ready: set[int] = set()  # workers that have imported torch and wait for cells
         for _ in range(self.workers):
             self._spawn()
 
@@ -100,12 +101,15 @@ class LocalBackend:
         except queue.Empty:
             pass
         for kind, wid, cid, row in items:
-            if kind == "done" and self._busy.get(wid) == cid:
+            if kind == "ready":
+                self.ready.add(wid)
+            elif kind == "done" and self._busy.get(wid) == cid:
                 del self._busy[wid]
                 out.append((cid, row))
         for wid, (p, _) in list(self._procs.items()):
             if not p.is_alive():
                 del self._procs[wid]
+                self.ready.discard(wid)
                 cid = self._busy.pop(wid, None)
                 if cid is not None:
                     out.append((cid, {"status": "failed", "steps": 0, "final_loss": None, "min_loss": None,
