@@ -14,6 +14,15 @@ from resnorm.i18n import Labels
 from resnorm.studies import figures_map as FM
 
 
+def _marks(fig):
+    """The visible status marks (not the invisible per-cell click targets)."""
+    return [t for t in fig["data"] if t["type"] == "scatter" and t.get("legendgroup") != FM.CELLS]
+
+
+def _cells(fig, panel: int = 0):
+    return [t for t in fig["data"] if t.get("legendgroup") == FM.CELLS][panel]
+
+
 def _array(v):
     """A trace's array as numpy: typed-array specs (``{"dtype", "bdata", "shape"}``) decoded."""
     if isinstance(v, dict) and "bdata" in v:
@@ -55,7 +64,9 @@ def test_heatmap_cells_equal_the_rows_values_on_a_log_scale():
         else:
             assert math.isnan(z[i, j])  # diverged: no colour
     assert math.isnan(z[1, 2])  # not finished: blank
-    assert "not finished" in heat[0]["text"][1][2]
+    cells = _cells(fig)  # the hover: one text per cell, row by row
+    assert list(zip(cells["y"], cells["x"]))[5] == ("4", "0.01") and "not finished" in cells["text"][5]
+    assert "0.1" in cells["text"][1] and "completed" in cells["text"][1]  # layers 2, lr 1e-3: 0.01 × 10
     go.Figure(fig)  # a valid figure
 
 
@@ -71,19 +82,19 @@ def test_a_linear_scale_shows_the_values_themselves():
 def test_diverged_cells_are_marked_and_listed_with_their_reason():
     rows = _rows()
     fig = FM.map_figure(rows, AXES).to_dict()
-    marks = [t for t in fig["data"] if t["type"] == "scatter"]
+    marks = _marks(fig)
     assert len(marks) == 1 and marks[0]["marker"]["symbol"] == "x"
     assert marks[0]["x"] == ["0.01"] and marks[0]["y"] == ["8"]
     assert "diverged" in marks[0]["text"][0] and "loss is nan at step 7" in marks[0]["text"][0]
     assert FM.diverged_cells(rows, AXES) == [{"layers": 8, "lr": 1e-2}]
     zh = FM.map_figure(rows, AXES, labels=Labels("zh")).to_dict()
-    assert [t for t in zh["data"] if t["type"] == "scatter"][0]["name"] == "发散"
+    assert _marks(zh)[0]["name"] == "发散"
 
 
 def test_failed_cells_are_marked_differently_and_the_hover_escapes_html():
     rows = [dict(layers=2, lr=3e-4, status="failed", final_loss=None, reason="<b>boom</b>")]
     fig = FM.map_figure(rows, AXES).to_dict()
-    mark = next(t for t in fig["data"] if t["type"] == "scatter")
+    mark = _marks(fig)[0]
     assert mark["marker"]["symbol"] == "circle-open"
     assert "&lt;b&gt;boom" in mark["text"][0] and "<b>boom" not in mark["text"][0]
 
@@ -100,7 +111,7 @@ def test_a_third_axis_gives_one_panel_per_value():
     assert ok.sum() == 7 and np.allclose(z_pre[ok] - z_post[ok], math.log10(2))
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert titles == ["norm_position = post", "norm_position = pre"]
-    assert len([t for t in fig["data"] if t["type"] == "scatter" and t["showlegend"]]) == 1  # ✕ once in the legend
+    assert len([t for t in _marks(fig) if t["showlegend"]]) == 1  # ✕ once in the legend
     go.Figure(fig)
 
 

@@ -294,7 +294,12 @@ def _picked(spec: SweepSpec, records: list[dict], event) -> str | None:
     except AttributeError:
         return None
     fields = list(spec.axes)
+    keys = {str(r["key"]) for r in records}
     for pt in points or []:
+        key = pt.get("customdata")
+        key = key[0] if isinstance(key, (list, tuple)) and key else key
+        if isinstance(key, str) and key in keys:
+            return key
         x, y = str(pt.get("x")), str(pt.get("y"))
         for r in records:
             xs = FM.value_text(r.get(fields[1] if len(fields) > 1 else fields[0]))

@@ -20,6 +20,7 @@ from ..i18n import EN, Labels
 from .figures import COLORSCALE, Fig, _layout, colorscale, subplots
 
 DIVERGED, FAILED = "diverged", "failed"
+CELLS = "cells"  # the legend group of the invisible per-cell markers (hover and click)
 MARKS = {DIVERGED: ("x", "#d62728"), FAILED: ("circle-open", "#7f7f7f")}  # status -> (symbol, colour)
 
 
@@ -48,13 +49,15 @@ def _same(a, b) -> bool:
 
 
 def grid(rows, y: str, y_values, x: str, x_values, metric: str, where: dict | None = None):
-    """The cells of one panel as matrices ``(z, status, reason)``, shape (len(y_values), len(x_values)):
-    ``z`` the metric (NaN where missing or not finite), ``status`` "" where the cell has not finished.
+    """The cells of one panel as matrices ``(z, status, reason, key)``, shape (len(y_values), len(x_values)):
+    ``z`` the metric (NaN where missing or not finite), ``status`` "" where the cell has not finished,
+    ``key`` the row's ``key`` (its run folder; "" when absent).
     ``where`` keeps only rows with those values (the facet's)."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     z = np.full((len(y_values), len(x_values)), np.nan)
     status = np.full(z.shape, "", dtype=object)
     reason = np.full(z.shape, "", dtype=object)
+    key = np.full(z.shape, "", dtype=object)
     for r in frame.to_dict("records"):
         if any(not _same(v, r.get(k)) for k, v in (where or {}).items()):
             continue
@@ -67,7 +70,8 @@ def grid(rows, y: str, y_values, x: str, x_values, metric: str, where: dict | No
         status[i, j] = str(r.get("status") or "")
         why = r.get("reason")
         reason[i, j] = "" if why is None or (isinstance(why, float) and math.isnan(why)) else str(why)[:120]
-    return z, status, reason
+        key[i, j] = str(r.get("key") or "")
+    return z, status, reason, key
 
 
 def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True, title: str | None = None,
@@ -95,15 +99,23 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
     all_z, in_legend = [], set()
     for k, fv in enumerate(f_values, 1):
         where = {facet: fv} if facet else None
-        z, status, reason = grid(rows, y, y_values, x, x_values, metric, where) if y else \
+        z, status, reason, keys = grid(rows, y, y_values, x, x_values, metric, where) if y else \
             grid(_one_row(rows), "_row", [None], x, x_values, metric, where)
         all_z.append(z)
         with np.errstate(divide="ignore", invalid="ignore"):
             shown = np.where(z > 0, np.log10(np.where(z > 0, z, 1.0)), np.nan) if log else z
         text = [[_hover(labels, names, y, yv, x, xv, name, z[i, j], status[i, j], reason[i, j])
                  for j, xv in enumerate(x_values)] for i, yv in enumerate(y_values)]
-        fig.add_trace(dict(type="heatmap", x=x_ticks, y=y_ticks, z=shown, text=text, coloraxis="coloraxis",
-                           hovertemplate="%{text}<extra></extra>", xgap=1, ygap=1, name=name), row=1, col=k)
+        fig.add_trace(dict(type="heatmap", x=x_ticks, y=y_ticks, z=shown, coloraxis="coloraxis", hoverinfo="skip",
+                           xgap=1, ygap=1, name=name), row=1, col=k)
+        # one invisible marker per cell: what the hover reads and a click selects (a heatmap's cells
+        # cannot be selected in Streamlit; a scatter's points can)
+        fig.add_trace(dict(type="scatter", mode="markers", x=[x for _ in y_ticks for x in x_ticks],
+                           y=[y for y in y_ticks for _ in x_ticks], text=[h for row in text for h in row],
+                           marker=dict(symbol="square", size=22, opacity=0, color="#000000"),
+                           customdata=[k for row in keys for k in row],
+                           hovertemplate="%{text}<extra></extra>", showlegend=False, legendgroup=CELLS,
+                           name=name), row=1, col=k)
         for st_ in (DIVERGED, FAILED):
             ii, jj = np.nonzero(status == st_)
             if not len(ii):
@@ -120,7 +132,7 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
     fig.update_yaxes(title_text=names.get(y, y) if y else None, row=1, col=1)
     finite = np.concatenate([z.ravel() for z in all_z])
     finite = finite[np.isfinite(finite) & ((finite > 0) if log else True)]
-    bar = dict(title=dict(text=f"log₁₀ {name}" if log else name))
+    bar = dict(title=dict(text=f"log₁₀ {name}" if log else name), len=1.0, thickness=16)
     if log and len(finite):  # ticks at round values, labelled by the value itself
         lo, hi = math.floor(np.log10(finite.min())), math.ceil(np.log10(finite.max()))
         steps = (1, 2, 5) if hi - lo <= 2 else (1, 3) if hi - lo <= 4 else (1,)  # at most ~8 ticks
@@ -128,7 +140,7 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
         bar.update(tickvals=ticks, ticktext=[f"{10 ** t:.3g}" for t in ticks], title=dict(text=name))
     fig.update_layout(coloraxis=dict(colorscale=colorscale(COLORSCALE), colorbar=bar),
                       legend=dict(orientation="h", y=-0.18, x=0))
-    height = max(260, 60 + 38 * len(y_values) + 60)
+    height = max(340, 150 + 40 * len(y_values))  # a short map still has a readable colour bar
     fig = _layout(fig, title if title is not None else labels("map.fig.title", metric=name), uirevision,
                   height=height, hovermode="closest")
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
