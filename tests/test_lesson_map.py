@@ -96,3 +96,18 @@ def test_the_lesson_page_opens_in_both_languages(lang):
     assert not at.button(key="lesson_run").disabled
     assert any(tr("lessons.start_hint") in i.value for i in at.info)
     assert any("32" in c.value for c in at.caption)  # the full map: 4 depths × 4 rates × 2 positions
+
+
+@pytest.mark.parametrize("fname, scale, post", [("lesson7_cells_seed0.csv", "full", {2: 1e-2, 4: 3e-3, 8: 3e-3, 12: 0.0}),
+                                                ("lesson7_quick_cells_seed0.csv", "reduced", {2: 1e-2, 8: 0.0})])
+def test_the_measured_maps_give_the_stated_verdict(fname, scale, post):
+    """The cells this lesson's sweeps produced when it was written (``python -m resnorm sweep`` with the
+    lesson's settings, seed 0; the lesson's note states them): the check holds on both scales."""
+    from helpers import ROOT
+
+    rows = pd.read_csv(ROOT / "tests" / "data" / fname)
+    assert len(rows) == math.prod(len(v) for v in LESSON.sweep_axes(scale).values())
+    v = LESSON.check(LS.sweep_results(LESSON, rows, scale))
+    assert v.ok, v.numbers
+    assert LS.largest_trainable(rows, {"norm_position": "post"}, LESSON.margins["trained"]) == post
+    assert set(LS.largest_trainable(rows, {"norm_position": "pre"}, LESSON.margins["trained"]).values()) == {1e-2}

@@ -384,7 +384,8 @@ def session_lesson_sweep() -> SS.SessionSweep:
 
 
 def lesson_spec(lesson: LS.Lesson, scale: str, changes: dict | None) -> SweepSpec:
-    return SweepSpec(base=RunConfig.from_flat(lesson.base_flat(scale, changes)), axes=lesson.sweep_axes(scale))
+    base = RunConfig.from_flat(lesson.base_flat(scale, changes))  # steps as the CLI's --steps: the same cells
+    return SweepSpec(base=base, axes=lesson.sweep_axes(scale), steps=base.train.steps)
 
 
 def lesson_experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
