@@ -96,3 +96,20 @@ def test_a_tiny_sweep_fills_the_heatmap_and_reopens_from_the_runs_page(runs_dir)
     assert not at.exception
     assert [x.value for x in at.title] == ["Trainability map"]
     assert at.get("plotly_chart")
+
+
+def test_leaving_the_page_stops_the_sweep_and_a_rerun_never_starts_it_twice(runs_dir):
+    at = _map()
+    for k, v in dict(layers=1, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, steps=1_000_000).items():
+        at.number_input(key=f"cfg_{k}").set_value(v)
+    at.text_input(key="map_axis1_values").set_value("1")
+    at.text_input(key="map_axis2_values").set_value("1e-3").run()
+    at.button(key="map_run").click().run()
+    assert not at.exception
+    assert at.button(key="map_run").disabled and not at.button(key="map_stop").disabled  # running: no second start
+    at.run()
+    assert at.button(key="map_run").disabled
+    at.switch_page("app_pages/live.py").run()  # leaving the page stops it
+    at.switch_page("app_pages/map.py")
+    assert wait(lambda: not at.run().button(key="map_run").disabled, timeout=120)
+    assert any("stopped" in str(p.proto) for p in at.get("progress"))

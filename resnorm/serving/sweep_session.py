@@ -96,7 +96,12 @@ class SessionSweep:
 
     @property
     def active(self) -> bool:
-        return self.job is not None and not self.job.finished
+        """Queued, running, or ended but still handing its slots back (the job's thread alive)."""
+        job = self.job
+        if job is None:
+            return False
+        thread = getattr(job, "_thread", None)  # SweepJob sets its status before releasing its slots
+        return not job.finished or (thread is not None and thread.is_alive())
 
     @property
     def queue_position(self) -> int | None:
