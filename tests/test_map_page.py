@@ -113,3 +113,23 @@ def test_leaving_the_page_stops_the_sweep_and_a_rerun_never_starts_it_twice(runs
     at.switch_page("app_pages/map.py")
     assert wait(lambda: not at.run().button(key="map_run").disabled, timeout=120)
     assert any("stopped" in str(p.proto) for p in at.get("progress"))
+
+
+def test_the_link_restores_the_base_and_the_axes_and_the_share_panel_gives_the_command(runs_dir):
+    at = _map(layers="3", axis1="d_model=16,32", axis2="lr=1e-3,1e-2", axis3="norm_position=post,pre", target="0.5")
+    assert at.number_input(key="cfg_layers").value == 3
+    assert at.selectbox(key="map_axis1_field").value == "d_model" and at.text_input(key="map_axis1_values").value == "16,32"
+    assert at.selectbox(key="map_axis3_field").value == "norm_position"
+    assert at.number_input(key="map_target").value == 0.5
+    assert any("8 cells" in c.value for c in at.caption)
+    code = " ".join(c.value for c in at.code)
+    assert "python -m resnorm sweep" in code and "--axis d_model=16,32" in code and "--target 0.5" in code
+    assert "axis1=d_model" in code  # the link
+
+
+@pytest.mark.parametrize("query, shown", [({"sweep": "../../etc"}, "sweep"), ({"target": "abc"}, "target=abc"),
+                                          ({"axis2": "lr=abc"}, "Axis lr")])
+def test_a_bad_link_is_named_never_a_traceback(query, shown, runs_dir):
+    at = _map(**query)
+    assert not at.exception
+    assert any(shown in x.value for x in list(at.info) + list(at.error)), [x.value for x in list(at.info) + list(at.error)]

@@ -273,10 +273,10 @@ def _panel(sweep: SS.SessionSweep) -> None:
 def correlations(rows: pd.DataFrame) -> None:
     st.markdown(t("map.predictors"))
     corr = P.predictor_correlation(rows)
+    rho = [f"{r:+.2f}" if math.isfinite(r) else "—" for r in corr["spearman"]]  # — : fewer than 3 cells, or constant
     table = pd.DataFrame({t("map.col.predictor"): [t(f"map.metric.pred_{p}") for p in corr["predictor"]],
-                          t("map.col.spearman"): corr["spearman"], t("map.col.n"): corr["n"]})
-    st.dataframe(table, hide_index=True, width="stretch", key="map_corr", column_config={
-        t("map.col.spearman"): st.column_config.NumberColumn(format="%+.2f")})
+                          t("map.col.spearman"): rho, t("map.col.n"): corr["n"]})
+    st.dataframe(table, hide_index=True, width="stretch", key="map_corr")
     st.caption(t("map.predictors_help"))
 
 
