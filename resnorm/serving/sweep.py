@@ -251,9 +251,10 @@ class SweepJob:
             backend.workers = min(backend.workers, max(1, len(self.todo)))
             self.workers = backend.workers
             return backend
+        from .procworker import worker_niceness
         from .sweep_local import LocalBackend
 
-        return LocalBackend(self.workers, self.threads)
+        return LocalBackend(self.workers, self.threads, worker_niceness() if self.slots is not None else 0)
 
     def _loop(self, backend) -> None:
         pending = list(self.todo)

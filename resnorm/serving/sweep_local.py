@@ -3,7 +3,11 @@
 Each worker is a ``spawn``ed process (no forked locks or CUDA state, and never the parent's main
 script: ``procworker._without_main``) that imports torch once, sets one intra-op thread and a lower
 CPU priority (``RESNORM_WORKER_NICE``), then runs cell after cell (``sweep_cell.run_cell``) from its
-own queue: the per-cell cost is the cell, not an interpreter and a torch import (~2 s each).
+own queue: the per-cell cost is the cell, not an interpreter and a torch import (~2 s each). From
+the app (a sweep holding training slots) the workers run at the server's lower priority
+(``RESNORM_WORKER_NICE``, as every training process there); from the command line at normal priority
+(niced workers on a busy machine lose the CPU to every other process: in ``bench --sweep`` on the
+loaded 2-core machine they ran at half the cells/s of Ray's workers, which are not niced).
 
 The parent knows which cell each worker holds, so a worker that dies (killed, out of memory) turns
 its cell into a ``failed`` row and is replaced; the sweep goes on. A worker whose parent has gone
@@ -54,12 +58,10 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, workers: int, threads: int = 1, niceness: int | None = None):
-        from .procworker import worker_niceness
-
+    def __init__(self, workers: int, threads: int = 1, niceness: int = 0):
         self.workers = max(1, int(workers))
         self.threads = threads
-        self.niceness = worker_niceness() if niceness is None else niceness
+        self.niceness = niceness  # the app passes RESNORM_WORKER_NICE: its pages must stay responsive
         self._ctx = mp.get_context("spawn")
         self._results = self._ctx.Queue()
         self._procs: dict[int, tuple] = {}   # wid -> (process, task queue)

@@ -4,8 +4,8 @@
 script in the same process, and ``ray.init`` twice would fail or start a second local Ray):
 
 - ``RAY_ADDRESS`` unset: a local Ray on this machine, started lean for small machines — no
-  dashboard, a 100 MiB object store (only scalars travel through it), ``num_cpus`` = the sweep's
-  workers; this repository is put on the workers' ``PYTHONPATH``;
+  dashboard, a 100 MiB object store (only scalars travel through it), ``num_cpus`` = this machine's
+  cores (or the first sweep's workers when more); this repository is put on the workers' ``PYTHONPATH``;
 - ``RAY_ADDRESS`` set (``ray://host:10001``, ``host:6379``, or inside ``ray job submit``): attach
   to that cluster; every node needs resnorm's requirements and the ``resnorm`` package importable,
   and the sweep's output folder on a filesystem every node shares (each cell writes its own folder).
@@ -75,7 +75,9 @@ class RayBackend:
     def __init__(self, workers: int | None = None):
         import ray
 
-        self.info = ensure_ray(workers)
+        # a local Ray is started once per process, for every later sweep too: size it to the machine
+        # (or to more workers when asked), and cap the cells in flight per sweep below
+        self.info = ensure_ray(max(workers or 1, os.cpu_count() or 1))
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, min(workers, cpus) if workers else cpus)
         self._gpus = ray.cluster_resources().get("GPU", 0) > 0
