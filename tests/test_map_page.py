@@ -104,6 +104,8 @@ def test_leaving_the_page_stops_the_sweep_and_a_rerun_never_starts_it_twice(runs
         at.number_input(key=f"cfg_{k}").set_value(v)
     at.text_input(key="map_axis1_values").set_value("1")
     at.text_input(key="map_axis2_values").set_value("1e-3").run()
+    # AppTest's sessions share the session-scoped resources: an earlier test's sweep may still be closing
+    assert wait(lambda: not at.run().button(key="map_run").disabled, timeout=120)
     at.button(key="map_run").click().run()
     assert not at.exception
     assert at.button(key="map_run").disabled and not at.button(key="map_stop").disabled  # running: no second start
