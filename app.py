@@ -3,7 +3,7 @@ import streamlit as st
 
 import resnorm
 from resnorm import settings
-from ui import compare_view, lessons_view, live
+from ui import compare_view, lessons_view, live, map_view
 from ui.i18n import keep_in_url, language_switch, t
 
 st.set_page_config(page_title=t("app.name"), page_icon=":material/stacked_line_chart:", layout="wide")
@@ -15,6 +15,7 @@ pages = {
     "compare": st.Page("app_pages/compare.py", title=t("page.compare"), icon=":material/compare:",
                        url_path="compare"),
     "init": st.Page("app_pages/init.py", title=t("page.init"), icon=":material/tune:", url_path="init"),
+    "map": st.Page("app_pages/map.py", title=t("map.page"), icon=":material/grid_on:", url_path="map"),
     "runs": st.Page("app_pages/runs.py", title=t("page.runs"), icon=":material/folder_open:", url_path="runs"),
     "lessons": st.Page("app_pages/lessons.py", title=t("page.lessons"), icon=":material/school:",
                        url_path="lessons"),
@@ -35,5 +36,9 @@ if page is not pages["compare"]:
     compare_view.session_compare().stop(wait=0.0)
 if page is not pages["lessons"]:
     lessons_view.session_lesson().stop(wait=0.0)
+if page is not pages["map"]:
+    map_view.session_sweep().stop(wait=0.0)
+if page is not pages["lessons"]:
+    map_view.session_lesson_sweep().stop(wait=0.0)
 st.sidebar.caption(t("app.caption", version=resnorm.__version__))
 page.run()

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import runs_view as rv
-from ui import share
+from ui import map_view, share
 from ui.i18n import t
 
 st.title(t("runs.title"))
@@ -16,3 +16,4 @@ if len(chosen) == 1:
     rv.single(root, chosen[0])
 elif chosen:
     rv.overlay(root, chosen)
+map_view.sweeps_section()

@@ -94,6 +94,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "what the runs folder may hold in all, GiB"),
     Setting("RESNORM_MAX_WEIGHTS_MB", _number(float, 0, lo_open=True, unit="MB"), 50.0, "50",
             "largest weights a run saved by the app keeps, MB (the CLI always writes them)"),
+    Setting("RESNORM_MAX_SWEEP_CELLS", _number(int, 1, 1000), 48, "48",
+            "cells one sweep started from the Trainability map page may have (the CLI allows up to 1000)"),
 ]}
 
 

@@ -22,10 +22,11 @@ TEXT_KEYS = ("title", "summary", "question", "run", "look", "why", "note", "ok",
 
 
 # ---- lessons as data ------------------------------------------------------------------------------------
-def test_six_lessons_with_paper_page_configs_and_texts():
-    assert sorted(LS.LESSONS) == [1, 2, 3, 4, 5, 6]
+def test_seven_lessons_with_paper_page_configs_and_texts():
+    assert sorted(LS.LESSONS) == [1, 2, 3, 4, 5, 6, 7]
     for lesson in LS.LESSONS.values():
-        assert lesson.citation and lesson.page in ("live", "compare", "init") and lesson.kind in ("train", "init")
+        assert lesson.citation and lesson.page in ("live", "compare", "init", "map")
+        assert lesson.kind in ("train", "init", "map")
         assert 1 <= len(lesson.variants) <= 4 and len({v.id for v in lesson.variants}) == len(lesson.variants)
         assert lesson.base["init"] == "xavier"  # the init is stated: effects depend on it (docs/ARCHITECTURE.md §2)
         assert lesson.answer in lesson.options and set(lesson.controls) <= set(RunConfig().to_flat())
@@ -38,7 +39,7 @@ def test_six_lessons_with_paper_page_configs_and_texts():
             keys += [f"lesson.{lesson.id}.option.{o}" for o in lesson.options]
             keys += [f"lesson.{lesson.id}.variant.{v.id}" for v in lesson.variants + lesson.init_variants]
             assert all(k in table for k in keys), [k for k in keys if k not in table]
-    assert LS.get("2") is LS.LESSONS[2] and LS.get("x") is None and LS.get(7) is None
+    assert LS.get("2") is LS.LESSONS[2] and LS.get("x") is None and LS.get(8) is None
 
 
 def test_learner_changes_apply_to_every_config_but_not_the_variants_own_fields():

@@ -22,7 +22,7 @@ from resnorm.science.config import ConfigError
 from resnorm.i18n import DEFAULT_LANG
 from resnorm.serving.sessions import LessonSession
 from ui import controls, share
-from ui import compare_view
+from ui import compare_view, map_view
 from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
 from ui.panels import PLOTLY_CONFIG, chart, memo, pause_button, queued_notice, refreshing
@@ -176,6 +176,8 @@ def header(lesson: LS.Lesson) -> None:
 
 def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
     """What runs (a table of the configs) and the buttons."""
+    if lesson.kind == "map":  # a sweep (lesson 7): the Trainability map's machinery
+        return map_view.lesson_experiment(lesson, changes, quick)
     n = lesson.id
     st.subheader(t("lessons.experiment"))
     st.markdown(t(f"lesson.{n}.run"))
@@ -234,6 +236,8 @@ def _config_table(lesson: LS.Lesson, configs) -> None:
 
 def results(lesson: LS.Lesson) -> None:
     """Progress, charts and — once the run has ended — the verdict; refreshed while it trains."""
+    if lesson.kind == "map":
+        return map_view.lesson_results(lesson, verdict)
     session = session_lesson()
     refreshing(session, lambda: _results(lesson, session), REFRESH_S)
 
@@ -346,6 +350,8 @@ def footer(lesson: LS.Lesson, changes: dict | None) -> None:
     st.code(share.link_for({"lesson": lesson.id}), language=None, wrap_lines=True)
     if not st.session_state.get("lesson_unlock") or changes is None or any(v.block for v in lesson.variants):
         return
+    if lesson.kind == "map":
+        return map_view.lesson_open_button(lesson, changes)
     target = "init" if lesson.kind == "init" else "compare"
     if st.button(t("lessons.open_in", page=t(f"page.{target}")), icon=":material/open_in_new:", key="lesson_open_in",
                  help=t("lessons.open_in_help")):

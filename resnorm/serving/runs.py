@@ -48,6 +48,7 @@ from ..science.config import MAX_CONFIG_BYTES, ConfigError, RunConfig, _finite, 
 from ..messages import from_data
 
 ENV_VAR = "RESNORM_RUNS_DIR"
+SWEEPS_DIR = "sweeps"  # the saved sweeps' folder inside the runs folder (not a run)
 
 CONFIG, METRICS, SUMMARY, WEIGHTS, META = "config.json", "metrics.csv", "summary.json", "weights.pt", "meta.json"
 REQUIRED_FILES = (CONFIG, METRICS, SUMMARY)
@@ -588,7 +589,7 @@ def list_runs(root: str | os.PathLike | None = None) -> tuple[list[RunEntry], li
     except OSError as e:
         return [], [f"the runs folder {root} cannot be read: {_why(e)}"]
     for name in names:
-        if name.startswith("."):
+        if name.startswith(".") or name == SWEEPS_DIR:  # sweeps: resnorm.serving.sweep_session
             continue
         p = root / name
         try:

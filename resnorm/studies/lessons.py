@@ -1,4 +1,4 @@
-"""Six lessons that reproduce published effects live, each as data plus a check.
+"""Seven lessons that reproduce published effects live, each as data plus a check.
 
 A lesson is a small experiment — two to four configs trained in lockstep on the same data (or, for
 lesson 2, one forward/backward at initialisation over a few seeds) — and a ``check`` that reads the
@@ -14,6 +14,10 @@ including where an effect is weaker than the paper's. A check never loosens itse
 
 Texts (question, prediction, what to look at, why, verdicts) are in ``resnorm.i18n`` under
 ``lesson.<id>.*``; numbers go into them with ``str.format``.
+
+Lesson 7 is a map: its variants (Post-LN, Pre-LN) are swept over depth × learning rate
+(``Lesson.sweep``, ``sweep_axes``; kind ``"map"``), run as a sweep by the serving layer
+(``resnorm.serving.sweep_session``) and checked from the sweep's rows (``sweep_results``).
 
 Lesson 6 trains the seed article's encoder layer as written. That block is not a row of the variant
 table (it is a bug, not a design), so it lives here only: ``SeedArticleBlock`` replaces the forward
@@ -124,6 +128,7 @@ class Results:
     status: dict = field(default_factory=dict)    # id -> final status
     init: dict = field(default_factory=dict)      # id -> depth_profile frame
     configs: dict = field(default_factory=dict)   # id -> RunConfig
+    rows: pd.DataFrame | None = None              # a map lesson's sweep: cells.csv rows (``sweep_results``)
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,8 @@ class Lesson:
     def expected_seconds(self, scale: str) -> float:
         """How long a run at ``scale`` took when measured (``TIMED_ON``): the run button shows it."""
         return self.seconds[SCALES.index(scale)]
+    sweep: dict = field(default_factory=dict)          # kind "map": {field: values} swept for each variant
+    sweep_reduced: dict = field(default_factory=dict)  # ... at the reduced (quick) scale
 
     def configs(self, scale: str = "full", changes: dict | None = None) -> list[tuple[str, RunConfig]]:
         """(variant id, config) for the training (or init) variants at ``scale``; ``changes`` are a
@@ -164,6 +171,17 @@ class Lesson:
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
         return {**self.base, **(self.reduced if scale == "reduced" else {}), **(changes or {})}
+
+    def sweep_axes(self, scale: str = "full") -> dict:
+        """A map lesson's axes: ``sweep`` (or ``sweep_reduced``), then the variants as the last axis
+        (one panel each): the one field the variants set, with their values in order."""
+        fields = {k for v in self.variants for k in v.changes}
+        if len(fields) != 1:
+            raise ValueError("a map lesson's variants must each set the same one field")
+        name = fields.pop()
+        axes = dict(self.sweep_reduced if scale == "reduced" and self.sweep_reduced else self.sweep)
+        axes[name] = tuple(v.changes[name] for v in self.variants)
+        return axes
 
     def blocks(self) -> list[str | None]:
         return [v.block for v in self.variants]
@@ -337,6 +355,52 @@ def check_seed_bug(lesson: Lesson, r: Results) -> Verdict:
                                          loss_seed=loss_bug, chance=chance_loss(r.configs["correct"]), **m))
 
 
+def largest_trainable(rows: pd.DataFrame, where: dict, trained: float, depth: str = "layers",
+                      rate: str = "lr") -> dict[int, float]:
+    """Per depth, the largest learning rate whose cell (among ``rows`` with the ``where`` values)
+    completed with a final loss ≤ ``trained``; 0.0 when none did (a diverged cell never counts)."""
+    out: dict[int, float] = {}
+    for r in rows.to_dict("records"):
+        if any(str(r.get(k)) != str(v) for k, v in where.items()):
+            continue
+        d = int(float(r[depth]))
+        out.setdefault(d, 0.0)
+        loss = pd.to_numeric(pd.Series([r.get("final_loss")]), errors="coerce").iloc[0]
+        if r.get("status") == "completed" and math.isfinite(loss) and loss <= trained:
+            out[d] = max(out[d], float(r[rate]))
+    return dict(sorted(out.items()))
+
+
+def _fall(best: dict[int, float], lo: int, hi: int) -> float:
+    """How many times smaller the largest trainable rate is at depth ``hi`` than at ``lo`` (inf when
+    none trains at ``hi``; NaN when none trains at ``lo`` either: nothing to compare)."""
+    if best.get(lo, 0.0) <= 0:
+        return math.nan
+    return best[lo] / best[hi] if best.get(hi, 0.0) > 0 else math.inf
+
+
+def check_map_post_ln(lesson: Lesson, r: Results) -> Verdict:
+    """Xiong et al. 2020 on a depth × learning-rate map (no warm-up): Post-LN's largest trainable
+    learning rate (final loss ≤ ``trained``) falls with depth — at the deepest depth it is at least
+    ``fall``× smaller than at the shallowest (or none trains there) — and Pre-LN's falls much less
+    (its fall × ``less`` ≤ Post-LN's) while still training at the deepest depth."""
+    m = lesson.margins
+    best = {vid: largest_trainable(r.rows, {"norm_position": vid}, m["trained"]) for vid in ("post", "pre")}
+    depths = sorted(set(best["post"]) & set(best["pre"]))
+    lo, hi = depths[0], depths[-1]
+    fall_post, fall_pre = _fall(best["post"], lo, hi), _fall(best["pre"], lo, hi)
+    claims = [("post_falls", fall_post >= m["fall"]),
+              ("pre_less", best["pre"][hi] > 0 and fall_pre * m["less"] <= fall_post)]
+    return _verdict(lesson, claims, dict(lo=lo, hi=hi, lr_post_lo=best["post"][lo], lr_post_hi=best["post"][hi],
+                                         lr_pre_lo=best["pre"][lo], lr_pre_hi=best["pre"][hi], fall_post=fall_post,
+                                         fall_pre=fall_pre, **m))
+
+
+def sweep_results(lesson: Lesson, rows: pd.DataFrame, scale: str = "full", changes: dict | None = None) -> Results:
+    """A map lesson's results: its sweep's rows (cells.csv) and the variants' configs."""
+    return Results(rows=rows, configs=dict(lesson.configs(scale, changes)))
+
+
 # probes every 10 steps, no attention maps (the lessons do not use them), validation every 50
 _RUN = dict(d_model=32, heads=4, d_ff=64, batch_size=16, task="reverse", vocab_size=10, seq_len=8,
             probe_every=10, attention_every=0, eval_every=50, init="xavier")
@@ -405,6 +469,20 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         controls=("layers", "lr", "steps", "seed"),
         margins={"rms_bug": 1.3, "gap": 0.5},
         seconds=(66, 35), check_fn=check_seed_bug, answer="b"),
+    Lesson(
+        7, "where-does-post-ln-train", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
+        "Architecture” (ICML) §3; Wortsman et al. 2023, “Small-scale proxies for large-scale Transformer "
+        "training instabilities” §3.1", "map", "map",
+        base={**_RUN, "arch": "decoder", "layers": 2, "lr": 1e-3, "steps": 300, "schedule": "constant",
+              "warmup": 0, "probe_every": 0, "eval_every": 0},
+        variants=(Variant("post", {"norm_position": "post"}), Variant("pre", {"norm_position": "pre"})),
+        reduced={"steps": 150},
+        controls=("steps", "seed"),
+        margins={"trained": 0.2, "fall": 3.0, "less": 3.0},
+        check_fn=check_map_post_ln, answer="b",
+        sweep={"layers": (2, 4, 8, 12), "lr": (3e-4, 1e-3, 3e-3, 1e-2)},
+        sweep_reduced={"layers": (2, 8), "lr": (3e-3, 1e-2)},
+        seconds=(120, 30)),  # estimated from CPU time (quick: 24 CPU-s on 2 cores), not yet timed quiet
 ]}
 
 
