@@ -14,7 +14,7 @@ from resnorm.science import feasibility
 from resnorm.science.config import SECTIONS, ConfigError, RunConfig
 from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.science.variants import caution
-from ui.i18n import field_help, field_label, say, t, t_or
+from ui.i18n import choice, field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
@@ -65,9 +65,9 @@ def _draw(container, name: str, prefix: str = "cfg_"):
         options = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         if st.session_state[key] not in options:
             st.session_state[key] = "auto"
-        return container.selectbox(label, options, **kw)
+        return container.selectbox(label, options, format_func=choice(name), **kw)
     if m.get("choices"):
-        return container.selectbox(label, list(m["choices"]), **kw)
+        return container.selectbox(label, list(m["choices"]), format_func=choice(name), **kw)
     if t == "bool":
         return container.toggle(label, **kw)
     if t == "int":

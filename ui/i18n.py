@@ -48,6 +48,18 @@ def options(prefix: str, keep_unknown: bool = False):
     return lambda v: I.translate(f"{prefix}{v}", code)
 
 
+def choice(field: str):
+    """A ``format_func`` for a config field's options: each choice by its one name
+    (``resnorm.i18n.display_name``) in this run's language; the widget's value stays the id."""
+    code = lang()
+    return lambda v: I.display_name(field, v, code)
+
+
+def choice_name(field: str, value) -> str:
+    """A config choice's name in the session's language (``post`` → "Post-LN")."""
+    return I.display_name(field, value, lang())
+
+
 def status(name: str) -> str:
     return t_or(f"status.{name}", name)
 

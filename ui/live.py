@@ -17,7 +17,7 @@ from resnorm.science.config import RunConfig
 from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
-from ui.i18n import chart_labels, options, say, status, t
+from ui.i18n import chart_labels, choice_name, options, say, status, t
 from ui.panels import chart, job_buttons, queued_notice, refreshing, run_view
 
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
@@ -39,8 +39,8 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
         st.latex(block_latex(pos, res, norm, arch))
         if norm != "none" and pos != "none":
             st.latex(NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula)
-        notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
-                 t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
+        notes = [t("live.position_note", pos=choice_name("norm_position", pos), source=NORM_POSITIONS[pos].source),
+                 t("live.residual_note", res=choice_name("residual", res), help=t(f"residual.{res}.help"))]
         if NORM_POSITIONS[pos].final_norm and norm != "none":
             notes.append(t("live.final_norm_note"))
         st.caption(" ".join(notes))

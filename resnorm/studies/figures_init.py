@@ -220,7 +220,7 @@ def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevisio
     theorem's shapes as dashed grey references through each curve's first point: flat for Post-LN,
     ∝ L^-½ for Pre-LN."""
     fig = go.Figure()
-    names = {"post": "Post-LN", "pre": "Pre-LN"}
+    names = {p: labels.choice("norm_position", p) for p in ("post", "pre")}
     for i, position in enumerate(("post", "pre")):
         part = frame[frame["position"] == position]
         if part.empty:
