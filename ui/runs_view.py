@@ -224,7 +224,8 @@ def overlay(root: Path, names: list[str]) -> None:
         labels = [r.name for r in records]
     present = [m for m in OVERLAY_METRICS if any(m in set(r.frame["name"].unique()) for r in records)]
     c1, c2 = st.columns([3, 1])
-    metric = c1.selectbox(t("runs.metric"), present or OVERLAY_METRICS, key="runs_overlay_metric")
+    metric = c1.selectbox(t("runs.metric"), present or OVERLAY_METRICS, key="runs_overlay_metric",
+                          format_func=lambda m, L=chart_labels(): F.metric_name(m, L))
     log_y = c2.toggle(t("live.log_scale"), key="runs_overlay_log")
     series = {lab: r.series() for lab, r in zip(labels, records)}
     markers = {lab: r.markers() for lab, r in zip(labels, records)}

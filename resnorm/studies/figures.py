@@ -594,7 +594,7 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
     prefixes = block_prefixes(series)
     colors = layer_colors(len(prefixes))
     subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}.grad_norm" in series for p in prefixes)]
-    titles = [labels("fig.t.grad_sub", sub=s) for s in subs] + [labels.word("global ‖∇‖ (before clipping)")]
+    titles = [labels("fig.t.grad_sub", sub=labels("chart.sub." + s)) for s in subs] + [labels.word("global ‖∇‖ (before clipping)")]
     fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
                         horizontal_spacing=0.06)
     for j, sub in enumerate(subs):
@@ -621,8 +621,8 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio", label
     colors = layer_colors(len(prefixes))
     subs, titles = [], []
     for s in ("attn", "cross_attn", "mlp"):
-        for metric, title in ((f"{s}_out.change", labels("fig.t.stream_change", sub=s)),
-                              (f"{s}_out.ratio", labels("fig.t.raw_branch", sub=s))):
+        for metric, title in ((f"{s}_out.change", labels("fig.t.stream_change", sub=labels("chart.sub." + s))),
+                              (f"{s}_out.ratio", labels("fig.t.raw_branch", sub=labels("chart.sub." + s)))):
             if any(f"{p}.{metric}" in series for p in prefixes):
                 subs.append(metric)
                 titles.append(title)
