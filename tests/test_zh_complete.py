@@ -26,7 +26,7 @@ from helpers import app_test
 ALLOWED = set("""
 Post-LN Pre-LN Peri-LN Sandwich-LN LN DeepNorm DeepNet LayerNorm LayerNorm-Scaling RMSNorm RMS DyT Dynamic Tanh
 tanh BatchNorm BN ReZero Xavier GPT GPT-2 BERT Transformer Transformers PyTorch Python Adam AdamW SGD Noam GELU
-ReLU CPU GPU CUDA bf16 bfloat16 float32 float64 CSV JSON Parquet HTML PNG zip URL resnorm Streamlit CogView MLP
+English ReLU CPU GPU CUDA bf16 bfloat16 float32 float64 CSV JSON Parquet HTML PNG zip URL resnorm Streamlit CogView MLP
 softmax dropout warmup LR lr MSE max min log ln exp sqrt arg argmax nats RMSNorm's
 Vaswani Xiong Wang Sun Ba Zhang Sennrich Zhu Ioffe Szegedy He Bachlechner Glorot Bengio Radford Devlin Liu Dong
 Ding Kim Srivastava Nguyen Salazar Shleifer Cordonnier Loukas Li Takase Kiyono Kobayashi Noci Brock Touvron Xie
@@ -41,14 +41,17 @@ LINK = re.compile(r"\]\([^)]*\)|https?://\S+")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_'’\-]*[A-Za-z0-9]|[A-Za-z]")
 
 
+GLOSS = re.compile(r"(?<=[\u4e00-\u9fff])（[A-Za-z][A-Za-z \-]*）")  # 块（block）: a term's English gloss
 DOTTED = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+\b")  # metric ids: blocks.1.attn, resid_post.rms
 
 
 def english_words(text: str) -> list[str]:
     """The Latin-letter words of ``text`` that are not names or symbols (``ALLOWED``): code spans,
-    formulas, icons, links' targets and dotted metric ids (``blocks.1.attn``) taken out first; single
-    letters (x, F, L, N) are symbols."""
-    text = DOTTED.sub(" ", LINK.sub(" ", ICON.sub(" ", CODE.sub(" ", MATH.sub(" ", str(text))))))
+    formulas, icons, links' targets, dotted metric ids (``blocks.1.attn``) and a Chinese term's English
+    gloss in brackets (块（block）) taken out first; single letters (x, F, L, N) are symbols."""
+    text = str(text)
+    for pattern in (MATH, CODE, ICON, LINK, DOTTED, GLOSS):
+        text = pattern.sub(" ", text)
     out = []
     for w in WORD.findall(text):
         parts = [w] + w.split("-")
@@ -107,13 +110,13 @@ def untranslated(texts: list[str]) -> list[tuple[str, str]]:
     return [(w, t[:160]) for t in texts for w in english_words(t)]
 
 
-PAGES = {
-    "live": dict(page="app.py", query={}),
-    "compare": dict(page="app_pages/compare.py", query={}),
-    "init": dict(page="app_pages/init.py", query={}),
-    "runs": dict(page="app_pages/runs.py", query={}),
-    **{f"lesson {n}": dict(page="app_pages/lessons.py", query={"lesson": str(n)}) for n in range(1, 7)},
-    "lessons": dict(page="app_pages/lessons.py", query={}),
+PAGES = {  # name → (page, query): every page through the app's router, as a link opens it
+    "live": (None, {}),
+    "compare": ("app_pages/compare.py", {}),
+    "init": ("app_pages/init.py", {}),
+    "runs": ("app_pages/runs.py", {}),
+    "lessons": ("app_pages/lessons.py", {}),
+    **{f"lesson {n}": (None, {"lesson": str(n)}) for n in range(1, 7)},
 }
 
 
@@ -133,9 +136,13 @@ def saved_run(trained_run, tmp_path, monkeypatch):
 
 
 def _render(name: str):
-    spec = PAGES[name]
-    at = app_test(spec["page"], timeout=120, lang="zh", **spec["query"])
+    page, query = PAGES[name]
+    at = app_test(timeout=120, run=False, lang="zh", **query)
+    if page:
+        at.switch_page(page)
+    at.run()
     assert not at.exception, at.exception
+    assert at.session_state["lang"] == "zh"
     return at
 
 

@@ -14,7 +14,7 @@ from resnorm.science import feasibility
 from resnorm.science.config import SECTIONS, ConfigError, RunConfig
 from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.science.variants import caution
-from ui.i18n import choice, field_help, field_label, say, t, t_or
+from ui.i18n import choice, choice_name, field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
@@ -121,7 +121,7 @@ def sidebar_config(page: str = "live") -> tuple[RunConfig | None, dict[str, str]
             slots[name] = box.empty()
         if title == "group.task":
             fits = FITS[values["task"]]
-            box.caption(t("controls.fits", fits="; ".join(f"{a} ({t_or('fits.' + how, how)})"
+            box.caption(t("controls.fits", fits="; ".join(f"{choice_name('arch', a)} ({t_or('fits.' + how, how)})"
                                                            for a, how in fits.items())))
             if values["task"] == "text-lm":
                 path, text_problem = _text_source(box)

@@ -45,7 +45,8 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
             notes.append(t("live.final_norm_note"))
         st.caption(" ".join(notes))
     with right:
-        st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
+        st.graphviz_chart(block_dot(pos, res, norm, words={k: t(f"diagram.{k}") for k in ("branch", "skip", "init 0", "in", "out")},
+                                    norm_name=choice_name("norm", norm)), width="stretch")
 
 
 def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:
