@@ -11,7 +11,7 @@ from resnorm.serving.sessions import SessionCompare
 from ui import share
 from ui.controls import FIELDS, remember, set_controls
 from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, say_problems, status, t, t_or
+from ui.i18n import chart_labels, choice, field_help, field_label, say_problems, status, t, t_or
 
 VARY = ["norm_position", "norm", "residual", "init", "lr", "warmup"]  # per-config fields
 DEFAULTS = [{"norm_position": "post"}, {"norm_position": "pre"},
@@ -88,7 +88,7 @@ def _vary_widget(field: str, key: str):
     f = FIELDS[field]
     label, help_ = field_label(field), field_help(field)
     if f.metadata.get("choices"):
-        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_)
+        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_, format_func=choice(field))
     if str(f.type) == "int":
         return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=help_)
     return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=help_)

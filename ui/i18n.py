@@ -60,6 +60,17 @@ def choice_name(field: str, value) -> str:
     return I.display_name(field, value, lang())
 
 
+def cite(citation: str) -> str:
+    """A paper reference (package data, written in English) with its prose in the session's language:
+    each phrase of the ``[cite]`` table ("Fig. 3 and Lemma 2") replaced by its translation; authors,
+    titles and venues stay as published."""
+    code = lang()
+    for key, english in I.TABLES[I.DEFAULT_LANG].items():
+        if key.startswith("cite.") and english in citation:
+            citation = citation.replace(english, I.translate(key, code))
+    return citation
+
+
 def status(name: str) -> str:
     return t_or(f"status.{name}", name)
 
