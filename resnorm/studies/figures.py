@@ -477,6 +477,13 @@ def _readable(fig, labels: Labels = EN) -> None:
         fig.update_layout(margin=dict(t=72), title=dict(yref="container", y=1, yanchor="top", pad=dict(t=10)))
 
 
+def line_mode(values) -> str:
+    """A line where it can be seen: a run that diverged at step 2 has one finite point per layer, which
+    a line alone does not draw (an empty chart); a few points get markers on the line."""
+    finite = int(np.isfinite(np.asarray(values, dtype=np.float64)).sum())
+    return "lines" if finite > 3 else "lines+markers"
+
+
 def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=None, showlegend=True,
            legendgroup_suffix=""):
     for p, c in zip(prefixes, colors):
@@ -484,7 +491,7 @@ def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=No
         if len(s) == 0:
             continue
         kw = dict(row=row, col=col) if row is not None else {}
-        fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), line=dict(color=c, width=1.6, dash=dash),
+        fig.add_trace(dict(type="scatter", x=s, y=v, mode=line_mode(v), name=short(p), line=dict(color=c, width=1.6, dash=dash),
                                  legendgroup=p + legendgroup_suffix, showlegend=showlegend), **kw)
 
 
@@ -498,7 +505,7 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
         s, v = thin(*_get(series, name))
         if len(s):
             fig.add_trace(dict(type="scatter", x=s, y=v, name=metric_name(name, labels),
-                               mode="lines" if len(s) > 1 else "markers",
+                               mode=line_mode(v),
                                      line=dict(color=color, dash=dash)),
                           row=1, col=1, secondary_y="accuracy" in name)
     s, v = thin(*_get(series, "lr"))
@@ -790,7 +797,7 @@ def runs_overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str |
             if len(s):
                 shown = html.escape(str(label)[:80])
                 fig.add_trace(dict(type="scatter", x=s, y=v, name=f"{shown} · {metric_name(name, labels)}" if dashed else shown,
-                                   mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
+                                   mode=line_mode(v), legendgroup=str(label),
                                    line=dict(color=color, dash=dash, width=1.8)))
         for m in (markers or {}).get(label, ()):
             fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
@@ -811,7 +818,7 @@ def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevisi
         color = CONFIG_COLORS[k % len(CONFIG_COLORS)]
         s, v = thin(*_get(series, name))
         if len(s):
-            fig.add_trace(dict(type="scatter", x=s, y=v, name=label, mode="lines" if len(s) > 1 else "markers",
+            fig.add_trace(dict(type="scatter", x=s, y=v, name=label, mode=line_mode(v),
                                      line=dict(color=color, width=2)))
         by_kind: dict[str, list] = {}
         for m in markers or ():
