@@ -28,7 +28,7 @@ from helpers import app_test
 ALLOWED = set("""
 Post-LN Pre-LN Peri-LN Sandwich-LN LN DeepNorm DeepNet LayerNorm LayerNorm-Scaling RMSNorm RMS DyT Dynamic Tanh
 tanh BatchNorm BN ReZero Xavier GPT GPT-2 BERT Transformer Transformers PyTorch Python Adam AdamW SGD Noam GELU
-English Zip ZIP NaN logits Frobenius Attn FFN ICML ICLR NeurIPS CVPR Sandwich ReLU CPU GPU CUDA bf16 bfloat16 float32 float64 CSV JSON Parquet HTML PNG zip URL resnorm Streamlit CogView MLP
+English Zip ZIP NaN nan inf logits Frobenius Attn FFN ICML ICLR NeurIPS CVPR Sandwich ReLU CPU GPU CUDA bf16 bfloat16 float32 float64 CSV JSON Parquet HTML PNG zip URL resnorm Streamlit CogView MLP
 softmax dropout warmup LR lr MSE max min log ln exp sqrt arg argmax nats RMSNorm's
 Vaswani Xiong Wang Sun Ba Zhang Sennrich Zhu Ioffe Szegedy He Bachlechner Glorot Bengio Radford Devlin Liu Dong
 Ding Kim Srivastava Nguyen Salazar Shleifer Cordonnier Loukas Li Takase Kiyono Kobayashi Noci Brock Touvron Xie
