@@ -394,9 +394,9 @@ def tick_text(v: float) -> str:
     1e-5 style (``1e-5``, ``2e6``) — never an SI suffix ("100µ") or a bare mantissa ("2" for 0.2)."""
     e = math.floor(math.log10(v) + 1e-9)
     if -3 <= e <= 4:
-        return f"{v:.6g}" if e >= 0 else f"{v:.{-e + 2}f}".rstrip("0")
+        return f"{v:.6g}" if e >= 0 else f"{v:.{-e + 5}f}".rstrip("0")
     m = v / 10 ** e
-    return f"{m:.3g}e{e}"
+    return f"{m:.6g}e{e}"
 
 
 def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
@@ -418,8 +418,10 @@ def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
     step = 10.0 ** math.floor(math.log10(hi - lo))  # a range within one 1…9 step: even steps inside it
     while (hi - lo) / step > 8:
         step *= 2
-    first = math.floor(lo / step)
-    return [float(f"{i * step:.6g}") for i in range(first, math.ceil(hi / step) + 1)]
+    while math.floor(hi / step) - math.ceil(lo / step) < 1:  # at least two ticks inside
+        step /= 2
+    ticks = [float(f"{i * step:.12g}") for i in range(math.floor(lo / step), math.ceil(hi / step) + 1)]
+    return list(dict.fromkeys(t for t in ticks if t > 0))
 
 
 def _readable(fig, labels: Labels = EN) -> None:
@@ -438,6 +440,8 @@ def _readable(fig, labels: Labels = EN) -> None:
         notes = [a for a in layout.get("annotations", ()) if a.get("x") == 0.5 and a.get("y") == 0.5]
         for key in sorted(axes):
             fig.update_layout(**{key: dict(visible=False)})
+        if isinstance(fig, Fig) and layout.get("annotations"):  # subplot titles over nothing: only the note
+            layout["annotations"] = notes
         if not notes:
             fig.add_annotation(text=labels("chart.waiting"), showarrow=False, x=0.5, y=0.5, xref="paper",
                                yref="paper", font=dict(color="#888", size=14))
