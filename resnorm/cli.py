@@ -280,6 +280,7 @@ def cmd_init_stats(args) -> int:
             _atomic_write(path, df.to_csv(index=False))
         except OSError as e:
             raise ConfigError([("out", f"cannot write {args.out}: {e.strerror}")]) from None
+        print(f"wrote {path.resolve()} ({len(df)} rows: seed, name, value)", file=sys.stderr)  # where it went
     else:
         df.to_csv(sys.stdout, index=False)
     return 0

@@ -94,7 +94,7 @@ def test_short_run_completes_and_charts_contain_data():
     text = " ".join(str(p.proto) for p in at.get("progress"))
     assert "completed" in text and "step 40/40" in text, text
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    loss = [t for s in specs for t in s["data"] if t.get("name") == "train/loss"]
+    loss = [t for s in specs for t in s["data"] if t.get("name") == "training loss"]  # train/loss by its name
     assert loss, "no loss chart"
     # every chart view renders with data
     for view in ["Residual stream", "Gradients", "Ratios", "Attention", "Rank"]:
@@ -127,7 +127,7 @@ def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypat
 
     def loss_points():
         spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-        x = [t["x"] for t in spec["data"] if t.get("name") == "train/loss"][0]
+        x = [t["x"] for t in spec["data"] if t.get("name") == "training loss"][0]
         if isinstance(x, dict):  # Plotly's typed-array encoding: {"dtype": …, "bdata": base64}
             return len(np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]))
         return len(x)

@@ -297,7 +297,7 @@ def test_a_fault_mid_run_is_diverged_and_everything_before_it_is_kept_exported_a
     for fig in _every_figure(tr):
         assert len(_strict_spec(fig)["data"]) == len(fig.data)
     loss = go.Figure(F.loss_figure(tr.store.all_series(), markers=tr.store.markers()))
-    y = [tr_ for tr_ in loss.data if tr_.name == "train/loss"][0].y
+    y = [tr_ for tr_ in loss.data if tr_.name == "training loss"][0].y
     assert np.isfinite(np.asarray(y, dtype=float)[:4]).all()
     assert any(getattr(sh, "x0", None) == 5 for sh in loss.layout.shapes)
 

@@ -154,7 +154,7 @@ def _loss_points(page) -> int:
     return page.evaluate("""() => {
         const plots = [...document.querySelectorAll('.js-plotly-plot')];
         for (const p of plots) {
-            const t = (p._fullData || []).find(d => d.name === 'train/loss');
+            const t = (p._fullData || []).find(d => d.name === 'training loss');
             if (t && t.x) return t.x.length;  // Plotly's decoded arrays (numpy arrives as typed arrays)
         }
         return 0;

@@ -72,7 +72,8 @@ def _figure_json(fig) -> dict:
 
 def test_figure_builders_take_their_words_in_a_language():
     """Charts are built in the session's language (``resnorm.i18n.Labels``): titles, axis titles, subplot
-    titles, legend names and event markers; data names (metric names, config labels) stay as they are.
+    titles, legend names (the run-level metrics too: train/loss → 训练损失) and event markers; config labels
+    stay as they are.
     The English default is the table's English, so nothing reads a chart's English back."""
     from resnorm.studies import figures as F
     from resnorm.studies import figures_init as FI  # noqa: F401 - its builders take labels= too (tests/test_signal.py)
@@ -88,8 +89,8 @@ def test_figure_builders_take_their_words_in_a_language():
     layout = fig["layout"]
     assert layout["title"]["text"] == I.translate("fig.Loss and accuracy (train, validation), learning rate", "zh")
     assert {layout["xaxis2"]["title"]["text"], layout["yaxis"]["title"]["text"]} == {"步", "损失"}
-    assert [t["name"] for t in fig["data"]] == ["train/loss", "学习率"]
-    assert [a["text"] for a in layout["annotations"]] == ["梯度突增 @ 第 3 步"]
+    assert [t["name"] for t in fig["data"]] == ["训练损失", "学习率", "梯度突增 @ 第 3 步"]  # the marker: a legend entry
+    assert not layout.get("annotations")  # no text on the chart that could collide with titles
     depth = _figure_json(F.depth_profile(series, labels=zh))
     assert {t["name"] for t in depth["data"]} == {"第 1 步", "第 10 步"}
     grad = _figure_json(F.grad_figure(series, grad_clip=1.0, labels=zh))
@@ -237,7 +238,7 @@ def test_live_page_in_chinese_from_the_link():
     assert not at.exception
     assert at.title[0].value == "实时训练"
     labels = [w.label for w in at.sidebar.number_input] + [w.label for w in at.sidebar.selectbox]
-    assert "层数 layers" in labels and "归一化位置" in labels
+    assert "层数" in labels and "归一化位置" in labels
     assert at.button(key="btn_train").label == "训练"
     helps = [w.help for w in at.sidebar.selectbox if w.key == "cfg_norm_position"]
     assert helps and CJK.search(helps[0])

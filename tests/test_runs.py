@@ -432,7 +432,7 @@ def test_runs_page_lists_reports_and_reopens(runs_dir):
     assert set(table["name"]) == {good, other}
     row = table.set_index("name").loc[good]
     assert (row["norm position"], row["norm"], row["residual"], row["status"], row["steps"]) == \
-        ("post", "rmsnorm", "on", "completed", 10)
+        ("Post-LN", "RMSNorm", "on: x + F(x)", "completed", 10)  # choices by name (resnorm.i18n.display_name)
     (warning,) = at.warning
     assert "broken\\-run" in warning.value and "not valid JSON" in warning.value
     assert not at.get("plotly_chart")
@@ -442,7 +442,7 @@ def test_runs_page_lists_reports_and_reopens(runs_dir):
     specs = {json.loads(c.proto.spec)["layout"]["title"]["text"].split(" ")[0]: json.loads(c.proto.spec)
              for c in at.get("plotly_chart")}
     assert {"Loss", "Residual", "Gradient", "Rank"} <= set(specs)
-    loss = next(t for t in specs["Loss"]["data"] if t["name"] == "train/loss")
+    loss = next(t for t in specs["Loss"]["data"] if t["name"] == "training loss")
     saved = R.load_run(good, root).frame.query("name == 'train/loss'")["value"].to_numpy()
     y = loss["y"]  # plotly sends numpy arrays as base64 typed arrays
     shown = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else np.asarray(y)
@@ -462,7 +462,7 @@ def test_runs_page_filters_and_overlays(runs_dir):
     assert not at.exception
     (chart,) = at.get("plotly_chart")
     spec = json.loads(chart.proto.spec)
-    traces = [t for t in spec["data"] if t["name"].endswith("train/loss")]
+    traces = [t for t in spec["data"] if t["name"].endswith("training loss")]
     assert len(traces) == 2 and traces[0]["line"]["color"] != traces[1]["line"]["color"]
     assert {t["legendgroup"] for t in traces} == {"post RMS", other}
 
@@ -498,7 +498,7 @@ def test_runs_page_in_chinese_titles_the_overlay_and_says_a_saved_reason_in_chin
     assert not at.exception
     (chart,) = at.get("plotly_chart")
     spec = json.loads(chart.proto.spec)
-    assert spec["layout"]["title"]["text"] == "2 次训练的 train/loss（虚线为 val/loss）"
+    assert spec["layout"]["title"]["text"] == "2 次训练的 训练损失（虚线为 验证损失）"
     assert spec["layout"]["xaxis"]["title"]["text"] == "步"
     at.multiselect(key="runs_selected").set_value([diverged]).run()
     assert not at.exception

@@ -270,7 +270,7 @@ def test_page_changing_a_norm_position_changes_the_data(page):
     at.selectbox(key="init_c0_norm_position").set_value("sandwich").run()
     assert not at.exception and not at.error
     after = _medians(_specs(at)[0])
-    assert list(after) == ["1 · Peri-LN / Sandwich-LN", "2 · Pre-LN"]  # issue 18: its 2025 name
+    assert list(after) == ["1 · Peri-LN / Sandwich-LN", "2 · Pre-LN"]  # choices by name (resnorm.i18n.display_name)
     assert after["1 · Peri-LN / Sandwich-LN"] != before["1 · Post-LN"]
     assert after["2 · Pre-LN"] == before["2 · Pre-LN"]
 
@@ -296,7 +296,7 @@ def test_page_settings_and_invalid_input(page):
     at.sidebar.number_input(key="init_d_model").set_value(64).run()
     at.selectbox(key="init_preset").set_value("Residual on vs off (Dong et al. 2021)").run()
     assert not at.exception and not at.error
-    assert list(_medians(_specs(at)[0])) == ["1 · Pre-LN · residual on", "2 · Pre-LN · residual off"]
+    assert list(_medians(_specs(at)[0])) == ["1 · Pre-LN · on: x + F(x)", "2 · Pre-LN · off: no skip path"]
 
 
 def test_init_page_link_restores_its_setup_and_url_follows():

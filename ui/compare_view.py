@@ -14,9 +14,9 @@ from resnorm.science import feasibility
 from resnorm.science.config import RunConfig, non_default
 from resnorm.serving.sessions import SessionCompare
 from ui import share
-from ui.controls import FIELDS, FORMATS, remember, set_controls
+from ui.controls import FIELDS, remember, set_controls
 from ui.panels import chart, job_buttons, memo, queued_notice, refreshing
-from ui.i18n import chart_labels, field_help, field_label, lang, options, say_problems, status, t, t_or
+from ui.i18n import chart_labels, choice, field_help, field_label, lang, options, say_problems, status, t, t_or
 
 VARY = list(D.PER_VARIANT)  # per-config fields: the columns; every other field: the sidebar
 PREFIX = "cmpb_"  # the sidebar's keys on this page
@@ -165,8 +165,7 @@ def _vary_widget(field: str, key: str):
     f = FIELDS[field]
     label, help_ = field_label(field), field_help(field)
     if f.metadata.get("choices"):
-        fmt = {"format_func": options(FORMATS[field], keep_unknown=True)} if field in FORMATS else {}
-        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_, **fmt)
+        return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_, format_func=choice(field))
     if str(f.type) == "int":
         return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=help_)
     return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=help_)

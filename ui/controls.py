@@ -14,7 +14,7 @@ from resnorm.science import feasibility
 from resnorm.science.config import SECTIONS, ConfigError, RunConfig
 from resnorm.science.tasks import FITS, TEXT_LIMIT, TaskError, check_text
 from resnorm.science.variants import caution, variant_notes
-from ui.i18n import field_help, field_label, options, say, t, t_or
+from ui.i18n import choice, choice_name, field_help, field_label, say, t, t_or
 
 GROUPS = [  # (title key, fields, expanded)
     ("group.model", ["arch", "layers", "d_model", "heads", "d_ff"], True),
@@ -71,11 +71,9 @@ def _draw(container, name: str, prefix: str = "cfg_"):
         devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         if st.session_state[key] not in devices:
             st.session_state[key] = "auto"
-        return container.selectbox(label, devices, **kw)
+        return container.selectbox(label, devices, format_func=choice(name), **kw)
     if m.get("choices"):
-        if name in FORMATS:
-            kw["format_func"] = options(FORMATS[name], keep_unknown=True)
-        return container.selectbox(label, list(m["choices"]), **kw)
+        return container.selectbox(label, list(m["choices"]), format_func=choice(name), **kw)
     if t == "bool":
         return container.toggle(label, **kw)
     if t == "int":
@@ -143,7 +141,7 @@ def sidebar_config(page: str = "live", prefix: str = "cfg_", skip=(), defaults: 
             slots[name] = box.empty()
         if title == "group.task":
             fits = FITS[values["task"]]
-            box.caption(t("controls.fits", fits="; ".join(f"{a} ({t_or('fits.' + how, how)})"
+            box.caption(t("controls.fits", fits="; ".join(f"{choice_name('arch', a)} ({t_or('fits.' + how, how)})"
                                                            for a, how in fits.items())))
             if values["task"] == "text-lm":
                 path, text_problem = _text_source(box)

@@ -48,6 +48,29 @@ def options(prefix: str, keep_unknown: bool = False):
     return lambda v: I.translate(f"{prefix}{v}", code)
 
 
+def choice(field: str):
+    """A ``format_func`` for a config field's options: each choice by its one name
+    (``resnorm.i18n.display_name``) in this run's language; the widget's value stays the id."""
+    code = lang()
+    return lambda v: I.display_name(field, v, code)
+
+
+def choice_name(field: str, value) -> str:
+    """A config choice's name in the session's language (``post`` → "Post-LN")."""
+    return I.display_name(field, value, lang())
+
+
+def cite(citation: str) -> str:
+    """A paper reference (package data, written in English) with its prose in the session's language:
+    each phrase of the ``[cite]`` table ("Fig. 3 and Lemma 2") replaced by its translation; authors,
+    titles and venues stay as published."""
+    code = lang()
+    for key, english in I.TABLES[I.DEFAULT_LANG].items():
+        if key.startswith("cite.") and english in citation:
+            citation = citation.replace(english, I.translate(key, code))
+    return citation
+
+
 def status(name: str) -> str:
     return t_or(f"status.{name}", name)
 

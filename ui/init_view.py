@@ -20,7 +20,7 @@ from resnorm.science.config import ConfigError, RunConfig, show_key
 from resnorm.science.variants import NORM_POSITIONS, block_latex
 from ui.panels import PLOTLY_CONFIG
 from ui.controls import FIELDS
-from ui.i18n import chart_labels, field_help, field_label, options, say, say_problems, t, t_or
+from ui.i18n import chart_labels, choice, choice_name, field_help, field_label, options, say, say_problems, t
 
 PER_CONFIG = ["norm_position", "norm", "residual", "init", "arch"]
 MAX_CONFIGS = 4
@@ -34,11 +34,11 @@ SHARED = {"d_model": (64, 8, 256), "heads": (4, 1, 16), "d_ff": (256, 8, 1024), 
 
 
 def position_name(v: str) -> str:
-    return t_or(f"name.position.{v}", v)
+    return choice_name("norm_position", v)
 
 
 def norm_name(v: str) -> str:
-    return t_or(f"name.norm.{v}", v)
+    return choice_name("norm", v)
 
 
 BASE = {"norm_position": "pre", "norm": "layernorm", "residual": "on", "init": "xavier", "arch": "decoder"}
@@ -175,7 +175,8 @@ def settings() -> Settings:
                                         key=f"init_{name}", help=field_help(name), **value, **KEEP)
     value = {} if "init_mlp" in st.session_state else {"value": True}
     shared["mlp"] = box.toggle(_label("mlp"), key="init_mlp", help=field_help("mlp"), **value, **KEEP)
-    shared["task"] = box.selectbox(t("init.task"), TASKS, key="init_task", help=field_help("task"), **KEEP)
+    shared["task"] = box.selectbox(t("init.task"), TASKS, key="init_task", help=field_help("task"),
+                                   format_func=choice("task"), **KEEP)
     return Settings(int(lo), int(hi), tuple(range(int(n_seeds))), band, shared)
 
 
@@ -187,8 +188,7 @@ def labels(configs: list[dict]) -> list[str]:
         parts = [position_name(c["norm_position"])]
         for n in differ:
             v = c[n]
-            parts.append(norm_name(v) if n == "norm" else t("init.label.residual", value=v) if n == "residual"
-                         else t("init.label.init", value=v) if n == "init" else v)
+            parts.append(choice_name(n, v))
         out.append(f"{i + 1} · " + " · ".join(parts))
     return out
 
@@ -207,8 +207,7 @@ def config_editor() -> list[dict]:
         values = {}
         for name in PER_CONFIG:
             f = FIELDS[name]
-            fmt = (options("name.position.", True) if name == "norm_position" else
-                   options("name.norm.", True) if name == "norm" else str)
+            fmt = choice(name)
             values[name] = box.selectbox(_label(name), list(f.metadata["choices"]), key=f"init_c{i}_{name}",
                                          format_func=fmt, help=field_help(name), **KEEP)
         configs.append(values)

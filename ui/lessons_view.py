@@ -27,7 +27,7 @@ from ui.compare_view import labelled_runs
 from ui.controls import FIELDS, GROUPS, STORE
 from ui.panels import PLOTLY_CONFIG, chart, memo, pause_button, queued_notice, refreshing
 from ui import safe
-from ui.i18n import chart_labels, field_label, lang, options, say, say_problems, status, t
+from ui.i18n import chart_labels, choice_name, cite, field_label, lang, options, say, say_problems, status, t
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
@@ -68,7 +68,7 @@ def index() -> None:
         box = st.container(border=True)
         box.markdown(f"#### {t(f'lesson.{lesson.id}.title')}")
         box.markdown(t(f"lesson.{lesson.id}.summary"))
-        box.caption(t("lessons.paper", citation=lesson.citation))
+        box.caption(t("lessons.paper", citation=cite(lesson.citation)))
         box.button(t("lessons.open", n=lesson.id), icon=":material/arrow_forward:", key=f"lesson_open_{lesson.id}",
                    on_click=_go, args=(lesson.id,))
 
@@ -160,7 +160,7 @@ def header(lesson: LS.Lesson) -> None:
     n = lesson.id
     st.button(t("lessons.all"), icon=":material/arrow_back:", key="lesson_back", on_click=_go, args=(None,))
     st.title(t(f"lesson.{n}.title"))
-    st.caption(t("lessons.paper", citation=lesson.citation))
+    st.caption(t("lessons.paper", citation=cite(lesson.citation)))
     st.subheader(t("lessons.question"))
     st.markdown(t(f"lesson.{n}.question"))
     if any(v.block == "seed_article" for v in lesson.variants):  # the two blocks' code, side by side
@@ -221,11 +221,11 @@ def _config_table(lesson: LS.Lesson, configs) -> None:
     shared = ["arch", "layers", "d_model", "norm_position", "norm", "residual", "init"]
     if lesson.kind == "train":
         shared += ["lr", "warmup", "steps", "seed"]
-    shared_text = " · ".join(f"{field_label(k)} {flats[0][k]}" for k in shared if k not in differ)
+    shared_text = " · ".join(f"{field_label(k)} {choice_name(k, flats[0][k])}" for k in shared if k not in differ)
     rows = []
     for i, ((vid, _), flat, v) in enumerate(zip(configs, flats, lesson.variants)):
         row = {t("lessons.col.config"): f"{LETTERS[i]} · {variant_name(lesson, vid)}"}
-        row.update({field_label(k): str(flat[k]) for k in differ})
+        row.update({field_label(k): choice_name(k, flat[k]) for k in differ})
         if any(x.block for x in lesson.variants):
             row[t("lessons.col.block")] = t(f"lessons.block.{v.block or 'standard'}")
         rows.append(row)

@@ -17,7 +17,7 @@ from resnorm.science.config import RunConfig
 from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, active_options, block_dot, block_latex, norm_latex
-from ui.i18n import chart_labels, options, say, status, t
+from ui.i18n import chart_labels, choice_name, options, say, status, t
 from ui.panels import chart, job_buttons, queued_notice, refreshing, run_view
 
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
@@ -42,8 +42,8 @@ def block_view(pos: str, res: str, norm: str, arch: str, values: dict | None = N
         st.latex(block_latex(pos, res, norm, arch))
         if norm != "none" and NORM_POSITIONS[pos].normalises:  # nGPT uses its own U(v) = v/‖v‖
             st.latex(NORM_TYPES[norm].symbol + r"(x) = " + norm_latex(norm, values.get("dyt_alpha", 0.5)))
-        notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
-                 t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
+        notes = [t("live.position_note", pos=choice_name("norm_position", pos), source=NORM_POSITIONS[pos].source),
+                 t("live.residual_note", res=choice_name("residual", res), help=t(f"residual.{res}.help"))]
         if norm != "none" and pos != "none":  # issue 18: the norm's paper beside its formula
             notes.append(t(f"attn.norm_help.{norm}"))
         if NORM_POSITIONS[pos].final_norm and norm != "none":
@@ -56,7 +56,8 @@ def block_view(pos: str, res: str, norm: str, arch: str, values: dict | None = N
                 st.latex(o.latex)
             st.caption(" ".join(t("attn.option_note", name=o.field, source=o.source) for o in options))
     with right:
-        st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
+        st.graphviz_chart(block_dot(pos, res, norm, words={k: t(f"diagram.{k}") for k in ("branch", "skip", "init 0", "in", "out")},
+                                    norm_name=choice_name("norm", norm)), width="stretch")
 
 
 def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:

@@ -16,6 +16,7 @@ from ui.i18n import chart_labels, lang, say, t
 
 REFRESH_S = 0.5
 QUEUED_REFRESH_S = 2.0  # a place in the queue changes seldom: look less often
+SETTLE_WAIT_S = 10.0  # the longest a refresh waits for an ended job to be saved before drawing its end
 
 
 def job_buttons(session: SessionJob, *, keys: tuple[str, str, str, str], labels: tuple[str, str], reason: str | None,
@@ -33,7 +34,9 @@ def job_buttons(session: SessionJob, *, keys: tuple[str, str, str, str], labels:
             st.session_state[f"_{train_key}_error"] = say(msg)
         st.rerun()
     pause_button(cols[1], session, pause_key)
-    if cols[2].button(labels[1], icon=":material/stop:", disabled=not session.active, key=stop_key, width="stretch"):
+    ended = session.job is not None and session.job.done
+    if cols[2].button(labels[1], icon=":material/stop:", disabled=not session.active or ended, key=stop_key,
+                      width="stretch"):
         session.stop()
         st.rerun()
     if cols[3].button(t("live.reset"), icon=":material/restart_alt:", disabled=not can_reset, key=reset_key,
@@ -111,6 +114,12 @@ def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:
 
     @st.fragment(run_every=(QUEUED_REFRESH_S if queued else every) if active else None)
     def _panel():
+        if active and job.job is not None and job.job.done:
+            # Ended, and settling (slot freed, run saved): the buttons outside this fragment still show
+            # a running job, so the end is not drawn here. Wait for it to settle, then the whole page
+            # draws the final state once — status, Train enabled, Pause and Stop disabled together.
+            wait_for(lambda: not job.active, timeout=SETTLE_WAIT_S)
+            st.rerun(scope="app")
         body()
         if (active and not job.active) or (queued and job.status != "queued"):
             st.rerun(scope="app")

@@ -20,7 +20,7 @@ from resnorm.serving import runs as R
 from resnorm.science.variants import block_latex
 from ui import safe
 from ui.panels import PLOTLY_CONFIG, run_view
-from ui.i18n import chart_labels, options, say, status, t
+from ui.i18n import chart_labels, choice, choice_name, options, say, status, t
 
 SELECT_KEY = "runs_selected"
 FLASH_KEY = "runs_flash"
@@ -63,16 +63,22 @@ def filters(entries: list) -> list:
         present = sorted({getattr(e, attr) for e in entries})
         chosen[attr] = col.multiselect(t(f"runs.filter.{attr}"), present, key=f"runs_filter_{attr}",
                                        placeholder=t("runs.any"),
-                                       format_func=options("status.", True) if attr == "status" else str)
+                                       format_func=options("status.", True) if attr == "status" else choice(attr))
     return R.filter_runs(entries, **chosen)
 
 
 def row(e: R.RunEntry) -> dict:
     """A run's row in the Runs page's table."""
     return {"name": e.name, "date": e.created.astimezone().replace(tzinfo=None),  # i18n: ids (shown via runs.col.*)
-            "norm position": e.norm_position, "norm": e.norm, "residual": e.residual,
-            "layers": e.layers, "arch": e.arch, "status": e.status, "steps": e.steps,
-            "final loss": e.final_loss, "label": e.label, "task": e.task, "source": e.source}
+            "norm position": choice_name("norm_position", e.norm_position), "norm": choice_name("norm", e.norm),
+            "residual": choice_name("residual", e.residual), "layers": e.layers, "arch": choice_name("arch", e.arch),
+            "status": status(e.status), "steps": e.steps, "final loss": _number(e.final_loss), "label": e.label or "",
+            "task": choice_name("task", e.task), "source": choice_name("source", e.source or "cli")}
+
+
+def _number(x) -> str:
+    """A loss in a table cell: 4 decimals, or a dash when the run has none (never "None")."""
+    return "—" if x is None or x != x else f"{x:.4f}"
 
 
 def table(entries: list) -> None:
@@ -83,7 +89,6 @@ def table(entries: list) -> None:
     columns = {c: t(f"runs.col.{c}") for c in df.columns}
     columns.update({
         DATE: st.column_config.DatetimeColumn(columns[DATE], format=DATE_FORMAT),
-        FINAL_LOSS: st.column_config.NumberColumn(columns[FINAL_LOSS], format="%.4f"),
         LAYERS: st.column_config.NumberColumn(columns[LAYERS], format="%d"),
         STEPS: st.column_config.NumberColumn(columns[STEPS], format="%d"),
     })
@@ -135,9 +140,10 @@ def single(root: Path, name: str) -> None:
     st.subheader(safe.md(rec.label))
     loss = s.get("final_loss")
     st.caption(md_escape(t("runs.summary_line", status=status(s["status"]), steps=s["steps"],
-                           loss="—" if loss is None else f"{loss:.4f}", arch=m.arch, layers=m.layers,
-                           position=m.norm_position, norm=m.norm, residual=m.residual, task=cfg.task.task,
-                           source=rec.meta.get("source") or "cli"), 800))
+                           loss="—" if loss is None else f"{loss:.4f}", arch=choice_name("arch", m.arch), layers=m.layers,
+                           position=choice_name("norm_position", m.norm_position), norm=choice_name("norm", m.norm),
+                           residual=choice_name("residual", m.residual), task=choice_name("task", cfg.task.task),
+                           source=choice_name("source", rec.meta.get("source") or "cli")), 800))
     if s.get("reason"):
         (st.error if s["status"] in ("diverged", "failed") else st.caption)(md_escape(say(s["reason"]), 600))
     for note in rec.notes:
@@ -237,7 +243,8 @@ def overlay(root: Path, names: list[str]) -> None:
         labels = [r.name for r in records]
     present = [m for m in OVERLAY_METRICS if any(m in set(r.frame["name"].unique()) for r in records)]
     c1, c2 = st.columns([3, 1])
-    metric = c1.selectbox(t("runs.metric"), present or OVERLAY_METRICS, key="runs_overlay_metric")
+    metric = c1.selectbox(t("runs.metric"), present or OVERLAY_METRICS, key="runs_overlay_metric",
+                          format_func=lambda m, L=chart_labels(): F.metric_name(m, L))
     log_y = c2.toggle(t("live.log_scale"), key="runs_overlay_log")
     series = {lab: r.series() for lab, r in zip(labels, records)}
     markers = {lab: r.markers() for lab, r in zip(labels, records)}
@@ -245,10 +252,11 @@ def overlay(root: Path, names: list[str]) -> None:
     _chart(F.runs_overlay_figure(series, metric, dashed=dashed, log_y=log_y, markers=markers,
                             uirevision="runs-overlay-" + metric, labels=chart_labels()), "runs_chart_overlay")
     rows = [{"run": lab, "status": status(r.summary["status"]), "steps": r.summary["steps"],
-             "final_loss": r.summary.get("final_loss"), "norm_position": r.config.model.norm_position,
-             "norm": r.config.model.norm, "residual": r.config.model.residual, "layers": r.config.model.layers}
+             "final_loss": _number(r.summary.get("final_loss")),
+             "norm_position": choice_name("norm_position", r.config.model.norm_position),
+             "norm": choice_name("norm", r.config.model.norm), "residual": choice_name("residual", r.config.model.residual),
+             "layers": r.config.model.layers}
             for lab, r in zip(labels, records)]
     columns = {c: t("runs.col." + c.replace("_", " ")) for c in rows[0]}
-    columns["final_loss"] = st.column_config.NumberColumn(columns["final_loss"], format="%.4f")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="runs_overlay_table",
                  column_config=columns)

@@ -84,6 +84,19 @@ def render(message, lang: str = DEFAULT_LANG) -> str:
         return str(message)
 
 
+# the table prefix of each config field's choice names; fields not listed use ``choice.<field>.``
+_NAME_PREFIX = {"norm_position": "name.position.", "norm": "name.norm."}
+
+
+def display_name(field: str, value, lang: str = DEFAULT_LANG) -> str:
+    """The one name of a config choice as people say it, in ``lang``: ``display_name("norm_position",
+    "sandwich")`` → "Peri-LN / Sandwich-LN", ``("norm", "dyt")`` → "Dynamic Tanh (DyT)". Every page,
+    select box (``format_func``), table and figure legend shows a choice through this; the id itself
+    (``sandwich``) stays in URLs, configs and the command line. An id the tables do not name is shown
+    as it is."""
+    return translate_or(_NAME_PREFIX.get(field, f"choice.{field}.") + str(value), str(value), lang)
+
+
 class Labels:
     """What a figure builder takes to label its chart in one language: ``labels(key, **fmt)`` is
     ``translate(key, lang, **fmt)``; ``labels.word(text)`` a fixed figure word by its English name (the
@@ -98,6 +111,10 @@ class Labels:
 
     def word(self, text: str) -> str:
         return translate_or("fig." + text, text, self.lang)
+
+    def choice(self, field: str, value) -> str:
+        """A config choice's name (``display_name``) in this language."""
+        return display_name(field, value, self.lang)
 
     def event(self, kind: str) -> str:
         """An event marker's label (``resnorm.studies.compare.detect_events`` kinds: ``diverged``, ``grad jump``…)."""

@@ -146,22 +146,38 @@ class _Validated:
 
 @dataclass(frozen=True)
 class ModelConfig(_Validated):
-    arch: str = _f("decoder", "decoder = causal LM (GPT); encoder = bidirectional (BERT); "
-                   "encoder-decoder = the 2017 Transformer with cross-attention", choices=ARCHS)
+    arch: str = _f("decoder", "The model's shape: a decoder predicts the next symbol and sees only the past "
+                   "(GPT, Radford et al. 2018); an encoder sees the whole input at once (BERT, Devlin et al. "
+                   "2019); an encoder-decoder is the original Transformer, whose decoder also reads the "
+                   "encoder's output (Vaswani et al. 2017)", choices=ARCHS)
     layers: int = _f(4, "number of blocks (per stack for encoder-decoder)", lo=1, hi=96)
     d_model: int = _f(64, "width of the residual stream", lo=4, hi=2048)
     heads: int = _f(4, "attention heads; must divide d_model", lo=1, hi=64)
     d_ff: int = _f(256, "hidden width of the MLP (usually 4 x d_model)", lo=1, hi=8192)
-    norm_position: str = _f("pre", "where the norm sits around each sublayer (see the variant table)",
+    norm_position: str = _f("pre", "Where each block normalises: after adding the sublayer's output (Post-LN, "
+                            "Vaswani et al. 2017); before the sublayer (Pre-LN, Xiong et al. 2020); before and "
+                            "after it (Peri-LN / Sandwich-LN, Ding et al. 2021); after the addition with the "
+                            "skip path scaled up (DeepNorm, Wang et al. 2022); Pre-LN divided by √(layer number) "
+                            "(LayerNorm-Scaling, Sun et al. 2025); or not at all",
                             choices=tuple(variants.NORM_POSITIONS))
-    norm: str = _f("layernorm", "which normalisation N is", choices=tuple(variants.NORM_TYPES))
-    residual: str = _f("on", "the skip path r(x): on, off, rezero (x + a*F, a=0 at init), "
-                       "scaled (branch x 1/sqrt(2L)), admin (Post-LN with a profiled skip scale), depthmup (branch x L^-a), "
-                       "hyper / mhc (n residual streams)", choices=tuple(variants.RESIDUAL_MODES))
+    norm: str = _f("layernorm", "What the normalisation computes: LayerNorm centres and rescales each token "
+                   "(Ba et al. 2016); RMSNorm only rescales (Zhang & Sennrich 2019); Dynamic Tanh squashes "
+                   "with a learnable tanh instead of statistics (Zhu et al. 2025); Derf squashes with a learnable erf (Chen et al. 2025); BatchNorm averages "
+                   "over the batch (Ioffe & Szegedy 2015)", choices=tuple(variants.NORM_TYPES))
+    residual: str = _f("on", "The skip path that adds a block's input to its output: on, x + F(x) (He et al. "
+                       "2016); off, no skip path; ReZero, x + α·F(x) with α learnt and 0 at the start "
+                       "(Bachlechner et al. 2020); scaled, x + F(x)/√(2L) for L blocks; Admin, Post-LN with a skip scale ω "
+                       "profiled at the start (Liu et al. 2020); depth-μP / CompleteP, x + L^-α·F(x) (Yang et al. "
+                       "2023; Dey et al. 2025); hyper-connections and mHC, n residual streams mixed by learnt "
+                       "matrices (Zhu et al. 2025; DeepSeek 2025)",
+                       choices=tuple(variants.RESIDUAL_MODES))
     mlp: bool = _f(True, "include the feed-forward sublayer (off = attention-only model)")
-    init: str = _f("xavier", "weight initialisation", choices=tuple(variants.INITS))
+    init: str = _f("xavier", "How the weights start: Xavier uniform (Glorot & Bengio 2010; the setting of "
+                   "Xiong et al. 2020); GPT-2's N(0, 0.02) with the output projections scaled by 1/√(2L) "
+                   "(Radford et al. 2019); or PyTorch's defaults", choices=tuple(variants.INITS))
     activation: str = _f("gelu", "MLP non-linearity", choices=ACTIVATIONS)
-    dropout: float = _f(0.0, "dropout on every branch output and on attention weights", lo=0.0, hi=0.9)
+    dropout: float = _f(0.0, "Dropout: the fraction of each sublayer's outputs and attention weights set to "
+                        "zero at random while training (Srivastava et al. 2014); 0 = off", lo=0.0, hi=0.9)
     dtype: str = _f("float32", "floating-point type of weights and activations", choices=DTYPES)
     norm_eps: float = _f(1e-5, "epsilon inside the norm's square root", lo=0.0, hi=1.0)
     # ---- issue 18: residual / norm-position variants (variants.py, end of module) ----

@@ -275,10 +275,16 @@ def block_latex(position: str, residual: str, norm: str, arch: str = "decoder") 
     return r"x \leftarrow " + body
 
 
-def block_dot(position: str, residual: str, norm: str) -> str:
-    """Graphviz DOT of one sublayer: the skip path, the branch and where the norm sits."""
+DOT_WORDS = {"branch": "F  (attention / MLP)", "skip": "skip", "init 0": "init 0", "in": "in", "out": "out"}  # block_dot's words, in English
+
+
+def block_dot(position: str, residual: str, norm: str, words: dict | None = None, norm_name: str | None = None) -> str:
+    """Graphviz DOT of one sublayer: the skip path, the branch and where the norm sits. ``words``
+    replaces the diagram's words (``DOT_WORDS``' keys) and ``norm_name`` the norm's label (its id by
+    default): the UI passes them in the session's language (this layer has no translations)."""
     p, n = NORM_POSITIONS[position], NORM_TYPES[norm]
-    norm_label = n.name if (norm != "none" and p.normalises) else None
+    w = {**DOT_WORDS, **(words or {})}
+    norm_label = (norm_name or n.name) if (norm != "none" and p.normalises) else None
     lines = ['digraph block {', 'rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
              'x_in [label="x", shape=plaintext, fillcolor=none];']
     prev = "x_in"
@@ -286,16 +292,16 @@ def block_dot(position: str, residual: str, norm: str) -> str:
         if op.startswith("N"):
             if not norm_label:
                 continue
-            label = norm_label + (op[1:].replace("_", " ") if len(op) > 1 else "")
+            label = norm_label + (" " + w.get(op[2:], op[2:]) if len(op) > 1 else "")  # N_in → "LayerNorm in"
             lines.append(f'b{i} [label="{label}", fillcolor="#dbe9f6"];')
         elif op == "F":
-            lines.append(f'b{i} [label="F  (attention / MLP)", fillcolor="#fde9c9"];')
+            lines.append(f'b{i} [label="{w["branch"]}", fillcolor="#fde9c9"];')
         else:
             lines.append(f'b{i} [label="{op}"];')
         lines.append(f"{prev} -> b{i};")
         prev = f"b{i}"
     if RESIDUAL_MODES[residual].diagram:
-        lines.append(f'scale [label="{RESIDUAL_MODES[residual].diagram}"];')
+        lines.append(f'scale [label="{RESIDUAL_MODES[residual].diagram.replace("init 0", w["init 0"])}"];')
         lines.append(f"{prev} -> scale;")
         prev = "scale"
     if residual == "off" and not p.own_skip:
@@ -304,9 +310,9 @@ def block_dot(position: str, residual: str, norm: str) -> str:
         lines.append('add [label="+", shape=circle, fillcolor="#e6f2e6"];')
         lines.append(f"{prev} -> add;")
         if p.skip_op:
-            lines.append(f'skip [label="{p.skip_op}"]; x_in -> skip; skip -> add [label="skip"];')
+            lines.append(f'skip [label="{p.skip_op}"]; x_in -> skip; skip -> add [label="{w["skip"]}"];')
         else:
-            lines.append('x_in -> add [label="skip", style=bold];')
+            lines.append(f'x_in -> add [label="{w["skip"]}", style=bold];')
         out = "add"
     if RESIDUAL_MODES[residual].streams:  # the sum of n streams in, mixing matrices around the branch
         lines[2] = 'x_in [label="H (n streams)", shape=plaintext, fillcolor=none];'

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -322,20 +323,169 @@ def _get(series: Series, name: str):
     return series.get(name, (np.zeros(0, np.int64), np.zeros(0)))
 
 
-def _mark(fig: go.Figure, markers, labels: Labels = EN, **where) -> None:
+def _mark(fig, markers, labels: Labels = EN, **where) -> None:
+    """Each marker a dashed red vertical line, named in the legend (one entry per kind, its steps
+    listed) rather than by text on the chart, which collided with titles and with other markers."""
+    by_kind: dict[str, list] = {}
     for m in markers or ():
         fig.add_vline(x=m.step, line=dict(color="#d62728", dash="dash", width=1.5), **where)
-        fig.add_annotation(x=m.step, y=1, yref="paper", text=labels("fig.t.event_at", kind=labels.event(m.kind), step=m.step), showarrow=False,
-                           font=dict(color="#d62728", size=11), xanchor="left", yanchor="bottom")
+        by_kind.setdefault(m.kind, []).append(m.step)
+    for kind, steps in by_kind.items():
+        _legend_entry(fig, labels("fig.t.event_at", kind=labels.event(kind), step=_steps_text(steps)),
+                      color="#d62728", dash="dash", group="events")
 
 
-def _layout(fig, title: str, uirevision: str, height: int = 320, hovermode: str = "x unified"):
+def _steps_text(steps, most: int = 4) -> str:
+    """``120, 340`` — at most ``most`` steps, then ``…``."""
+    shown = ", ".join(str(s) for s in steps[:most])
+    return shown + (", …" if len(steps) > most else "")
+
+
+def _legend_entry(fig, name: str, *, color: str, dash: str | None, group: str) -> None:
+    """A legend entry without data (a line sample and its name): how the charts name their markers."""
+    fig.add_trace(dict(type="scatter", x=[None], y=[None], mode="lines", name=name, legendgroup=group,
+                       line=dict(color=color, dash=dash, width=1.5), hoverinfo="skip", showlegend=True))
+
+
+def _layout(fig, title: str, uirevision: str, height: int = 320, hovermode: str = "x unified",
+            labels: Labels = EN):
     """The one layout of every chart (a ``Fig`` or a ``go.Figure``): title at the left, margins, legend,
-    template; ``hovermode`` "x unified" over steps, "closest" for profiles and maps."""
+    template; ``hovermode`` "x unified" over steps, "closest" for profiles and maps. Then ``_readable``:
+    the axes made legible from the data (see there)."""
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
                       margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=10)),
                       template="plotly_white", hovermode=hovermode)
+    _readable(fig, labels)
     return fig
+
+
+# ---- legible axes ----------------------------------------------------------------------------------
+_AXIS = re.compile(r"^([xy])axis(\d*)$")
+
+
+def _traces(fig) -> list[dict]:
+    if isinstance(fig, Fig):
+        return fig["data"]
+    return [t.to_plotly_json() for t in fig.data]
+
+
+def _layout_dict(fig) -> dict:
+    return fig["layout"] if isinstance(fig, Fig) else fig.layout.to_plotly_json()
+
+
+def _numbers(values) -> np.ndarray:
+    """``values`` as floats (None → NaN); an empty array for text (categories) or nothing."""
+    if values is None:
+        return np.zeros(0)
+    try:
+        return np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return np.zeros(0)
+
+
+def _has_data(trace: dict) -> bool:
+    key = "z" if trace.get("type") in ("heatmap", "contour") else "y"
+    v = _numbers(trace.get(key))
+    return bool(np.isfinite(v).any())
+
+
+def tick_text(v: float) -> str:
+    """A log-axis tick in plain numbers from 0.001 to 10000 (``0.01``, ``0.2``, ``50``), else in
+    1e-5 style (``1e-5``, ``2e6``) — never an SI suffix ("100µ") or a bare mantissa ("2" for 0.2)."""
+    e = math.floor(math.log10(v) + 1e-9)
+    if -3 <= e <= 4:
+        return f"{v:.6g}" if e >= 0 else f"{v:.{-e + 5}f}".rstrip("0")
+    m = v / 10 ** e
+    return f"{m:.6g}e{e}"
+
+
+def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+    """Tick values of a log axis over the data range [lo, hi] (both > 0): the decades (every k-th
+    decade when more than ``most``); when fewer than two decades lie inside, 1-2-5 steps; when
+    fewer than two of those, 1…9 steps — so a short range is labelled too, each label a whole value."""
+    e_lo, e_hi = math.floor(math.log10(lo) + 1e-9), math.ceil(math.log10(hi) - 1e-9)
+    inside = lambda vals: [v for v in vals if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]  # noqa: E731
+    decades = list(range(e_lo, e_hi + 1))
+    if len(inside([10.0 ** e for e in decades])) >= 2:
+        k = math.ceil(len(decades) / most)
+        return [float(f"1e{e}") for e in decades if (e - e_lo) % k == 0]
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        vals = [float(f"{m}e{e}") for e in decades for m in mantissas]
+        if len(inside(vals)) >= 2:
+            return vals
+    if hi <= lo:  # one value: itself
+        return [float(f"{lo:.2g}")]
+    step = 10.0 ** math.floor(math.log10(hi - lo))  # a range within one 1…9 step: even steps inside it
+    while (hi - lo) / step > 8:
+        step *= 2
+    while math.floor(hi / step) - math.ceil(lo / step) < 1:  # at least two ticks inside
+        step /= 2
+    ticks = [float(f"{i * step:.12g}") for i in range(math.floor(lo / step), math.ceil(hi / step) + 1)]
+    return list(dict.fromkeys(t for t in ticks if t > 0))
+
+
+def _readable(fig, labels: Labels = EN) -> None:
+    """What every chart's axes get from its data, once built:
+
+    - no data at all (a run not started, a view before its first step): no axes, a centred note
+      "waiting for the first step…" — never empty axes "layer −1…4" or a log range 0.1–10k;
+    - log axes labelled at whole values only (``log_ticks``, ``tick_text``);
+    - every axis writes small and large numbers as 1e-4, never with SI suffixes ("100µ");
+    - a step axis spanning fewer than ten steps ticks at whole steps (never 1.2, 1.4 …);
+    - subplot titles and the figure title never overlap: with subplot titles the figure title moves
+      into a taller top margin."""
+    traces, layout = _traces(fig), _layout_dict(fig)
+    axes = {k for k in layout if _AXIS.match(k)} | {"xaxis", "yaxis"}
+    if not any(_has_data(t) for t in traces):
+        notes = [a for a in layout.get("annotations", ()) if a.get("x") == 0.5 and a.get("y") == 0.5]
+        for key in sorted(axes):
+            fig.update_layout(**{key: dict(visible=False)})
+        if isinstance(fig, Fig) and layout.get("annotations"):  # subplot titles over nothing: only the note
+            layout["annotations"] = notes
+        if not notes:
+            fig.add_annotation(text=labels("chart.waiting"), showarrow=False, x=0.5, y=0.5, xref="paper",
+                               yref="paper", font=dict(color="#888", size=14))
+        return
+    values: dict[str, list[np.ndarray]] = {}
+    for t in traces:
+        for letter in "xy":
+            ref = t.get(letter + "axis") or letter
+            values.setdefault(letter + "axis" + ref[1:], []).append(_numbers(t.get(letter)))
+    for key in sorted(axes):
+        axis = layout.get(key, {})
+        update: dict = {"exponentformat": "e"}
+        found = values.get(key, [])
+        v = np.concatenate(found) if found else np.zeros(0)
+        v = v[np.isfinite(v)]
+        if axis.get("type") == "log":
+            pos = v[v > 0]
+            if len(pos) and axis.get("tickvals") is None:
+                ticks = log_ticks(float(pos.min()), float(pos.max()))
+                update.update(tickmode="array", tickvals=ticks, ticktext=[tick_text(x) for x in ticks])
+            elif axis.get("tickvals") is None:
+                update.update(dtick=1)
+        elif key.startswith("x") and len(v) and axis.get("type") in (None, "linear", "-") \
+                and np.all(v == np.round(v)) and v.max() - v.min() < 10 and axis.get("dtick") is None:
+            update.update(tick0=0, dtick=1)
+        fig.update_layout(**{key: update})
+    titles = [a for a in layout.get("annotations", ()) if a.get("yanchor") == "bottom" and a.get("yref") == "paper"
+              and a.get("y", 0) >= 0.9]
+    if titles:  # subplot titles a size below the figure title's, so that long ones fit their panel
+        if isinstance(fig, Fig):
+            for a in titles:
+                a["font"] = {**a.get("font", {}), "size": 13}
+        else:
+            fig.for_each_annotation(lambda a: a.update(font_size=13),
+                                    selector=lambda a: a.yanchor == "bottom" and a.yref == "paper" and (a.y or 0) >= 0.9)
+    if titles and (layout.get("title") or {}).get("text"):
+        fig.update_layout(margin=dict(t=72), title=dict(yref="container", y=1, yanchor="top", pad=dict(t=10)))
+
+
+def line_mode(values) -> str:
+    """A line where it can be seen: a run that diverged at step 2 has one finite point per layer, which
+    a line alone does not draw (an empty chart); a few points get markers on the line."""
+    finite = int(np.isfinite(np.asarray(values, dtype=np.float64)).sum())
+    return "lines" if finite > 3 else "lines+markers"
 
 
 def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=None, showlegend=True,
@@ -345,7 +495,7 @@ def _lines(fig, series, prefixes, metric, colors, *, row=None, col=None, dash=No
         if len(s) == 0:
             continue
         kw = dict(row=row, col=col) if row is not None else {}
-        fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), line=dict(color=c, width=1.6, dash=dash),
+        fig.add_trace(dict(type="scatter", x=s, y=v, mode=line_mode(v), name=short(p), line=dict(color=c, width=1.6, dash=dash),
                                  legendgroup=p + legendgroup_suffix, showlegend=showlegend), **kw)
 
 
@@ -358,7 +508,8 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
     for name, (color, dash) in styles.items():
         s, v = thin(*_get(series, name))
         if len(s):
-            fig.add_trace(dict(type="scatter", x=s, y=v, name=name, mode="lines" if len(s) > 1 else "markers",
+            fig.add_trace(dict(type="scatter", x=s, y=v, name=metric_name(name, labels),
+                               mode=line_mode(v),
                                      line=dict(color=color, dash=dash)),
                           row=1, col=1, secondary_y="accuracy" in name)
     s, v = thin(*_get(series, "lr"))
@@ -371,7 +522,7 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
     fig.update_yaxes(title_text="lr", row=2, col=1, exponentformat="e", range=[0, 1.15 * lr_max or 1.0])
     fig.update_xaxes(title_text=labels.word("step"), row=2, col=1)
     _mark(fig, markers, labels)
-    return _layout(fig, labels.word("Loss and accuracy (train, validation), learning rate"), uirevision, height=420)
+    return _layout(fig, labels.word("Loss and accuracy (train, validation), learning rate"), uirevision, height=420, labels=labels)
 
 
 # ---- 2. residual stream --------------------------------------------------------------------------
@@ -397,7 +548,7 @@ def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(),
     fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(title_text=labels.word("layer"), autorange="reversed")
     _mark(fig, markers, labels)
-    fig = _layout(fig, labels("fig.t.resid_heatmap", stat=metric.split('.')[-1].upper()), uirevision)
+    fig = _layout(fig, labels("fig.t.resid_heatmap", stat=metric.split('.')[-1].upper()), uirevision, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -427,9 +578,20 @@ def depth_profile(series: Series, metrics=("resid_post.rms",), *, title: str | N
                                  marker=dict(color=layer_colors(len(prefixes)), size=9)))
     fig.update_xaxes(title_text=labels.word("layer"))
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
-    fig = _layout(fig, labels.word("Depth profile") if title is None else title, uirevision)
+    fig = _layout(fig, labels.word("Depth profile") if title is None else title, uirevision, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def metric_name(metric: str, labels: Labels = EN) -> str:
+    """A run-level metric as a learner reads it (``train/loss`` → "training loss" / 训练损失); the id
+    itself for a metric the table does not name."""
+    return labels.word(metric) if not I18N_KEYS.get(metric) else labels(I18N_KEYS[metric])
+
+
+I18N_KEYS = {"train/loss": "chart.m.train_loss", "val/loss": "chart.m.val_loss",
+             "train/accuracy": "chart.m.train_accuracy", "val/accuracy": "chart.m.val_accuracy",
+             "grad/total_norm": "chart.m.grad_total_norm", "lr": "chart.m.lr"}
 
 
 def _step_name(labels: Labels, label: str, step) -> str:
@@ -443,7 +605,7 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
     prefixes = block_prefixes(series)
     colors = layer_colors(len(prefixes))
     subs = [s for s in ("attn", "cross_attn", "mlp") if any(f"{p}.{s}.grad_norm" in series for p in prefixes)]
-    titles = [labels("fig.t.grad_sub", sub=s) for s in subs] + [labels.word("global ‖∇‖ (before clipping)")]
+    titles = [labels("fig.t.grad_sub", sub=labels("chart.sub." + s)) for s in subs] + [labels.word("global ‖∇‖ (before clipping)")]
     fig = subplots(rows=1, cols=len(titles), subplot_titles=titles, shared_yaxes=False,
                         horizontal_spacing=0.06)
     for j, sub in enumerate(subs):
@@ -458,7 +620,7 @@ def grad_figure(series: Series, *, grad_clip: float = 0.0, log_y: bool = True, m
     fig.update_yaxes(type="log" if log_y else "linear")
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
-    return _layout(fig, labels.word("Gradient norm per layer"), uirevision, height=340)
+    return _layout(fig, labels.word("Gradient norm per layer"), uirevision, height=340, labels=labels)
 
 
 # ---- 4. branch/stream and update ratios ---------------------------------------------------------
@@ -470,8 +632,8 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio", label
     colors = layer_colors(len(prefixes))
     subs, titles = [], []
     for s in ("attn", "cross_attn", "mlp"):
-        for metric, title in ((f"{s}_out.change", labels("fig.t.stream_change", sub=s)),
-                              (f"{s}_out.ratio", labels("fig.t.raw_branch", sub=s))):
+        for metric, title in ((f"{s}_out.change", labels("fig.t.stream_change", sub=labels("chart.sub." + s))),
+                              (f"{s}_out.ratio", labels("fig.t.raw_branch", sub=labels("chart.sub." + s)))):
             if any(f"{p}.{metric}" in series for p in prefixes):
                 subs.append(metric)
                 titles.append(title)
@@ -484,7 +646,7 @@ def ratio_figure(series: Series, *, markers=(), uirevision: str = "ratio", label
     fig.update_yaxes(type="log")
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
-    return _layout(fig, labels.word("Stream change per sublayer and update ratio per layer"), uirevision, height=340)
+    return _layout(fig, labels.word("Stream change per sublayer and update ratio per layer"), uirevision, height=340, labels=labels)
 
 
 # ---- 5. attention ------------------------------------------------------------------------------
@@ -495,7 +657,7 @@ def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevisio
         fig = Fig()
         fig.add_annotation(text=labels.word("no attention map captured yet"), showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-        return _layout(fig, labels.word("Attention"), uirevision)
+        return _layout(fig, labels.word("Attention"), uirevision, labels=labels)
     heads = [head] if head is not None else list(range(maps.shape[0]))
     cols = min(len(heads), 4)
     rows = math.ceil(len(heads) / cols)
@@ -508,12 +670,27 @@ def attention_figure(snapshot, layer: str, head: int | None = None, *, uirevisio
                                  colorscale=colorscale("Blues"), showscale=n == 0,
                                  hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"),
                       row=n // cols + 1, col=n % cols + 1)
-    fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
-    fig.update_xaxes(tickfont=dict(size=9), tickangle=0)
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=11), **_token_ticks(q, q_tokens))
+    fig.update_xaxes(tickfont=dict(size=11), tickangle=0, **_token_ticks(k, k_tokens))
     fig = _layout(fig, labels("fig.t.attention_of", layer=layer, step=snapshot.step), uirevision,
-                  height=260 * rows + 60)
+                  height=260 * rows + 60, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def _glyph(token: str) -> str:
+    """A token as it can be read on an axis: newline ␤, space ␠, other control characters as ␀-style
+    pictures are not needed in the probe's alphabets."""
+    return "␤" if token == chr(10) else "␠" if token == " " else token
+
+
+def _token_ticks(categories: list[str], tokens, most: int = 16) -> dict:
+    """Tick labels of an attention-map axis: the token glyphs themselves (the hover keeps the
+    position), every k-th when there are more than ``most``, so they never run together."""
+    k = max(1, math.ceil(len(categories) / most))
+    keep = list(range(0, len(categories), k))
+    return dict(tickmode="array", tickvals=[categories[i] for i in keep],
+                ticktext=[_glyph(str(tokens[i])) for i in keep])
 
 
 def _unique_labels(tokens) -> list[str]:
@@ -536,7 +713,7 @@ def entropy_figure(series: Series, layer: str, *, markers=(), uirevision: str = 
     fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(title_text=labels.word("entropy (nats)"), rangemode="tozero")
     _mark(fig, markers, labels)
-    return _layout(fig, labels("fig.t.entropy_of", layer=layer), uirevision)
+    return _layout(fig, labels("fig.t.entropy_of", layer=layer), uirevision, labels=labels)
 
 
 # ---- 6. rank residual ----------------------------------------------------------------------------
@@ -547,7 +724,7 @@ def rank_figure(series: Series, *, markers=(), uirevision: str = "rank", labels:
     fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(title_text="‖X − 1x̄ᵀ‖/‖X‖", type="log")
     _mark(fig, markers, labels)
-    return _layout(fig, labels.word("Rank residual per layer (→ 0: tokens collapse to one vector)"), uirevision)
+    return _layout(fig, labels.word("Rank residual per layer (→ 0: tokens collapse to one vector)"), uirevision, labels=labels)
 
 
 def attention_layers(snapshot) -> list[str]:
@@ -758,17 +935,18 @@ def runs_overlay_figure(runs: dict, metric: str = "train/loss", *, dashed: str |
             s, v = thin(*_get(series, name))
             if len(s):
                 shown = html.escape(str(label)[:80])
-                fig.add_trace(dict(type="scatter", x=s, y=v, name=f"{shown} · {name}" if dashed else shown,
-                                   mode="lines" if len(s) > 1 else "markers", legendgroup=str(label),
+                fig.add_trace(dict(type="scatter", x=s, y=v, name=f"{shown} · {metric_name(name, labels)}" if dashed else shown,
+                                   mode=line_mode(v), legendgroup=str(label),
                                    line=dict(color=color, dash=dash, width=1.8)))
         for m in (markers or {}).get(label, ()):
             fig.add_vline(x=m.step, line=dict(color=color, dash="dot", width=1.5))
     fig.update_xaxes(title_text=labels.word("step"))
-    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
-    title = labels("fig.t.runs_overlay_one" if len(runs) == 1 else "fig.t.runs_overlay", metric=metric, n=len(runs))
+    fig.update_yaxes(title_text=metric_name(metric, labels), type="log" if log_y else "linear")
+    title = labels("fig.t.runs_overlay_one" if len(runs) == 1 else "fig.t.runs_overlay", metric=metric_name(metric, labels),
+                   n=len(runs))
     if dashed:
-        title = labels("fig.t.runs_dashed", title=title, dashed=dashed)
-    return _layout(fig, title, uirevision, height=420)
+        title = labels("fig.t.runs_dashed", title=title, dashed=metric_name(dashed, labels))
+    return _layout(fig, title, uirevision, height=420, labels=labels)
 
 
 def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevision: str = "overlay", labels: Labels = EN) -> Fig:
@@ -779,15 +957,18 @@ def overlay_figure(runs, name: str, *, title: str, log_y: bool = False, uirevisi
         color = CONFIG_COLORS[k % len(CONFIG_COLORS)]
         s, v = thin(*_get(series, name))
         if len(s):
-            fig.add_trace(dict(type="scatter", x=s, y=v, name=label, mode="lines" if len(s) > 1 else "markers",
+            fig.add_trace(dict(type="scatter", x=s, y=v, name=label, mode=line_mode(v),
                                      line=dict(color=color, width=2)))
+        by_kind: dict[str, list] = {}
         for m in markers or ():
             fig.add_vline(x=m.step, line=dict(color=color, dash="dash", width=1.2))
-            fig.add_annotation(x=m.step, y=1, yref="paper", text=labels.event(m.kind), showarrow=False, textangle=-90,
-                               font=dict(color=color, size=10), xanchor="right", yanchor="top")
+            by_kind.setdefault(m.kind, []).append(m.step)
+        for kind, steps in by_kind.items():  # named in the legend: text on the chart stacked unreadably
+            _legend_entry(fig, labels("chart.event_of", label=label, kind=labels.event(kind), step=_steps_text(steps)),
+                          color=color, dash="dash", group=f"events-{k}")
     fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(type="log" if log_y else "linear")
-    return _layout(fig, title, uirevision)
+    return _layout(fig, title, uirevision, labels=labels)
 
 
 def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
@@ -809,7 +990,7 @@ def profiles_side_by_side(runs, metric: str, *, title: str, log_y: bool = True,
             fig.add_trace(dict(type="scatter", x=x, y=y, mode="lines+markers", line=dict(color=color, width=width),
                                      name=labels("fig.t.label_step", label=label, step=step), showlegend=True), row=1, col=k + 1)
     fig.update_yaxes(type="log" if log_y else "linear")
-    fig = _layout(fig, title, uirevision, height=300)
+    fig = _layout(fig, title, uirevision, height=300, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -818,8 +999,8 @@ def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevis
     """Left: loss of B minus loss of A over steps. Right: per-layer gradient norm, B − A, latest step."""
     from .compare import difference, layer_profile
 
-    fig = subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[
-        labels("fig.t.diff_loss", a=label_a, b=label_b), labels("fig.t.diff_grad", a=label_a, b=label_b)])
+    fig = subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=[  # the labels are in the title
+        labels("chart.diff_loss"), labels("chart.diff_grad")])
     s, d = difference(series_a, series_b, "train/loss")
     s, d = thin(s, d)
     fig.add_trace(dict(type="scatter", x=s, y=d, name=labels.word("Δ loss"), line=dict(color="#444")), row=1, col=1)
@@ -832,6 +1013,6 @@ def difference_figure(label_a: str, series_a, label_b: str, series_b, *, uirevis
                              marker_color=["#2ca02c" if v >= 0 else "#d62728" for v in np.nan_to_num(delta)]),
                       row=1, col=2)
     fig.update_xaxes(title_text=labels.word("step"), row=1, col=1)
-    fig = _layout(fig, labels("fig.t.diff", a=label_a, b=label_b), uirevision, height=300)
+    fig = _layout(fig, labels("fig.t.diff", a=label_a, b=label_b), uirevision, height=300, labels=labels)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig

@@ -119,8 +119,8 @@ def _add_config(fig: go.Figure, stats: pd.DataFrame, x: str, label: str, color: 
                                            " (n=%{customdata[2]})<extra></extra>"), **kw)
 
 
-def _layout(fig: go.Figure, title: str, uirevision: str, height: int) -> go.Figure:
-    return figures_layout(fig, title, uirevision, height, hovermode="closest")  # the one layout (figures.py)
+def _layout(fig: go.Figure, title: str, uirevision: str, height: int, labels: Labels = EN) -> go.Figure:
+    return figures_layout(fig, title, uirevision, height, hovermode="closest", labels=labels)  # the one layout (figures.py)
 
 
 def _empty_note(fig: go.Figure, text: str) -> None:
@@ -156,7 +156,7 @@ def profile_figure(profiles: Mapping[str, pd.DataFrame], metric: str, *, title: 
     fig.update_xaxes(title_text=labels.word("layer (block index, 0 = nearest the input)"), rangemode="tozero")
     fig.update_yaxes(title_text=labels.word(y_title), type="log" if log_y else "linear",
                      **({"rangemode": "tozero"} if not log_y else {}))
-    return _layout(fig, title or METRICS.get(metric, (metric, metric))[1], uirevision or f"init-{metric}", height)
+    return _layout(fig, title or METRICS.get(metric, (metric, metric))[1], uirevision or f"init-{metric}", height, labels=labels)
 
 
 def output_stack(frame: pd.DataFrame) -> str:
@@ -200,8 +200,7 @@ def depth_figure(summaries: Mapping[str, pd.DataFrame], *, band_kind: str = "min
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="‖∇θ‖", row=1, col=1)
     fig.update_yaxes(title_text="E[x²]", row=1, col=2)
-    fig = _layout(fig, labels.word("Gradient norm and residual mean square against depth"), uirevision, height)
-    fig.update_layout(margin=dict(t=80), title=dict(y=0.98, yanchor="top"))
+    fig = _layout(fig, labels.word("Gradient norm and residual mean square against depth"), uirevision, height, labels=labels)
     return fig
 
 
@@ -221,7 +220,7 @@ def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevisio
     theorem's shapes as dashed grey references through each curve's first point: flat for Post-LN,
     ∝ L^-½ for Pre-LN."""
     fig = go.Figure()
-    names = {"post": "Post-LN", "pre": "Pre-LN"}
+    names = {p: labels.choice("norm_position", p) for p in ("post", "pre")}
     for i, position in enumerate(("post", "pre")):
         part = frame[frame["position"] == position]
         if part.empty:
@@ -241,4 +240,4 @@ def theorem1_figure(frame: pd.DataFrame, *, band_kind: str = "minmax", uirevisio
                      **({"tickmode": "array", "tickvals": depths} if depths else {}))
     fig.update_yaxes(title_text=labels.word("‖∇θ‖ of the last block"), type="log")
     return _layout(fig, labels.word("Last block's gradient norm against total depth (Xiong et al. 2020, Theorem 1)"),
-                   uirevision, height)
+                   uirevision, height, labels=labels)
