@@ -1,20 +1,27 @@
-"""Live training: choose a block, press Train, watch it learn."""
+"""Live training: choose a block, press Train, watch it learn — on one screen (1280×720): the block
+as a strip, the run controls beside its progress, four live panels, then every view in detail."""
 import streamlit as st
 
 from resnorm.science.config import non_default
-from ui import controls, live, share
+from ui import controls, live, panels, share
 from ui.i18n import t
 
-st.title(t("live.title"))
-st.caption(t("live.caption"))
+panels.compact_page()
 live.restore()
 cfg, problems = controls.sidebar_config()
 share.show_ignored()
 if cfg is not None:
     share.write_query(non_default(cfg))
 run = live.session_run()
-live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
-live.run_controls(run, cfg, problems)
+live.remember(run)
+live.header_strip(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
+buttons, status = st.columns([3.4, 2], vertical_alignment="center", gap="small")
+with buttons:
+    live.run_controls(run, cfg, problems, ghost_button=True)
+with status:
+    live.progress_panel(run)
 live.live_panel(run)
+with st.expander(t("dash.block"), icon=":material/schema:"):
+    live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
 live.export(run)
 share.share_panel(cfg)

@@ -44,8 +44,10 @@ def test_loss_panel_plots_the_recorded_train_and_validation_loss_on_decades(run)
         x, y = F.thin(*s[metric])
         np.testing.assert_array_equal(_arr(by_name[name].x), x)
         np.testing.assert_allclose(_arr(by_name[name].y), y, equal_nan=True)
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1  # labels at powers of ten only
-    assert fig.layout.yaxis.exponentformat == "e"  # 1e-4, never an SI "100µ"
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.tickmode == "array"
+    ticks = list(fig.layout.yaxis.tickvals)
+    assert ticks == D.log_ticks(*(tr.y for tr in fig.data)) and len(ticks) >= 2  # labelled, at people's numbers
+    assert [float(x) for x in fig.layout.yaxis.ticktext] == pytest.approx(ticks)  # 0.5, 1e-4: never "100µ"
     assert fig.layout.height == D.HEIGHT
 
 
@@ -83,13 +85,17 @@ def test_resid_panel_is_the_log_rms_per_layer_and_step(run):
         np.testing.assert_allclose(_arr(hm.z[i]), np.log10(s[f"{p}.resid_post.rms"][1]))
         np.testing.assert_allclose(_arr(hm.customdata[i]), s[f"{p}.resid_post.rms"][1])
     ticks = list(hm.colorbar.tickvals)
+    assert len(ticks) >= 2 and all(np.nanmin(hm.z) - 1e-9 <= t <= np.nanmax(hm.z) + 1e-9 for t in ticks)
     assert [float(10 ** t) for t in ticks] == pytest.approx([float(x) for x in hm.colorbar.ticktext], rel=0.05)
 
 
-def test_colour_bar_ticks_are_decades_or_the_ends_of_a_narrow_range():
-    assert D._decade_ticks(np.array([[-2.5, 0.3], [1.7, np.nan]])) == [-2.0, -1.0, 0.0, 1.0]
-    assert D._decade_ticks(np.array([[0.1, 0.25]])) == [0.1, 0.25]
-    assert D._decade_ticks(np.array([[np.nan]])) == []
+def test_log_ticks_are_decades_or_one_two_five_or_three_spread_values():
+    assert D.log_ticks(np.array([[0.003, 2.0], [50.0, np.nan]])) == [0.01, 0.1, 1.0, 10.0]
+    assert D.log_ticks(np.array([1e-9, 1e3]), most=6) == [10.0 ** k for k in range(-9, 4, 3)]  # every 3rd decade
+    assert D.log_ticks(np.array([0.15, 2.3])) == pytest.approx([0.2, 0.5, 1.0, 2.0])
+    assert D.log_ticks(np.array([1.6, 2.3])) == [1.6, 1.9, 2.3]  # only one 1-2-5 value inside: spread
+    assert D.log_ticks(np.array([1.62, 1.9])) == [1.62, 1.8, 1.9]  # ends inside the data
+    assert D.log_ticks(np.array([np.nan, -1.0, 0.0])) == [] and D.log_ticks() == []
     assert [D._plain(x) for x in (0.5, 1.0, 12.0, 3e-4, 2e5)] == ["0.5", "1", "12", "3e-4", "2e5"]
 
 
@@ -106,8 +112,8 @@ def test_grad_panel_has_one_plot_per_sublayer_kind_with_every_layers_series(run)
             np.testing.assert_allclose(_arr(tr.y), y, equal_nan=True)
     assert len(fig.data) == 2 * len(prefixes)
     assert sum(bool(tr.showlegend) for tr in fig.data) == len(prefixes)  # one legend entry per layer
-    notes = [a.text for a in fig.layout.annotations]
-    assert notes == ["<b>attention</b>", "<b>MLP</b>"]
+    assert [fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text] == ["<b>attention</b>", "<b>MLP</b>"]
+    assert not fig.layout.annotations  # no subplot title to collide with the chart's
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.matches == "y"  # one shared axis
 
 

@@ -13,12 +13,13 @@ import plotly.io as pio
 import streamlit as st
 
 from resnorm.studies import figures as F
+from resnorm.studies import figures_dashboard as FD
 from resnorm.science.config import RunConfig
 from resnorm.serving.sessions import SessionRun
 from resnorm.science.tasks import not_held_out
 from resnorm.science.variants import NORM_POSITIONS, NORM_TYPES, block_dot, block_latex
 from ui.i18n import chart_labels, options, say, status, t
-from ui.panels import chart, job_buttons, queued_notice, refreshing, run_view
+from ui.panels import chart, fonts, job_buttons, projector_toggle, queued_notice, refreshing, run_view
 
 STATUS_ICON = {"idle": ":material/radio_button_unchecked:", "running": ":material/directions_run:",
                "paused": ":material/pause_circle:", "completed": ":material/check_circle:",
@@ -48,17 +49,77 @@ def block_view(pos: str, res: str, norm: str, arch: str) -> None:
         st.graphviz_chart(block_dot(pos, res, norm), width="stretch")
 
 
-def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:
+def _block_notes(pos: str, res: str, norm: str) -> str:
+    notes = [t("live.position_note", pos=pos, source=NORM_POSITIONS[pos].source),
+             t("live.residual_note", res=res, help=t(f"residual.{res}.help"))]
+    if NORM_POSITIONS[pos].final_norm and norm != "none":
+        notes.append(t("live.final_norm_note"))
+    return " ".join(notes)
+
+
+def header_strip(pos: str, res: str, norm: str, arch: str) -> None:
+    """The page's first row, one line high: title (and the projector switch), the block's update
+    formula and norm as inline maths (the notes in its help), and the block diagram as a strip.
+    ``block_view`` is the same at full size."""
+    title, formula, diagram = st.columns([1.05, 1.25, 1.7], vertical_alignment="center", gap="small")
+    with title:
+        st.title(t("live.title"), help=t("live.caption"))
+        projector_toggle()
+    with formula:
+        st.markdown("$" + block_latex(pos, res, norm, arch) + "$", help=_block_notes(pos, res, norm))
+        if norm != "none" and pos != "none":
+            st.caption("$" + NORM_TYPES[norm].symbol + r"(x) = " + NORM_TYPES[norm].formula + "$")
+    with diagram:
+        st.graphviz_chart(block_dot(pos, res, norm), width="stretch", height=76)
+
+
+def run_controls(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str], ghost_button: bool = False) -> None:
     reason = None
     if cfg is None:
         reason = t("live.fix_first", problems="; ".join(f"{k}: {v}" for k, v in problems.items()))
     elif run.active:
         reason = t("live.in_progress")
-    job_buttons(run, keys=("btn_train", "btn_pause", "btn_stop", "btn_reset"), labels=(t("live.train"), t("live.stop")),
-                reason=reason, train_help=t("live.train_help"), start=lambda: run.start(cfg),
-                can_reset=run.trainer is not None, reset_help=t("live.reset_help"))
+
+    def start():
+        remember(run)  # the run on screen becomes a ghost of the next
+        return run.start(cfg)
+
+    cols = job_buttons(run, keys=("btn_train", "btn_pause", "btn_stop", "btn_reset"),
+                       labels=(t("live.train"), t("live.stop")), reason=reason, train_help=t("live.train_help"),
+                       start=start, can_reset=run.trainer is not None, reset_help=t("live.reset_help"))
+    if ghost_button and cols[4].button(t("dash.clear_ghosts"), key="btn_clear_ghosts", width="stretch",
+                                       disabled=not ghosts(run), help=t("dash.clear_ghosts_help")):
+        clear_ghosts(run)
+        st.rerun()
     if reason and cfg is None:
         st.warning(reason, icon=":material/warning:")
+
+
+# ---- ghosts: the session's previous runs on the loss chart ------------------------------------------------
+GHOSTS_KEY = "_ghosts"  # [{"id", "cfg" (flat), "series" {name: (steps, values)}}], oldest first
+
+
+def remember(run: SessionRun) -> None:
+    """Keep the run on screen, once it has ended, as a future ghost: its flat config and its loss
+    series, thinned to ``FD.GHOST_POINTS`` (a few kB per run; the last ``FD.GHOSTS`` + 1 kept)."""
+    tr = run.trainer
+    kept = st.session_state.setdefault(GHOSTS_KEY, [])
+    if tr is None or run.active or any(g["id"] == run.run_id for g in kept):
+        return
+    loss = tr.store.series("train/loss")
+    if not len(loss[0]):
+        return
+    kept.append({"id": run.run_id, "cfg": tr.cfg.to_flat(), "series": {"train/loss": F.thin(*loss, FD.GHOST_POINTS)}})
+    del kept[:-(FD.GHOSTS + 1)]
+
+
+def ghosts(run: SessionRun) -> list[dict]:
+    """The previous runs to draw behind this one, newest first."""
+    return [g for g in reversed(st.session_state.get(GHOSTS_KEY, [])) if g["id"] != run.run_id][:FD.GHOSTS]
+
+
+def clear_ghosts(run: SessionRun) -> None:
+    st.session_state[GHOSTS_KEY] = [g for g in st.session_state.get(GHOSTS_KEY, []) if g["id"] == run.run_id]
 
 
 def progress(run: SessionRun) -> None:
@@ -170,9 +231,51 @@ def export(run: SessionRun) -> None:
         st.caption(t("live.export_png"))
 
 
+def dashboard(run: SessionRun) -> None:
+    """The four live panels in a 2 × 2 grid (``resnorm.studies.figures_dashboard``): loss with the
+    session's ghosts, residual stream per layer, gradient norm per layer, one attention map. Each is
+    rebuilt only when the run's store (or the ghosts, the language, the projector mode) changed."""
+    tr = run.trainer
+    if tr is None:
+        return
+    store, L, size = tr.store, chart_labels(), fonts()
+    rid = f"run{run.run_id}"
+    stamp = (rid, store.version)
+    shown = ghosts(run)
+    now = tr.cfg.to_flat()
+    ghost_series = [(FD.ghost_label(g["cfg"], now, L), g["series"]) for g in shown]
+    builds = {
+        "loss": (tuple(g["id"] for g in shown), lambda: FD.loss_panel(
+            store.all_series(), ghost_series, markers=store.markers(), uirevision=rid + "dl", labels=L, fonts=size)),
+        "resid": ((), lambda: FD.resid_panel(store.all_series(), markers=store.markers(), uirevision=rid + "dr",
+                                             labels=L, fonts=size)),
+        "grad": ((), lambda: FD.grad_panel(store.all_series(), markers=store.markers(), uirevision=rid + "dg",
+                                           labels=L, fonts=size)),
+        "attn": ((), lambda: FD.attention_panel((store.attention() or [None])[-1], uirevision=rid + "da",
+                                                labels=L, fonts=size)),
+    }
+    keys = list(builds)
+    for row in (keys[:2], keys[2:]):
+        for col, key in zip(st.columns(2, gap="small"), row):
+            with col:
+                extra, build = builds[key]
+                chart(f"dash_{key}", (stamp, extra), build)
+
+
 def live_panel(run: SessionRun) -> None:
-    """Progress and charts; refreshed every REFRESH_S while the run is active."""
-    refreshing(run, lambda: (progress(run), charts(run)))
+    """The dashboard, then every view in detail; refreshed every REFRESH_S while the run is active."""
+    def body():
+        dashboard(run)
+        if run.trainer is not None:
+            st.caption(t("dash.more"))
+        charts(run)
+
+    refreshing(run, body)
+
+
+def progress_panel(run: SessionRun) -> None:
+    """The progress line, refreshed with the charts (its own fragment: it sits beside the buttons)."""
+    refreshing(run, lambda: progress(run))
 
 
 def restore() -> None:

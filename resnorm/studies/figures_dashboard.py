@@ -48,9 +48,41 @@ def starting(title: str, *, uirevision: str, labels: Labels = EN, fonts: Fonts =
     return _compact(fig, title, uirevision, fonts, height)
 
 
-def _log_decades(fig: Fig, **where) -> None:
-    """A log axis labelled at powers of ten only, as 0.01 / 1e-4 (never SI suffixes or bare minor digits)."""
-    fig.update_yaxes(type="log", dtick=1, exponentformat="e", **where)
+def log_ticks(*arrays, most: int = 6) -> list[float]:
+    """Tick values for a log axis over the positive finite values of ``arrays``, people's numbers
+    only: powers of ten when the data span two decades or more; else 1, 2, 5 × 10ᵏ inside the range;
+    else (a narrow range) three values spread evenly in log, to two significant digits (three where
+    two would fall outside the data). At most
+    ``most`` (every other decade beyond). Never Plotly's bare minor digits ("2" meaning 0.2)."""
+    values = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays]) if arrays else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return []
+    lo, hi = math.log10(values.min()), math.log10(values.max())
+    decades = list(range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1))
+    if len(decades) >= 2:
+        step = math.ceil(len(decades) / most)
+        return [10.0 ** k for k in decades[::step]]
+    nice = [m * 10.0 ** k for k in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in (1, 2, 5)
+            if lo - 1e-9 <= math.log10(m * 10.0 ** k) <= hi + 1e-9]
+    if len(nice) >= 2:
+        return nice
+    spread = [_inside(10 ** x, values.min(), values.max()) for x in (np.linspace(lo, hi, 3) if hi > lo else [lo])]
+    return sorted(set(spread))
+
+
+def _inside(x: float, lo: float, hi: float) -> float:
+    """``x`` to two significant digits, or three (…) when the rounding would leave [lo, hi]."""
+    for digits in (2, 3, 4):
+        r = float(f"{x:.{digits}g}")
+        if lo <= r <= hi:
+            return r
+    return x
+
+
+def _log_axis(fig: Fig, ticks: list[float], **where) -> None:
+    """A log y axis labelled at ``ticks`` in plain numbers (0.5, 1e-4: never SI suffixes)."""
+    fig.update_yaxes(type="log", tickmode="array", tickvals=ticks, ticktext=[_plain(v) for v in ticks], **where)
 
 
 # ---- 1. loss ------------------------------------------------------------------------------------------
@@ -76,8 +108,7 @@ def loss_panel(series, ghosts=(), *, markers=(), uirevision: str = "dash-loss", 
     if len(s):
         fig.add_trace(dict(type="scatter", x=s, y=v, name=labels("dash.val"), mode="lines+markers",
                            line=dict(color="#ff7f0e", width=2), marker=dict(size=5)))
-    _log_decades(fig)
-    fig.update_xaxes(title_text=labels.word("step"))
+    _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
     _mark(fig, markers, labels)
     fig = _compact(fig, title, uirevision, fonts, height)
     fig.update_layout(legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
@@ -103,29 +134,15 @@ def resid_panel(series, *, markers=(), uirevision: str = "dash-resid", labels: L
     z = z[:, np.searchsorted(steps, steps_t)]
     with np.errstate(divide="ignore", invalid="ignore"):
         logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
-    ticks = _decade_ticks(logz)
+    ticks = [math.log10(v) for v in log_ticks(z, most=4)]
     fig = Fig()
     fig.add_trace(dict(type="heatmap", x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
                        colorscale=colorscale(COLORSCALE), xgap=0, ygap=1,
                        colorbar=dict(thickness=10, len=0.9, tickvals=ticks, ticktext=[_plain(10.0 ** t) for t in ticks]),
                        hovertemplate=labels("dash.resid_hover") + "<extra></extra>"))
-    fig.update_xaxes(title_text=labels.word("step"))
     fig.update_yaxes(autorange="reversed")
     _mark(fig, markers, labels)
     return _compact(fig, title, uirevision, fonts, height, hovermode="closest")
-
-
-def _decade_ticks(logz: np.ndarray) -> list[float]:
-    """Colour-bar ticks: whole powers of ten inside the data's range, or its ends when it spans less
-    than a decade (a stream whose RMS stays between 0.8 and 1.3 still gets two labels)."""
-    finite = logz[np.isfinite(logz)]
-    if not finite.size:
-        return []
-    lo, hi = float(finite.min()), float(finite.max())
-    decades = [float(k) for k in range(math.ceil(lo), math.floor(hi) + 1)]
-    if len(decades) >= 2:
-        return decades
-    return sorted({round(lo, 2), round(hi, 2), *decades})
 
 
 def _plain(x: float) -> str:
@@ -145,6 +162,7 @@ def _e(x: float) -> str:
 
 # ---- 3. gradient norm per layer -------------------------------------------------------------------------
 SUBLAYERS = ("attn", "cross_attn", "mlp")
+LEGEND_LAYERS = 6  # more layers: the legend names the first and the last (the colours run light → dark)
 
 
 def grad_panel(series, *, markers=(), uirevision: str = "dash-grad", labels: Labels = EN, fonts: Fonts = NORMAL,
@@ -152,30 +170,27 @@ def grad_panel(series, *, markers=(), uirevision: str = "dash-grad", labels: Lab
     """The gradient norm of each layer's attention and MLP weights (``{block}.{sub}.grad_norm``) over
     steps, one small plot per sublayer kind side by side on one shared log axis, one colour per
     layer (``figures.layer_colors``: light at the input, dark at the output). The kind is written
-    inside its plot, so no subplot title meets the chart's title."""
+    under its plot (its x axis's title), so no subplot title meets the chart's title."""
     title = labels("dash.grad_title")
     prefixes = block_prefixes(series)
     subs = [s for s in SUBLAYERS if any(len(_get(series, f"{p}.{s}.grad_norm")[0]) for p in prefixes)]
     if not subs:
         return starting(title, uirevision=uirevision, labels=labels, fonts=fonts, height=height)
     colors = layer_colors(len(prefixes))
+    named = set(prefixes) if len(prefixes) <= LEGEND_LAYERS else {prefixes[0], prefixes[-1]}  # light → dark
     fig = subplots(rows=1, cols=len(subs), shared_yaxes=True, horizontal_spacing=0.03)
     for j, sub in enumerate(subs):
         for p, c in zip(prefixes, colors):
             s, v = thin(*_get(series, f"{p}.{sub}.grad_norm"))
             if len(s):
                 fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), legendgroup=p,
-                                   showlegend=j == 0, line=dict(color=c, width=1.6)), row=1, col=j + 1)
-        xref = "x domain" if j == 0 else f"x{j + 1} domain"
-        fig.add_annotation(text=f"<b>{labels.word(_SUB_NAMES[sub])}</b>", x=0.02, y=0.02, xref=xref, yref="y domain",
-                           xanchor="left", yanchor="bottom", showarrow=False, bgcolor="rgba(255,255,255,0.75)",
-                           font=dict(size=fonts.note))
-    _log_decades(fig)
-    fig.update_xaxes(title_text=labels.word("step"))
+                                   showlegend=j == 0 and p in named, line=dict(color=c, width=1.6)), row=1, col=j + 1)
+        fig.update_xaxes(title=dict(text=f"<b>{labels.word(_SUB_NAMES[sub])}</b>", standoff=4), row=1, col=j + 1)
+    _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
     _mark(fig, markers, labels)
     fig = _compact(fig, title, uirevision, fonts, height)
-    fig.update_layout(legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor="rgba(255,255,255,0.7)",
-                                  orientation="h"))
+    fig.update_layout(legend=dict(x=1, xanchor="right", y=1.0, yanchor="bottom", orientation="h",
+                                  bgcolor="rgba(0,0,0,0)"))
     return fig
 
 
@@ -275,5 +290,5 @@ def _setting(key: str, value, labels: Labels) -> str:
     return html.escape(f"{key} {value}"[:40])  # a text_file path is the user's text: never Plotly's HTML
 
 
-__all__ = ["HEIGHT", "GHOSTS", "dashboard", "loss_panel", "resid_panel", "grad_panel", "attention_panel", "starting",
+__all__ = ["log_ticks", "HEIGHT", "GHOSTS", "dashboard", "loss_panel", "resid_panel", "grad_panel", "attention_panel", "starting",
            "focused_head", "ghost_label"]
