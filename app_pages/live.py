@@ -15,12 +15,7 @@ if cfg is not None:
 run = live.session_run()
 live.remember(run)
 live.header_strip(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
-buttons, status = st.columns([3.4, 2], vertical_alignment="center", gap="small")
-with buttons:
-    live.run_controls(run, cfg, problems, ghost_button=True)
-with status:
-    live.progress_panel(run)
-live.live_panel(run)
+live.live_panel(run, cfg, problems)
 with st.expander(t("dash.block"), icon=":material/schema:"):
     live.block_view(*(st.session_state[f"cfg_{k}"] for k in ("norm_position", "residual", "norm", "arch")))
 live.export(run)

@@ -114,6 +114,8 @@ def test_grad_panel_has_one_plot_per_sublayer_kind_with_every_layers_series(run)
     assert sum(bool(tr.showlegend) for tr in fig.data) == len(prefixes)  # one legend entry per layer
     assert [fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text] == ["<b>attention</b>", "<b>MLP</b>"]
     assert not fig.layout.annotations  # no subplot title to collide with the chart's
+    zh = D.grad_panel(s, labels=ZH)["layout"]
+    assert zh["xaxis"]["title"]["text"] == f"<b>{translate('branch.attention', 'zh')}</b>"
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.matches == "y"  # one shared axis
 
 

@@ -262,20 +262,29 @@ def dashboard(run: SessionRun) -> None:
                 chart(f"dash_{key}", (stamp, extra), build)
 
 
-def live_panel(run: SessionRun) -> None:
-    """The dashboard, then every view in detail; refreshed every REFRESH_S while the run is active."""
+LIVE_REFRESH_S = 1.0  # the dashboard redraws five things; twice a second overran a loaded server
+
+
+def live_panel(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str]) -> None:
+    """The run controls beside the progress, the dashboard, then every view in detail (while the run
+    trains only when asked), in one fragment refreshed every ``LIVE_REFRESH_S`` while the run is
+    active. One fragment, and few charts per refresh: a refresh that overran the next one made the
+    browser drop the charts between them (blank panels on a loaded server)."""
     def body():
+        buttons, status = st.columns([3.4, 2], vertical_alignment="center", gap="small")
+        with buttons:
+            run_controls(run, cfg, problems, ghost_button=True)
+        with status:
+            progress(run)
         dashboard(run)
-        if run.trainer is not None:
-            st.caption(t("dash.more"))
+        if run.trainer is None:
+            return
+        if run.active and not st.toggle(t("dash.more_live"), key="opt_details_live", help=t("dash.more_live_help")):
+            return  # while it trains, only the dashboard redraws: every chart costs the server and the browser
+        st.caption(t("dash.more"))
         charts(run)
 
-    refreshing(run, body)
-
-
-def progress_panel(run: SessionRun) -> None:
-    """The progress line, refreshed with the charts (its own fragment: it sits beside the buttons)."""
-    refreshing(run, lambda: progress(run))
+    refreshing(run, body, every=LIVE_REFRESH_S)
 
 
 def restore() -> None:

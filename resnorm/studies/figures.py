@@ -354,6 +354,9 @@ def restyle(fig, fonts: Fonts):
     layout = fig["layout"]
     _merge(layout, dict(title=dict(font=dict(size=fonts.title)), legend=dict(font=dict(size=fonts.legend)),
                         hoverlabel=dict(font=dict(size=fonts.legend))))
+    _merge(layout, dict(font=dict(size=fonts.tick)))  # what nothing else sets (e.g. hover text)
+    layout.setdefault("xaxis", {})
+    layout.setdefault("yaxis", {})  # a single plot's axes exist even when no builder touched them
     for key, axis in layout.items():
         if key[:5] in ("xaxis", "yaxis") and (key[5:] == "" or key[5:].isdigit()):
             _merge(axis, dict(tickfont=dict(size=fonts.tick), automargin=True))

@@ -185,16 +185,15 @@ def grad_panel(series, *, markers=(), uirevision: str = "dash-grad", labels: Lab
             if len(s):
                 fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), legendgroup=p,
                                    showlegend=j == 0 and p in named, line=dict(color=c, width=1.6)), row=1, col=j + 1)
-        fig.update_xaxes(title=dict(text=f"<b>{labels.word(_SUB_NAMES[sub])}</b>", standoff=4), row=1, col=j + 1)
+        fig.update_xaxes(title=dict(text=f"<b>{labels(f'branch.{_SUB_NAMES[sub]}')}</b>", standoff=4), row=1, col=j + 1)
     _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
     _mark(fig, markers, labels)
     fig = _compact(fig, title, uirevision, fonts, height)
-    fig.update_layout(legend=dict(x=1, xanchor="right", y=1.0, yanchor="bottom", orientation="h",
-                                  bgcolor="rgba(0,0,0,0)"))
+    fig.update_layout(legend=dict(x=1.01, xanchor="left", y=1, yanchor="top", tracegroupgap=0))
     return fig
 
 
-_SUB_NAMES = {"attn": "attention", "cross_attn": "cross-attention", "mlp": "MLP"}  # fig.* words
+_SUB_NAMES = {"attn": "attention", "cross_attn": "cross-attention", "mlp": "MLP"}  # branch.* keys
 
 
 # ---- 4. one attention map -------------------------------------------------------------------------------
