@@ -220,3 +220,14 @@ def test_layout_takes_the_fonts_and_normal_changes_nothing(run):
     assert plain["layout"]["title"]["font"]["size"] == 14 and plain["layout"]["legend"]["font"]["size"] == 10
     big = D.loss_panel(s, fonts=F.PROJECTOR)
     assert _sizes(big)["tick"] == {F.PROJECTOR.tick} and _sizes(big)["legend"] == F.PROJECTOR.legend
+
+
+def test_a_run_of_one_or_two_steps_is_labelled_in_whole_steps_and_drawn():
+    one = {"train/loss": (np.array([0]), np.array([2.3])), "blocks.0.resid_post.rms": (np.array([0]), np.array([1.0])),
+           "blocks.0.attn.grad_norm": (np.array([0]), np.array([0.5])),
+           "blocks.0.mlp.grad_norm": (np.array([0]), np.array([0.7]))}
+    for fig in (D.loss_panel(one), D.resid_panel(one), D.grad_panel(one)):
+        _valid(fig)
+        axes = [v for k, v in fig["layout"].items() if k.startswith("xaxis")]
+        assert all(list(a["tickvals"]) == [0.0] and a["ticktext"] == ["0"] for a in axes), axes
+    assert all(tr["mode"] == "markers" for tr in D.grad_panel(one)["data"])  # one point: a dot, not an invisible line

@@ -48,6 +48,15 @@ def starting(title: str, *, uirevision: str, labels: Labels = EN, fonts: Fonts =
     return _compact(fig, title, uirevision, fonts, height)
 
 
+def _step_axis(fig: Fig, *step_arrays) -> None:
+    """Whole steps on every x axis: the recorded steps themselves while there are fewer than six
+    (Plotly would label a one- or two-step axis 0.5, 1.5 …), Plotly's own ticks after that."""
+    steps = np.unique(np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in step_arrays])) \
+        if step_arrays else np.zeros(0)
+    if 0 < len(steps) < 6:
+        fig.update_xaxes(tickmode="array", tickvals=steps, ticktext=[f"{v:.0f}" for v in steps])
+
+
 def log_ticks(*arrays, most: int = 6) -> list[float]:
     """Tick values for a log axis over the positive finite values of ``arrays``, people's numbers
     only: powers of ten when the data span two decades or more; else 1, 2, 5 × 10ᵏ inside the range;
@@ -109,6 +118,7 @@ def loss_panel(series, ghosts=(), *, markers=(), uirevision: str = "dash-loss", 
         fig.add_trace(dict(type="scatter", x=s, y=v, name=labels("dash.val"), mode="lines+markers",
                            line=dict(color="#ff7f0e", width=2), marker=dict(size=5)))
     _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
+    _step_axis(fig, s_train)
     _mark(fig, markers, labels)
     fig = _compact(fig, title, uirevision, fonts, height)
     fig.update_layout(legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
@@ -141,6 +151,7 @@ def resid_panel(series, *, markers=(), uirevision: str = "dash-resid", labels: L
                        colorbar=dict(thickness=10, len=0.9, tickvals=ticks, ticktext=[_plain(10.0 ** t) for t in ticks]),
                        hovertemplate=labels("dash.resid_hover") + "<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
+    _step_axis(fig, steps_t)
     _mark(fig, markers, labels)
     return _compact(fig, title, uirevision, fonts, height, hovermode="closest")
 
@@ -178,15 +189,17 @@ def grad_panel(series, *, markers=(), uirevision: str = "dash-grad", labels: Lab
         return starting(title, uirevision=uirevision, labels=labels, fonts=fonts, height=height)
     colors = layer_colors(len(prefixes))
     named = set(prefixes) if len(prefixes) <= LEGEND_LAYERS else {prefixes[0], prefixes[-1]}  # light → dark
-    fig = subplots(rows=1, cols=len(subs), shared_yaxes=True, horizontal_spacing=0.03)
+    fig = subplots(rows=1, cols=len(subs), shared_yaxes=True, horizontal_spacing=0.07)
     for j, sub in enumerate(subs):
         for p, c in zip(prefixes, colors):
             s, v = thin(*_get(series, f"{p}.{sub}.grad_norm"))
             if len(s):
-                fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines", name=short(p), legendgroup=p,
+                fig.add_trace(dict(type="scatter", x=s, y=v, mode="lines" if len(s) > 1 else "markers", name=short(p),
+                                   legendgroup=p,
                                    showlegend=j == 0 and p in named, line=dict(color=c, width=1.6)), row=1, col=j + 1)
         fig.update_xaxes(title=dict(text=f"<b>{labels(f'branch.{_SUB_NAMES[sub]}')}</b>", standoff=4), row=1, col=j + 1)
     _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
+    _step_axis(fig, *(tr["x"] for tr in fig.data))
     _mark(fig, markers, labels)
     fig = _compact(fig, title, uirevision, fonts, height)
     fig.update_layout(legend=dict(x=1.01, xanchor="left", y=1, yanchor="top", tracegroupgap=0))
