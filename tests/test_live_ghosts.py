@@ -31,6 +31,11 @@ def _train(at, layers: int, steps: int = 6):
 def test_previous_runs_become_labelled_ghosts_until_cleared():
     at = app_test(steps="6", probe_every="2", eval_every="0", attention_every="0", d_model="16", heads="2",
                   d_ff="32")
+    # AppTest sessions share session-scoped resources (the SessionRun): start from a clean slate
+    if not at.button(key="btn_reset").disabled:
+        at.button(key="btn_reset").click().run()
+    if not at.button(key="btn_clear_ghosts").disabled:
+        at.button(key="btn_clear_ghosts").click().run()
     _train(at, 1)
     assert _loss_names(at) == ["train"]  # a first run has no ghost
     assert at.button(key="btn_clear_ghosts").disabled

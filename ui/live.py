@@ -115,11 +115,14 @@ def remember(run: SessionRun) -> None:
 
 def ghosts(run: SessionRun) -> list[dict]:
     """The previous runs to draw behind this one, newest first."""
-    return [g for g in reversed(st.session_state.get(GHOSTS_KEY, [])) if g["id"] != run.run_id][:FD.GHOSTS]
+    on_screen = run.run_id if run.trainer is not None else None
+    return [g for g in reversed(st.session_state.get(GHOSTS_KEY, [])) if g["id"] != on_screen][:FD.GHOSTS]
 
 
 def clear_ghosts(run: SessionRun) -> None:
-    st.session_state[GHOSTS_KEY] = [g for g in st.session_state.get(GHOSTS_KEY, []) if g["id"] == run.run_id]
+    """Forget the previous runs; the run on screen (if any) stays, as the next run's "before"."""
+    on_screen = run.run_id if run.trainer is not None else None
+    st.session_state[GHOSTS_KEY] = [g for g in st.session_state.get(GHOSTS_KEY, []) if g["id"] == on_screen]
 
 
 def progress(run: SessionRun) -> None:
@@ -279,7 +282,7 @@ def live_panel(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str])
         dashboard(run)
         if run.trainer is None:
             return
-        if run.active and not st.toggle(t("dash.more_live"), key="opt_details_live", help=t("dash.more_live_help")):
+        if not run.trainer.done and not st.toggle(t("dash.more_live"), key="opt_details_live", help=t("dash.more_live_help")):
             return  # while it trains, only the dashboard redraws: every chart costs the server and the browser
         st.caption(t("dash.more"))
         charts(run)
