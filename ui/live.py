@@ -138,16 +138,24 @@ def progress(run: SessionRun) -> None:
     text = t("live.progress", icon=STATUS_ICON.get(tr.status, ""), status=status(tr.status), step=tr.step,
              total=total, rate=rate, elapsed=elapsed)
     st.progress(min(tr.step / total, 1.0), text=text)
+    if tr.status == "diverged":
+        st.error(t("live.diverged", step=tr.diverged_step, reason=say(tr.reason)), icon=":material/error:")
+    elif tr.status == "failed":
+        st.error(t("live.failed", reason=say(tr.reason)))
+
+
+def progress_notes(run: SessionRun) -> None:
+    """What the progress line does not say in one line (under the dashboard, so the first screen
+    keeps its four panels): validation not held out, where the run was saved."""
+    tr = run.trainer
+    if tr is None or run.status == "queued":
+        return
     try:
         n_examples = not_held_out(tr.cfg.task, tr.cfg.model.arch)
     except Exception:  # noqa: BLE001 — the run itself reports a task that cannot be built
         n_examples = None
     if n_examples is not None:
         st.caption(t("live.not_held_out", n=n_examples))
-    if tr.status == "diverged":
-        st.error(t("live.diverged", step=tr.diverged_step, reason=say(tr.reason)), icon=":material/error:")
-    elif tr.status == "failed":
-        st.error(t("live.failed", reason=say(tr.reason)))
     if run.saved_to:
         st.caption(t("live.saved", path=run.saved_to))
     elif run.save_error:
@@ -280,6 +288,7 @@ def live_panel(run: SessionRun, cfg: RunConfig | None, problems: dict[str, str])
         with status:
             progress(run)
         dashboard(run)
+        progress_notes(run)
         if run.trainer is None:
             return
         if not run.trainer.done and not st.toggle(t("dash.more_live"), key="opt_details_live", help=t("dash.more_live_help")):
