@@ -3,7 +3,7 @@ import streamlit as st
 
 import resnorm
 from resnorm import settings
-from ui import compare_view, lessons_view, live, map_view
+from ui import compare_view, lessons_view, live, map_view, panels
 from ui.i18n import keep_in_url, language_switch, t
 
 st.set_page_config(page_title=t("app.name"), page_icon=":material/stacked_line_chart:", layout="wide")
@@ -23,6 +23,7 @@ pages = {
 page = st.navigation(list(pages.values()))  # pages live in app_pages/: a folder named pages/ would let
 # direct links like /compare run the page without this router (Streamlit's older multipage mode).
 keep_in_url()
+panels.keep_view_in_url()  # ?view=projector: the charts' projector fonts, on every page
 if "lesson" in st.query_params and page is not pages["lessons"]:
     st.switch_page(pages["lessons"], query_params=st.query_params.to_dict())  # ?lesson=2&lang=zh from any page
 problems = settings.problems()

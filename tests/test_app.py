@@ -125,8 +125,12 @@ def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypat
         at.run()
     assert any("step 12/12" in str(p.proto) for p in at.get("progress"))
 
+    def loss_spec():  # the Loss view's chart (the dashboard's loss panel above it is another builder)
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        return next(s for s in specs if any(t.get("name") == "training loss" for t in s["data"]))
+
     def loss_points():
-        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        spec = loss_spec()
         x = [t["x"] for t in spec["data"] if t.get("name") == "training loss"][0]
         if isinstance(x, dict):  # Plotly's typed-array encoding: {"dtype": …, "bdata": base64}
             return len(np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]))
@@ -139,7 +143,7 @@ def test_charts_are_rebuilt_only_when_the_data_or_their_options_change(monkeypat
     assert len(builds) == n and loss_points() == 12
     at.toggle(key="opt_log_loss").set_value(True).run()  # a new option: rebuilt, with the log axis
     assert builds[n:] == [True]
-    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["yaxis"]["type"] == "log"
+    assert loss_spec()["layout"]["yaxis"]["type"] == "log"
     at.number_input(key="cfg_steps").set_value(5).run()
     train_button(at).click().run()  # a new run: new data, new figure
     deadline = time.time() + 60

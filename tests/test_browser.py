@@ -150,11 +150,12 @@ def _step(page) -> int:
 
 
 def _loss_points(page) -> int:
-    """Points in the loss chart's first trace, read from Plotly's own data in the page."""
+    """Points in the loss chart's train trace, read from Plotly's own data in the page."""
     return page.evaluate("""() => {
         const plots = [...document.querySelectorAll('.js-plotly-plot')];
         for (const p of plots) {
-            const t = (p._fullData || []).find(d => d.name === 'training loss');
+            // the Loss view's training loss, or the Live dashboard's loss panel ("train"), drawn while it trains
+            const t = (p._fullData || []).find(d => d.name === 'training loss' || d.name === 'train');
             if (t && t.x) return t.x.length;  // Plotly's decoded arrays (numpy arrives as typed arrays)
         }
         return 0;

@@ -26,7 +26,7 @@ def job_buttons(session: SessionJob, *, keys: tuple[str, str, str, str], labels:
     enabled), ``start()`` starts the job and returns None or why it could not start (shown under the
     row after the rerun)."""
     train_key, pause_key, stop_key, reset_key = keys
-    cols = st.columns(columns)
+    cols = st.columns(columns, gap="small")
     if cols[0].button(labels[0], icon=":material/play_arrow:", type="primary", disabled=reason is not None,
                       key=train_key, help=reason or train_help, width="stretch"):
         msg = start()
@@ -46,6 +46,7 @@ def job_buttons(session: SessionJob, *, keys: tuple[str, str, str, str], labels:
     err = st.session_state.pop(f"_{train_key}_error", None)
     if err:
         st.error(err)
+    return cols
 
 
 def pause_button(col, session: SessionJob, key: str) -> None:
@@ -95,6 +96,57 @@ def memo(key: str, stamp, build):
     return hit[1]
 
 
+VIEW_PARAM, PROJECTOR = "view", "projector"  # ?view=projector
+_PROJECTOR_KEY = "_projector"
+
+
+def projector() -> bool:
+    """Whether this session draws its charts for a projector: ``?view=projector`` in the link the
+    session opened (read once), then the page's toggle (``projector_toggle``)."""
+    if _PROJECTOR_KEY not in st.session_state:
+        st.session_state[_PROJECTOR_KEY] = st.query_params.get(VIEW_PARAM) == PROJECTOR
+    return bool(st.session_state[_PROJECTOR_KEY])
+
+
+def fonts() -> F.Fonts:
+    return F.PROJECTOR if projector() else F.NORMAL
+
+
+def keep_view_in_url() -> None:
+    """The URL says ``view=projector`` exactly while the mode is on (a page switch drops the query;
+    a copied link must keep the mode). Call after ``st.navigation``, like ``ui.i18n.keep_in_url``."""
+    on = projector()
+    if on and st.query_params.get(VIEW_PARAM) != PROJECTOR:
+        st.query_params[VIEW_PARAM] = PROJECTOR
+    elif not on and VIEW_PARAM in st.query_params:
+        del st.query_params[VIEW_PARAM]
+
+
+def projector_toggle(where=st) -> None:
+    """The projector switch, kept in the URL."""
+    def switched():
+        st.session_state[_PROJECTOR_KEY] = bool(st.session_state.get("opt_projector"))
+        keep_view_in_url()
+
+    st.session_state["opt_projector"] = projector()
+    where.toggle(t("dash.projector"), key="opt_projector", on_change=switched, help=t("dash.projector_help"))
+
+
+COMPACT_CSS = (  # i18n: ids (CSS). The header's strip is see-through: only its menu, top right, takes clicks
+    "<style>"
+    '[data-testid="stHeader"] {background: transparent; pointer-events: none;}'
+    '[data-testid="stHeader"] [data-testid="stToolbar"] {pointer-events: auto;}'
+    '[data-testid="stMainBlockContainer"] {padding: 0.9rem 2.6rem 2rem 1.5rem;}'
+    '[data-testid="stMainBlockContainer"] h1 {font-size: 1.8rem; padding: 0;}'
+    "</style>")
+
+
+def compact_page() -> None:
+    """Less padding around the main area and a smaller page title: a one-screen page (Live at
+    1280×720) needs the space Streamlit leaves above and beside its content."""
+    st.html(COMPACT_CSS)
+
+
 def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
     """Draw the figure ``build()`` under ``key``, rebuilt only when ``stamp`` (the data's version
     and the chart's options) or the language changed since this session last drew it.
@@ -103,7 +155,18 @@ def chart(key: str, stamp, build, config: dict = PLOTLY_CONFIG) -> None:
     emit plain dicts (a millisecond or two, where a validated Plotly figure cost 10–30 ms), handed to
     Streamlit through ``resnorm.studies.figures.prebuilt`` so that nothing validates them again; a paused or finished
     run's charts, and a page that reruns for an unrelated widget, then cost nothing to rebuild."""
-    st.plotly_chart(memo(key, (stamp, lang()), lambda: F.prebuilt(build())), key=key, config=config)
+    big = projector()
+    st.plotly_chart(memo(key, (stamp, lang(), big), lambda: F.prebuilt(_sized(build(), big))), key=key,
+                    config=config)
+
+
+def _sized(fig, big: bool):
+    """The chart with the projector's fonts when the mode is on (``figures.restyle``)."""
+    if not big:
+        return fig
+    if isinstance(fig, F.Fig):
+        return F.restyle(fig, F.PROJECTOR)
+    return F.restyle(fig.to_dict(), F.PROJECTOR) if hasattr(fig, "to_dict") else fig
 
 
 def refreshing(job: SessionJob, body, every: float = REFRESH_S) -> None:

@@ -12,7 +12,7 @@ from ui import safe
 from ui.i18n import lang, say, t
 
 NOT_FROM_LINKS = {"text_file": "share.not_from_links.text_file"}  # field -> why (a text key)
-APP_PARAMS = ("lang", "lesson")  # query keys of the app itself: never read as config fields
+APP_PARAMS = ("lang", "lesson", "view")  # query keys of the app itself: never read as config fields
 
 
 def mark_read(page: str) -> None:
@@ -70,11 +70,12 @@ def no_settings_page(page: str) -> None:
 
 
 def write_query(params: dict) -> None:
-    """Make the URL carry exactly ``params`` and the app's own keys (``lang``) (no rerun happens)."""
+    """Make the URL carry exactly ``params`` and the app's own keys (``lang``, ``view``) (no rerun happens)."""
     current = {k: st.query_params[k] for k in st.query_params}
     wanted = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
-    if "lang" in current:
-        wanted["lang"] = current["lang"]
+    for key in ("lang", "view"):
+        if key in current:
+            wanted[key] = current[key]
     if current != wanted:
         st.query_params.from_dict(wanted)
 

@@ -347,15 +347,63 @@ def _legend_entry(fig, name: str, *, color: str, dash: str | None, group: str) -
                        line=dict(color=color, dash=dash, width=1.5), hoverinfo="skip", showlegend=True))
 
 
+@dataclass(frozen=True)
+class Fonts:
+    """Font sizes of a chart, in CSS pixels: its title, axis titles, tick labels, legend, and notes
+    (subplot titles, event markers, "no data yet" texts). ``NORMAL`` is a screen at arm's length;
+    ``PROJECTOR`` a room reading a projected 1280×720 image from its back rows (ticks and legends
+    ≥ 14 px, the threshold the room test of issue 13 asks for)."""
+    title: int = 14
+    axis: int = 12
+    tick: int = 12
+    legend: int = 10
+    note: int = 11
+
+
+NORMAL = Fonts()
+PROJECTOR = Fonts(title=21, axis=16, tick=15, legend=15, note=16)
+
+
+def restyle(fig, fonts: Fonts):
+    """``fig`` (a ``Fig`` or plain figure dict; changed in place and returned) with the sizes of
+    ``fonts``: every axis's tick labels and title (colour bars too), the legend, the title, and
+    annotations no smaller than ``fonts.note``. The top margin grows with the title so that a title
+    never sits on the plot. Applied after a builder, so one switch serves every chart of a page."""
+    layout = fig["layout"]
+    _merge(layout, dict(title=dict(font=dict(size=fonts.title)), legend=dict(font=dict(size=fonts.legend)),
+                        hoverlabel=dict(font=dict(size=fonts.legend))))
+    _merge(layout, dict(font=dict(size=fonts.tick)))  # what nothing else sets (e.g. hover text)
+    layout.setdefault("xaxis", {})
+    layout.setdefault("yaxis", {})  # a single plot's axes exist even when no builder touched them
+    for key, axis in layout.items():
+        if key[:5] in ("xaxis", "yaxis") and (key[5:] == "" or key[5:].isdigit()):
+            _merge(axis, dict(tickfont=dict(size=fonts.tick), automargin=True))
+            if "title" in axis:
+                _merge(axis, dict(title=dict(font=dict(size=fonts.axis))))
+    for note in layout.get("annotations", ()):
+        size = (note.get("font") or {}).get("size", fonts.note)
+        _merge(note, dict(font=dict(size=max(size, fonts.note))))
+    for trace in fig["data"]:
+        if trace.get("type") == "heatmap":
+            _merge(trace, dict(colorbar=dict(tickfont=dict(size=fonts.tick))))
+    margin = layout.get("margin")
+    if margin is not None and fonts.title > NORMAL.title:
+        margin["t"] = max(margin.get("t", 40), 40 + 2 * (fonts.title - NORMAL.title))
+    return fig
+
+
 def _layout(fig, title: str, uirevision: str, height: int = 320, hovermode: str = "x unified",
-            labels: Labels = EN):
+            labels: Labels = EN, fonts: Fonts = NORMAL):
     """The one layout of every chart (a ``Fig`` or a ``go.Figure``): title at the left, margins, legend,
     template; ``hovermode`` "x unified" over steps, "closest" for profiles and maps. Then ``_readable``:
-    the axes made legible from the data (see there)."""
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height, uirevision=uirevision,
-                      margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=10)),
+    the axes made legible from the data (see there); ``fonts`` the text sizes (``PROJECTOR`` for a room;
+    see ``restyle``, which applies them to a built chart)."""
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=fonts.title)), height=height, uirevision=uirevision,
+                      margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=fonts.legend)),
                       template="plotly_white", hovermode=hovermode)
     _readable(fig, labels)
+    if fonts != NORMAL and isinstance(fig, Fig):
+        restyle(fig, fonts)
     return fig
 
 
