@@ -141,15 +141,15 @@ def _config_from_args(args) -> RunConfig:
         base = RunConfig.from_file(args.config)  # a regular file of at most 1 MiB, validated
     names = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    task = given.get("task") or (base.task.task if base is not None else None)
-    if given.get("text_file") is not None and task != "text-lm":
-        raise ConfigError([("text_file", f"is only read by --task text-lm (the task is {task or 'copy'}); "
-                            "drop it or add --task text-lm")])
     if "max_points" in names and getattr(args, "max_points", None) is None and "steps" in given:
         given["max_points"] = min(max(given["steps"], 10), 1_000_000)  # files keep every step
+    cfg = RunConfig.from_flat(given, base=base)  # a bad value is named before a combination of fields
+    if given.get("text_file") is not None and cfg.task.task != "text-lm":
+        raise ConfigError([("text_file", f"is only read by --task text-lm (the task is {cfg.task.task}); "
+                            "drop it or add --task text-lm")])
     from .science.feasibility import require  # torch import only once the arguments parse
 
-    return require(RunConfig.from_flat(given, base=base))
+    return require(cfg)
 
 
 def _atomic_write(path: Path, text: str) -> None:
