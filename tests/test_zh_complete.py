@@ -35,8 +35,12 @@ Ding Kim Srivastava Nguyen Salazar Shleifer Cordonnier Loukas Li Takase Kiyono K
 Huang Jiang Mao Chen Yang Shi Qi Ma Zhou Press Dauphin Lemma Theorem et al
 d_model d_ff seq_len vocab_size mask_prob norm_eps grad_clip probe_every attention_every eval_every max_points
 RESNORM_RUNS_DIR RESNORM
-""".split())
+Mix-LN nGPT Admin T-Fixup CompleteP depth-μP mHC ResFormer Derf QK QK-norm z-loss PaLM Gemma
+Loshchilov Dey DeepSeek Henry Wortsman Chowdhery Qiu Bordelon Dehghani Bello
+logit erf sigmoid logsumexp mean median depth
+""".split())  # the second block: issue 18's methods, their authors and the functions in their formulas
 MATH = re.compile(r"\$[^$]*\$")
+STYLE = re.compile(r"<style>.*?</style>", re.S)  # the page's CSS, not text
 HTML = re.compile(r"<[^>]*>")
 TITLE = re.compile(r"“[^”]*”")  # a paper's title, quoted as published
 CODE = re.compile(r"`[^`]*`")
@@ -54,7 +58,7 @@ def english_words(text: str) -> list[str]:
     formulas, icons, links' targets, dotted metric ids (``blocks.1.attn``) and a Chinese term's English
     gloss in brackets (块（block）) taken out first; single letters (x, F, L, N) are symbols."""
     text = str(text).replace("\\", "")  # Markdown escapes (my\-runs) are not what a reader sees
-    for pattern in (MATH, CODE, HTML, TITLE, ICON, LINK, DOTTED, GLOSS):
+    for pattern in (STYLE, MATH, CODE, HTML, TITLE, ICON, LINK, DOTTED, GLOSS):
         text = pattern.sub(" ", text)
     out = []
     for w in WORD.findall(text):

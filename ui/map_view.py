@@ -400,7 +400,9 @@ def lesson_experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> N
     sweep = session_lesson_sweep()
     running = sweep.active
     cols = st.columns(3)
-    if cols[0].button(t("lessons.run"), icon=":material/play_arrow:", type="primary", key="lesson_run",
+    from ui.lessons_view import run_label  # here: lessons_view hands map lessons to this module
+
+    if cols[0].button(run_label(lesson, scale), icon=":material/play_arrow:", type="primary", key="lesson_run",
                       disabled=spec is None or running, width="stretch",
                       help=t("lessons.busy") if running else t("map.run_help")):
         why = sweep.start(spec, tag=(lesson.id, scale, tuple(sorted((changes or {}).items()))))

@@ -829,7 +829,7 @@ def diagnostics_figure(series: Series, *, markers=(), uirevision: str = "diag", 
         fig.update_yaxes(type="log" if log_y else "linear", row=row, col=col)
     fig.update_xaxes(title_text=labels.word("step"), row=2)
     _mark(fig, markers, labels)
-    return _layout(fig, labels("fig.diag.title"), uirevision, height=520)
+    return _layout(fig, labels("fig.diag.title"), uirevision, height=520, labels=labels)
 
 
 def _learned_names(series: Series) -> tuple[list[str], list[str]]:
@@ -858,7 +858,7 @@ def learned_figure(series: Series, *, markers=(), uirevision: str = "learned", l
         _empty(fig, labels("fig.diag.no_scalars"))
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
-    return _layout(fig, labels("fig.diag.learned"), uirevision, height=360)
+    return _layout(fig, labels("fig.diag.learned"), uirevision, height=360, labels=labels)
 
 
 def mixing_figure(series: Series, *, markers=(), uirevision: str = "mixing", labels: Labels = EN) -> Fig:
@@ -882,7 +882,7 @@ def mixing_figure(series: Series, *, markers=(), uirevision: str = "mixing", lab
         _empty(fig, labels("fig.diag.no_mixing"))
     fig.update_xaxes(title_text=labels.word("step"))
     _mark(fig, markers, labels)
-    fig = _layout(fig, labels("fig.diag.mixing"), uirevision, height=360)
+    fig = _layout(fig, labels("fig.diag.mixing"), uirevision, height=360, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -900,7 +900,7 @@ def pruning_figure(series: Series, *, uirevision: str = "prune", labels: Labels 
         _empty(fig, labels("fig.diag.no_pruning"))
     fig.update_xaxes(title_text=labels.word("layer"))
     fig.update_yaxes(title_text=labels("fig.diag.dloss"))
-    fig = _layout(fig, labels("fig.diag.pruning"), uirevision, height=360)
+    fig = _layout(fig, labels("fig.diag.pruning"), uirevision, height=360, labels=labels)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig
 
@@ -912,7 +912,7 @@ def s_curve_figure(samples: dict, *, uirevision: str = "scurve", labels: Labels 
     fig = Fig()
     if not keys:
         fig.add_annotation(text=labels("fig.diag.no_scurve"), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-        return _layout(fig, labels("fig.diag.scurve"), uirevision)
+        return _layout(fig, labels("fig.diag.scurve"), uirevision, labels=labels)
     cols = min(len(keys), 4)
     rows = math.ceil(len(keys) / cols)
     fig = subplots(rows=rows, cols=cols, subplot_titles=[k.replace("blocks.", "L") for k in keys],
@@ -923,7 +923,7 @@ def s_curve_figure(samples: dict, *, uirevision: str = "scurve", labels: Labels 
         fig.add_trace(dict(type="scattergl", x=np.asarray(x), y=np.asarray(y), mode="markers", name=k, showlegend=False,
                            marker=dict(size=3, color=colors[n], opacity=0.5)), row=n // cols + 1, col=n % cols + 1)
     fig.update_xaxes(title_text=labels("fig.diag.scurve_x"), row=rows)
-    fig = _layout(fig, labels("fig.diag.scurve"), uirevision, height=230 * rows + 80)
+    fig = _layout(fig, labels("fig.diag.scurve"), uirevision, height=230 * rows + 80, labels=labels)
     fig.update_layout(hovermode="closest")
     return fig
 

@@ -31,9 +31,10 @@ GHOST_OPACITY = 0.45
 GHOST_POINTS = 300  # points kept per ghost curve: a ghost is a shape, not data to zoom into
 
 
-def _compact(fig: Fig, title: str, uirevision: str, fonts: Fonts, height: int, hovermode: str = "x unified") -> Fig:
+def _compact(fig: Fig, title: str, uirevision: str, fonts: Fonts, height: int, hovermode: str = "x unified",
+             labels: Labels = EN) -> Fig:
     """The shared layout, tightened for a quarter of a screen."""
-    fig = _layout(fig, title, uirevision, height=height, hovermode=hovermode, fonts=fonts)
+    fig = _layout(fig, title, uirevision, height=height, hovermode=hovermode, fonts=fonts, labels=labels)
     fig.update_layout(margin=dict(MARGIN, t=MARGIN["t"] + 2 * max(fonts.title - NORMAL.title, 0)))
     return fig
 
@@ -45,7 +46,7 @@ def starting(title: str, *, uirevision: str, labels: Labels = EN, fonts: Fonts =
                        font=dict(size=fonts.note + 2, color="#888"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _compact(fig, title, uirevision, fonts, height)
+    return _compact(fig, title, uirevision, fonts, height, labels=labels)
 
 
 def _step_axis(fig: Fig, *step_arrays) -> None:
@@ -120,7 +121,7 @@ def loss_panel(series, ghosts=(), *, markers=(), uirevision: str = "dash-loss", 
     _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
     _step_axis(fig, s_train)
     _mark(fig, markers, labels)
-    fig = _compact(fig, title, uirevision, fonts, height)
+    fig = _compact(fig, title, uirevision, fonts, height, labels=labels)
     fig.update_layout(legend=dict(x=1, xanchor="right", y=1, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
     return fig
 
@@ -153,7 +154,7 @@ def resid_panel(series, *, markers=(), uirevision: str = "dash-resid", labels: L
     fig.update_yaxes(autorange="reversed")
     _step_axis(fig, steps_t)
     _mark(fig, markers, labels)
-    return _compact(fig, title, uirevision, fonts, height, hovermode="closest")
+    return _compact(fig, title, uirevision, fonts, height, labels=labels, hovermode="closest")
 
 
 def _plain(x: float) -> str:
@@ -201,7 +202,7 @@ def grad_panel(series, *, markers=(), uirevision: str = "dash-grad", labels: Lab
     _log_axis(fig, log_ticks(*(tr["y"] for tr in fig.data)))
     _step_axis(fig, *(tr["x"] for tr in fig.data))
     _mark(fig, markers, labels)
-    fig = _compact(fig, title, uirevision, fonts, height)
+    fig = _compact(fig, title, uirevision, fonts, height, labels=labels)
     fig.update_layout(legend=dict(x=1.01, xanchor="left", y=1, yanchor="top", tracegroupgap=0))
     return fig
 
@@ -248,7 +249,7 @@ def attention_panel(snapshot, *, uirevision: str = "dash-attn", labels: Labels =
     fig.update_yaxes(autorange="reversed")
     title = labels("dash.attn_title_at", layer=short(layer.rsplit(".", 1)[0]) + _sub_suffix(layer), head=head,
                    step=snapshot.step)
-    return _compact(fig, title, uirevision, fonts, height, hovermode="closest")
+    return _compact(fig, title, uirevision, fonts, height, labels=labels, hovermode="closest")
 
 
 def _sub_suffix(layer: str) -> str:

@@ -142,7 +142,7 @@ def map_figure(rows, axes: dict, metric: str = "final_loss", *, log: bool = True
                       legend=dict(orientation="h", y=-0.18, x=0))
     height = max(340, 150 + 40 * len(y_values))  # a short map still has a readable colour bar
     fig = _layout(fig, title if title is not None else labels("map.fig.title", metric=name), uirevision,
-                  height=height, hovermode="closest")
+                  height=height, hovermode="closest", labels=labels)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
     if facet:  # room for the panels' titles under the chart's
         fig.update_layout(margin=dict(t=75))

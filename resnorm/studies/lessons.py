@@ -58,7 +58,7 @@ class SeedArticleBlock(Block):
     are passed in the same places as in ``Block``, so every probe and chart works unchanged.
     """
 
-    def forward(self, x, memory=None):
+    def forward(self, x, memory=None, values=None):  # ``values``: the value-residual cache, unused here
         x = self.hook_resid_pre(x)
         a = self.hook_attn_out(self.drop(self.attn(x, causal=self.causal)))
         x = self.hook_resid_after_attn(self.norm_attn(x + a))
