@@ -18,6 +18,7 @@ RSS growth of a 20 000-step run between steps 1 000 and 20 000 (small model, all
 
 ``--process``: instead, whole processes, as a user runs them (``resnorm.bench_process``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
+``--first-point``: instead, seconds from Train to the first chart point (``resnorm.bench_first``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
@@ -219,6 +220,10 @@ def main(argv=None) -> int:
     p.add_argument("--share", metavar="LIST", default="auto",
                    help="worker process counts sharing the device, e.g. 1,2,4,8; auto: 1,2,4,8 on CUDA, none on "
                         "the CPU; none: skip (see resnorm.bench_share)")
+    p.add_argument("--first-point", action="store_true",
+                   help="instead: seconds from Train to the first chart point, warm and cold workers (see resnorm.bench_first)")
+    p.add_argument("--runs", type=int, default=20, help="with --first-point: runs of each kind (default 20)")
+    p.add_argument("--gap", type=float, default=1.0, help="with --first-point: seconds between runs (default 1)")
     p.add_argument("--charts", action="store_true",
                    help="instead: build and serialisation time of each live chart (see resnorm.bench_charts)")
     p.add_argument("--points", type=int, default=2000, help="with --charts: points per series (default 2000)")
@@ -251,6 +256,13 @@ def main(argv=None) -> int:
     if unknown:
         print(f"error: --configs: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
+    if args.first_point:
+        if args.runs < 1 or args.gap < 0:
+            print("error: --runs must be at least 1 and --gap at least 0", file=sys.stderr)
+            return 2
+        from . import bench_first
+
+        return bench_first.main(args, device)
     if args.process:
         from . import bench_process
 

@@ -338,6 +338,7 @@ class _ProcessJob(Worker):
         spare = spares.take(self._niceness) if spares.enabled else None
         if spare is not None:
             self._proc, self._commands, self._events, self.warm = spare.proc, spare.commands, spare.events, True
+            self._spare = spare  # all of it: a spare still starting unpickles its Event, which must outlive that
             spare.hand(self._factory)
         else:
             ctx = mp.get_context("spawn")
