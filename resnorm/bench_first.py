@@ -22,6 +22,8 @@ import sys
 import time
 
 POLL_S = 0.005
+# the settings each case runs under (written here, read only by resnorm.settings)
+WORKERS, WARM = "RESNORM_WORKERS", "RESNORM_WARM_WORKERS"
 
 
 def first_point(run, cfg, timeout: float = 300.0) -> tuple[float, bool]:
@@ -51,7 +53,7 @@ def measure(runs: int, gap: float, cfg=None) -> dict:
     from .serving.slots import TrainingSlots
     from .serving.warm import pool
 
-    os.environ["RESNORM_WORKERS"] = "process"
+    os.environ[WORKERS] = "process"
     cfg = cfg or RunConfig()
     slots = TrainingSlots()
     times = {"warm": [], "cold": []}
@@ -59,13 +61,13 @@ def measure(runs: int, gap: float, cfg=None) -> dict:
     for i in range(2 * runs):
         kind = "warm" if i % 2 == 0 else "cold"
         if kind == "warm":
-            os.environ.pop("RESNORM_WARM_WORKERS", None)
+            os.environ.pop(WARM, None)
             keep_spares()
             end = time.monotonic() + 120
             while pool().ready() < 1 and time.monotonic() < end:  # as after a person's pause
                 time.sleep(0.05)
         else:
-            os.environ["RESNORM_WARM_WORKERS"] = "0"
+            os.environ[WARM] = "0"
         run = SessionRun(slots, save=False)
         seconds, seen = first_point(run, cfg)
         if kind == "warm" and not run.trainer.warm:
