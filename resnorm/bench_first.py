@@ -5,8 +5,9 @@ settings) is started with the Live page's default config and polled every 5 ms u
 store holds a ``train/loss`` point — the first thing its charts can draw. Each run is then stopped
 and the next one starts ``--gap`` seconds later (a person reads the result before pressing Train
 again; the spare that replaces a used one warms up meanwhile). ``--runs`` runs (default 20) with
-warm spares (``resnorm.serving.warm``, the server's default) and as many cold (``RESNORM_WARM_WORKERS=0``:
-a worker process started at Train, as before issue 13), interleaved; reported: median, p95, min and
+warm spares (``resnorm.serving.warm``, the server's default; each waits until a spare is ready, as
+a person who watched the last run would), then as many cold (``RESNORM_WARM_WORKERS=0``: a worker
+process started at Train, as before issue 13); reported: median, p95, min and
 max seconds, and how many runs were seen in the ``starting`` phase.
 
 The page itself adds up to one refresh period (``ui.panels.REFRESH_S``, 0.5 s) and its drawing.
@@ -58,12 +59,12 @@ def measure(runs: int, gap: float, cfg=None) -> dict:
     slots = TrainingSlots()
     times = {"warm": [], "cold": []}
     starting = {"warm": 0, "cold": 0}
-    for i in range(2 * runs):
-        kind = "warm" if i % 2 == 0 else "cold"
+    for i in range(2 * runs):  # the warm runs first: a cold run's setting ends the spares
+        kind = "warm" if i < runs else "cold"
         if kind == "warm":
             os.environ.pop(WARM, None)
             keep_spares()
-            end = time.monotonic() + 120
+            end = time.monotonic() + 300
             while pool().ready() < 1 and time.monotonic() < end:  # as after a person's pause
                 time.sleep(0.05)
         else:
@@ -74,6 +75,7 @@ def measure(runs: int, gap: float, cfg=None) -> dict:
             raise RuntimeError("a warm run started cold: no spare was ready")
         times[kind].append(seconds)
         starting[kind] += seen
+        print(f"{kind} {len(times[kind])}: {seconds:.3f} s", file=sys.stderr, flush=True)
         run.stop(wait=30)
         time.sleep(gap)
     pool().close()
