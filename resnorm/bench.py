@@ -22,6 +22,7 @@ takes (``resnorm.bench_defaults``).
 ``--charts``: instead, what each live chart costs the server (``resnorm.bench_charts``).
 ``--options``: instead, the cost per step of each issue-18 option against Pre-LN (``resnorm.bench_options``).
 ``--sweep``: instead, the cells/s of a sweep on each backend (``resnorm.bench_sweep``).
+``--first-point``: instead, seconds from Train to the first chart point (``resnorm.bench_first``).
 ``--share``: several trainings sharing one device in worker processes (``resnorm.bench_share``);
 on by default on CUDA (1, 2, 4, 8 processes), off on the CPU unless asked (``--share 1,2``).
 
@@ -223,6 +224,10 @@ def main(argv=None) -> int:
     p.add_argument("--share", metavar="LIST", default="auto",
                    help="worker process counts sharing the device, e.g. 1,2,4,8; auto: 1,2,4,8 on CUDA, none on "
                         "the CPU; none: skip (see resnorm.bench_share)")
+    p.add_argument("--first-point", action="store_true",
+                   help="instead: seconds from Train to the first chart point, warm and cold workers (see resnorm.bench_first)")
+    p.add_argument("--runs", type=int, default=20, help="with --first-point: runs of each kind (default 20)")
+    p.add_argument("--gap", type=float, default=1.0, help="with --first-point: seconds between runs (default 1)")
     p.add_argument("--charts", action="store_true",
                    help="instead: build and serialisation time of each live chart (see resnorm.bench_charts)")
     p.add_argument("--points", type=int, default=2000, help="with --charts: points per series (default 2000)")
@@ -292,6 +297,13 @@ def main(argv=None) -> int:
         from . import bench_sweep
 
         return bench_sweep.main(args, device)
+    if args.first_point:
+        if args.runs < 1 or args.gap < 0:
+            print("error: --runs must be at least 1 and --gap at least 0", file=sys.stderr)
+            return 2
+        from . import bench_first
+
+        return bench_first.main(args, device)
     if args.process:
         from . import bench_process
 

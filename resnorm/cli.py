@@ -211,7 +211,7 @@ def cmd_train(args) -> int:
     from .serving.runs import write_into  # the runs folder's one writer: the same files, written the same way
 
     saved = tr.model is not None and summary.status != "failed"  # reload with torch.load(weights_only=True)
-    write_into(out, cfg, tr.store.frame(), summary.to_dict(), tr.model.state_dict() if saved else None)
+    write_into(out, cfg, tr.store.columns(), summary.to_dict(), tr.model.state_dict() if saved else None)
     msg = f"{summary.status}: {summary.steps} steps"
     if summary.final_loss is not None:
         msg += f", final loss {summary.final_loss:.4f}"

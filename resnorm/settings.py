@@ -78,6 +78,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "where trainings run: worker processes (off the server's interpreter) or threads of the server"),
     Setting("RESNORM_WORKER_NICE", _number(int, 0, 19), 10, "10",
             "how far below the server's the training processes' CPU priority is (Unix nice, 0-19)"),
+    Setting("RESNORM_WARM_WORKERS", _number(int, 0, 100_000), None, "one per training slot",
+            "worker processes kept started, torch imported, so that a training's first step comes at once (0: none)"),
     Setting("RESNORM_CPU_THREADS", _number(int, 1, 1024), None, "1 in the server's trainings",
             "PyTorch threads per CPU training"),
     Setting("RESNORM_MAX_RUN_GB", _number(float, 0, lo_open=True, unit="GiB"), 4.0, "4",

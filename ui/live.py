@@ -147,8 +147,10 @@ def progress(run: SessionRun) -> None:
         st.info(t("live.start_hint"))
         return
     total = tr.cfg.train.steps
-    elapsed = tr.elapsed
-    rate = tr.step / elapsed if elapsed > 0 else 0.0
+    if run.phase == "starting":  # the worker builds the model: say so rather than show empty axes
+        st.progress(0.0, text=t("feedback.starting"))
+        return
+    elapsed, rate = tr.elapsed, tr.steps_per_s  # steps/s: training time only, not the start-up
     text = t("live.progress", icon=STATUS_ICON.get(tr.status, ""), status=status(tr.status), step=tr.step,
              total=total, rate=rate, elapsed=elapsed)
     st.progress(min(tr.step / total, 1.0), text=text)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -114,20 +117,24 @@ class MetricStore:
             self.version += 1
 
     # ---- reading (any thread) ------------------------------------------------------------------
-    def frame(self, names=None) -> pd.DataFrame:
+    def frame(self, names=None) -> "pd.DataFrame":
         """Long-format copy: columns step, name, value (docs/ARCHITECTURE.md §3)."""
+        import pandas as pd  # here, not at the top: the command line writes its files without pandas
+
+        return pd.DataFrame(self.columns(names))
+
+    def columns(self, names=None) -> dict[str, np.ndarray]:
+        """The long format as arrays: {"step": int64, "name": object, "value": float64}, one row per
+        point, series after series (what ``frame`` holds, without pandas)."""
         with self._lock:
             chosen = [n for n in (names or self._series) if n in self._series]
             parts = [(*self._arrays(n), n) for n in chosen]
-            parts = [(st, n, v) for st, v, n in parts]
         if not parts:
-            return pd.DataFrame({"step": pd.Series([], dtype="int64"), "name": pd.Series([], dtype="object"),
-                                 "value": pd.Series([], dtype="float64")})
-        return pd.DataFrame({
-            "step": np.concatenate([p[0] for p in parts]).astype("int64"),
-            "name": np.concatenate([np.full(len(p[0]), p[1], dtype=object) for p in parts]),
-            "value": np.concatenate([p[2] for p in parts]).astype("float64"),
-        })
+            return {"step": np.zeros(0, dtype="int64"), "name": np.zeros(0, dtype=object),
+                    "value": np.zeros(0, dtype="float64")}
+        return {"step": np.concatenate([p[0] for p in parts]).astype("int64"),
+                "name": np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts]),
+                "value": np.concatenate([p[1] for p in parts]).astype("float64")}
 
     def _arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         pairs = self._series[name].values()

@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 import stat
 import sysconfig
-from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import names
@@ -360,13 +360,23 @@ def _entropy(ids: torch.Tensor) -> float:
 def _encoded_text(text: str, arch: str) -> tuple[tuple[str, ...], torch.Tensor]:
     """(vocabulary, token ids) of a text: one id per character, int16 (the vocabulary has at most
     MAX_TEXT_VOCAB + 2 entries), only ever read (windows are gathered into new tensors)."""
-    counts = Counter(text)
-    keep = [c for c, _ in counts.most_common(MAX_TEXT_VOCAB)]
     specials = [MASK, UNK] if arch == "encoder" else [UNK]
-    vocab = tuple(specials + sorted(keep))
-    index = {t: i for i, t in enumerate(vocab)}
-    unk = index[UNK]
-    return vocab, torch.tensor([index.get(c, unk) for c in text], dtype=torch.int16)
+    unk = specials.index(UNK)
+    if not text:
+        return tuple(specials), torch.zeros(0, dtype=torch.int16)
+    # one code point per character, counted at C speed (a Python loop over 1.5 M characters took 0.4 s
+    # of every stdlib-lm start); lone surrogates (undecodable bytes of a text file) pass as themselves
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    counts = np.bincount(points)
+    present = np.flatnonzero(counts)
+    if len(present) > MAX_TEXT_VOCAB:  # keep the most common, ties by first appearance (Counter.most_common)
+        first = np.full(len(counts), len(points), dtype=np.int64)
+        np.minimum.at(first, points, np.arange(len(points)))
+        present = np.sort(present[np.lexsort((first[present], -counts[present]))[:MAX_TEXT_VOCAB]])
+    vocab = tuple(specials + [chr(c) for c in present.tolist()])  # code-point order: sorted(keep)
+    lookup = np.full(len(counts), unk, dtype=np.int16)
+    lookup[present] = np.arange(len(specials), len(specials) + len(present))
+    return vocab, torch.from_numpy(lookup[points])
 
 
 def stdlib_text(max_chars: int = STDLIB_CHARS) -> str:

@@ -163,6 +163,7 @@ class Trainer(Worker):
         self._last_loss = None
         self._first_loss = float("nan")
         self._setup()
+        self._ready()  # steps/s counts from here: building the task and the model is not training
 
     def advance(self) -> bool:
         """Take one step (honouring pause and stop first); False once the run has ended."""

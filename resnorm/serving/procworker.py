@@ -127,7 +127,8 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
     last = [time.perf_counter()]
 
     def batch(status=None):
-        return ("batch", [(r.store.drain(), r.status, r.step, r.elapsed, r.reason, r.diverged_step) for r in runs],
+        return ("batch", [(r.store.drain(), r.status, r.step, r.elapsed, r.reason, r.diverged_step, r.setup_s)
+                          for r in runs],
                 status or job.status, job.step, job.elapsed)
 
     def flush(force=False):  # from the training thread only: it is the one writing the stores
@@ -138,7 +139,7 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
 
     for r in runs:
         r.store = _RecordingStore(max_points=r.cfg.train.max_points)
-        r.on_step = lambda step, t: flush()
+        r.on_step = lambda step, t: flush(step == 1)  # the first point at once: the charts start drawing
 
     parent = mp.parent_process()  # None when this runs in the parent itself (tests)
 
@@ -151,7 +152,10 @@ def _child(factory, commands, events, niceness: int = 0) -> None:
                     events.cancel_join_thread()  # nobody reads what is left; do not wait for it at exit
                     job.stop()
                     return
-                events.put(("beat",))  # the parent's watchdog: this process still answers
+                try:
+                    events.put(("beat",))  # the parent's watchdog: this process still answers
+                except ValueError:  # the job has ended and said its last words: nothing more to say
+                    return
                 continue
             if cmd == "pause":
                 job.pause()
@@ -251,11 +255,12 @@ class _RunState:
         self.model = None
         self.device = cfg.train.device
         self._child_elapsed = 0.0
+        self.setup_s = None  # the child's: seconds before its first step
 
     _early_end = False  # may a final status arrive before the job's end? (a run in a comparison)
 
     def _apply(self, items: list, status: str, step: int, elapsed: float, reason: str = "",
-               diverged_step: int | None = None) -> None:
+               diverged_step: int | None = None, setup_s: float | None = None) -> None:
         for item in items:
             if item[0] == "metrics":
                 self.store.add(item[1], item[2])
@@ -263,7 +268,7 @@ class _RunState:
                 self.store.add_attention(item[1])
             else:
                 self.store.mark(item[1], item[2], item[3])
-        self.step, self._child_elapsed = step, elapsed
+        self.step, self._child_elapsed, self.setup_s = step, elapsed, setup_s
         if status in ("running", "paused"):
             self.status = status
         elif status in FINAL_STATUSES and self._early_end:  # e.g. one config diverged, the others go on;
@@ -319,18 +324,45 @@ class _ProcessJob(Worker):
         self.step, self._child_elapsed = 0, 0.0
         self._stop_at = None  # when Stop was asked (the watchdog's clock)
         self._hung_s = hung_after_s()
-        ctx = mp.get_context("spawn")
-        self._commands, self._events = ctx.Queue(), ctx.Queue()
-        self._proc = ctx.Process(target=_child, args=(factory, self._commands, self._events, worker_niceness()),
-                                 daemon=True)
+        self._factory, self._niceness = factory, worker_niceness()
+        self._proc = self._commands = self._events = None
+        self.warm = False  # did it start in a spare (``resnorm.serving.warm``)?
+        self._pending: list[str] = []  # commands given before the child existed, sent once it does
+
+    def _spawn(self) -> None:
+        """Hand the job to a warm spare when the server keeps them (``resnorm.serving.warm``), else
+        start a cold worker process."""
+        from .warm import pool
+
+        spares = pool()
+        spare = spares.take(self._niceness) if spares.enabled else None
+        if spare is not None:
+            self._proc, self._commands, self._events, self.warm = spare.proc, spare.commands, spare.events, True
+            self._spare = spare  # all of it: a spare still starting unpickles its Event, which must outlive that
+            spare.hand(self._factory)
+        else:
+            ctx = mp.get_context("spawn")
+            self._commands, self._events = ctx.Queue(), ctx.Queue()
+            self._proc = ctx.Process(target=_child, args=(self._factory, self._commands, self._events,
+                                                          self._niceness), daemon=True)
+            with _without_main():
+                self._proc.start()
+        for cmd in self._pending:
+            self._commands.put(cmd)
+        self._pending = []
+
+    def _send(self, cmd: str) -> None:
+        if self._commands is None:
+            self._pending.append(cmd)
+        else:
+            self._commands.put(cmd)
 
     def start(self):
         self.status = "running"
         for r in self._runs:
             r.status = "running"
         try:
-            with _without_main():
-                self._proc.start()
+            self._spawn()
             self._thread = threading.Thread(target=self._read, name="resnorm-proc-reader", daemon=True)
             self._thread.start()
         except Exception as e:  # e.g. too many open files: end as failed, free the slot, tell the caller
@@ -348,10 +380,10 @@ class _ProcessJob(Worker):
     # control: forwarded to the child
     def pause(self):
         if not self.done:
-            self._commands.put("pause")
+            self._send("pause")
 
     def resume(self):
-        self._commands.put("resume")
+        self._send("resume")
         if self.status == "paused":
             self.status = "running"
 
@@ -359,11 +391,12 @@ class _ProcessJob(Worker):
         if not self.done:
             if self._stop_at is None:
                 self._stop_at = time.monotonic()
-            self._commands.put("stop")
+            self._send("stop")
 
     def kill(self):
         """End the child at once (tests use it to simulate a crash)."""
-        self._proc.kill()
+        if self._proc is not None:
+            self._proc.kill()
 
     @property
     def elapsed(self) -> float:
@@ -371,7 +404,7 @@ class _ProcessJob(Worker):
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid
+        return None if self._proc is None else self._proc.pid
 
     def _handle(self, msg) -> bool:
         """Apply one message; True once the job has ended."""
@@ -444,6 +477,17 @@ class _ProcessJob(Worker):
                 self._proc.kill()
                 self._proc.join(5)
             self._call_on_finish()
+            self._refill()
+
+    def _refill(self) -> None:
+        """This worker has exited: a server that keeps spares starts one in its place."""
+        from .warm import pool
+
+        if pool().enabled:
+            try:
+                pool().fill()
+            except Exception:  # noqa: BLE001 - the next job starts cold
+                pass
 
     def _call_on_finish(self) -> None:
         if self.on_finish is not None:
@@ -453,7 +497,7 @@ class _ProcessJob(Worker):
                 pass
 
     def _finish_failed(self, reason: str) -> None:
-        if self._proc.is_alive():  # never leave a child training on its own
+        if self._proc is not None and self._proc.is_alive():  # never leave a child training on its own
             self._proc.kill()
         for run in self._runs:
             if run.status not in FINAL_STATUSES:

@@ -46,6 +46,19 @@ def save_finished(trainer: Trainer, source: str, label: str | None = None):
 _ids = itertools.count(1)
 
 
+def keep_spares() -> None:
+    """With worker processes, have warm spares ready for this server's jobs
+    (``resnorm.serving.warm``): a session's first Train then starts in a process that has torch
+    imported already. Called when a session's job holder is made (a page's first visit)."""
+    try:
+        if worker_kind() == "process":
+            from .warm import pool
+
+            pool().fill()
+    except Exception:  # noqa: BLE001 - a malformed setting is reported by the pages; jobs start cold
+        pass
+
+
 PAUSE_GRACE_ENV = "RESNORM_PAUSE_GRACE_S"
 
 
@@ -101,6 +114,7 @@ class SessionJob:
         self.preempted_after: float | None = None  # stopped after this many seconds paused while others waited
         self._pauses = 0  # counts pauses and resumes: a pause's watch ends when this moves on
         self._lock = threading.Lock()
+        keep_spares()
 
     def _submit(self, make_job) -> str | None:
         self.start_error, self.preempted_after = None, None
@@ -167,6 +181,16 @@ class SessionJob:
         if self.ticket is not None:
             return "queued"
         return self.job.status if self.job is not None else "idle"
+
+    @property
+    def phase(self) -> str:
+        """``status``, with ``starting`` for a job that runs but has not taken its first step yet
+        (its worker is starting, the data and the model are being built): the page says so
+        instead of showing empty axes."""
+        status = self.status
+        if status == "running" and self.job is not None and self.job.step == 0:
+            return "starting"
+        return status
 
     @property
     def active(self) -> bool:

@@ -86,6 +86,7 @@ class Comparison(Worker):
                     tr.prepare()
                 except Exception as e:  # one config failing must not take the others down
                     tr.fail(e)
+            self._ready()
             while any(not tr.done for tr in self.trainers):
                 self._wait_if_paused()
                 if self._stop.is_set():
