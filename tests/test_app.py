@@ -192,6 +192,10 @@ def test_a_preempted_pause_is_explained_on_the_page(monkeypatch):
         held.append(token)  # this page's run will take the last free slot
     try:
         train_button(at).click().run()
+        deadline = time.time() + 30  # "starting…" until the worker's first step, then "running"
+        while time.time() < deadline and not any("running" in str(p.proto) for p in at.get("progress")):
+            time.sleep(0.2)
+            at.run()
         assert any("running" in str(p.proto) for p in at.get("progress"))
         at.button(key="btn_pause").click().run()
         waiter = SessionRun(slots, save=False)
@@ -209,3 +213,6 @@ def test_a_preempted_pause_is_explained_on_the_page(monkeypatch):
     finally:
         for token in held:
             slots.release(token)
+        stop = at.button(key="btn_stop")
+        if not stop.disabled:  # never leave a million-step run behind for the next test's session
+            stop.click().run()

@@ -244,8 +244,8 @@ def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, br
         expect(page.get_by_label("layers", exact=True)).to_have_value("3", timeout=20_000)
         expect(page.get_by_label("seed", exact=True)).to_have_value("7", timeout=20_000)
         combos = page.get_by_role("combobox", name="norm position", exact=True)
-        expect(combos.nth(-2)).to_have_value("post", timeout=20_000)  # config A (the sidebar has no norm position on Compare)
-        expect(combos.nth(-1)).to_have_value("pre", timeout=20_000)  # config B
+        expect(combos.nth(-2)).to_have_value("Post-LN", timeout=20_000)  # config A (the sidebar has no norm position on Compare)
+        expect(combos.nth(-1)).to_have_value("Pre-LN", timeout=20_000)  # config B
         # the previous test's run may still be handing back the only slot: then the comparison waits
         # in the queue and starts by itself
         press(page, "cmp_train")

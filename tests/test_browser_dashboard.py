@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from resnorm.science.config import RunConfig
+from resnorm.studies.defaults import LIVE
 from resnorm.i18n import translate
 from test_browser import assert_clean_log, browser, give_back, playwright, press, ready, server, shots  # noqa: F401
 
@@ -68,7 +70,8 @@ def test_four_panels_and_the_controls_are_on_one_screen_while_it_trains(server, 
         for key, box in seen["controls"].items():
             assert box is not None and _inside(box), (key, box)
         assert seen["progress"] is not None and _inside(seen["progress"]), seen["progress"]
-        assert re.search(r"\d+/500", seen["text"]), "not the default run's 500 steps"
+        steps = LIVE.get("steps", RunConfig().train.steps)
+        assert re.search(rf"\d+/{steps}", seen["text"]), f"not the default run's {steps} steps"
         if query == "?view=projector":  # the projector's fonts reached the panels
             sizes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
                 .slice(0, 4).map(p => [p.layout.legend.font.size, p._fullLayout.yaxis.tickfont.size])""")  # as sent
