@@ -42,4 +42,5 @@ if page is not pages["map"]:
 if page is not pages["lessons"]:
     map_view.session_lesson_sweep().stop(wait=0.0)
 st.sidebar.caption(t("app.caption", version=resnorm.__version__))
+panels.compact_page()  # every page: less padding, so a 1280×720 projector shows its controls and charts
 page.run()

@@ -4,10 +4,9 @@ import streamlit as st
 
 from resnorm.science.config import non_default
 from resnorm.studies.defaults import LIVE
-from ui import controls, live, panels, share
+from ui import controls, live, share
 from ui.i18n import t
 
-panels.compact_page()
 live.restore()
 cfg, problems = controls.sidebar_config(defaults=LIVE)  # opens on a run that still moves at its end
 st.sidebar.caption(t("why.live"))

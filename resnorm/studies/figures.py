@@ -499,10 +499,17 @@ def _readable(fig, labels: Labels = EN) -> None:
         for letter in "xy":
             ref = t.get(letter + "axis") or letter
             values.setdefault(letter + "axis" + ref[1:], []).append(_numbers(t.get(letter)))
+    def root(key: str) -> str:  # axes that match another (shared y of side-by-side panels) share its ticks
+        m = (layout.get(key) or {}).get("matches")
+        return (m[0] + "axis" + m[1:]) if m else key
+
+    pooled: dict[str, list[np.ndarray]] = {}
+    for key in axes:
+        pooled.setdefault(root(key), []).extend(values.get(key, []))
     for key in sorted(axes):
         axis = layout.get(key, {})
         update: dict = {"exponentformat": "e"}
-        found = values.get(key, [])
+        found = pooled.get(root(key), [])
         v = np.concatenate(found) if found else np.zeros(0)
         v = v[np.isfinite(v)]
         if axis.get("type") == "log":
