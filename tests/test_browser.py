@@ -120,6 +120,15 @@ def assert_clean_log(log_path) -> None:
     assert "missing ScriptRunContext" not in log and "Traceback" not in log, log[-3000:]
 
 
+def projector_shot(page, path: str) -> None:
+    """A screenshot as a room sees it: the page at 1280×720 (a projector), then its size restored."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.wait_for_timeout(1200)  # the charts re-lay out to the new width
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
+
+
 @contextlib.contextmanager
 def app_page(browser, log_path, stop_key: str, height: int):
     """A 1400-wide page of the app; afterwards its run's slot is given back (``stop_key``), the page
@@ -168,7 +177,7 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
         page.goto(url + "/?steps=3000", wait_until="domcontentloaded")
         ready(page, "btn_train")
         page.get_by_text("Choose a block design").wait_for(timeout=30_000)
-        page.screenshot(path=os.path.join(shots, "before-training.png"), full_page=True)
+        projector_shot(page, os.path.join(shots, "before-training.png"))
 
         t0 = time.time()
         press(page, "btn_train")
@@ -186,7 +195,7 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
         assert len(set(steps)) >= 4, steps
         assert len(set(p for p in points if p > 0)) >= 3, points
         assert steps == sorted(steps)
-        page.screenshot(path=os.path.join(shots, "live-training.png"), full_page=True)
+        projector_shot(page, os.path.join(shots, "live-training.png"))
 
         playwright.expect(ready(page, "btn_stop")).to_be_enabled(timeout=10_000)  # the run goes on: Stop is live
         press(page, "btn_stop")
@@ -197,7 +206,7 @@ def test_train_watch_stop_in_a_real_browser(server, browser, shots):
         page.wait_for_timeout(1500)
         assert _step(page) == stopped_at  # nothing runs after Stop
         assert page.locator('[data-testid="stException"]').count() == 0
-        page.screenshot(path=os.path.join(shots, "after-stop.png"), full_page=True)
+        projector_shot(page, os.path.join(shots, "after-stop.png"))
 
 
 def test_closing_the_tab_stops_the_run_and_frees_its_slot(server, browser):
@@ -264,7 +273,7 @@ def test_shared_link_opens_the_setup_and_a_comparison_runs_to_the_end(server, br
         }""")
         assert sorted(names) == ["A · Post-LN", "B · Pre-LN"], names  # named by what differs
         assert page.locator('[data-testid="stException"]').count() == 0
-        page.screenshot(path=os.path.join(shots, "compare.png"), full_page=True)
+        projector_shot(page, os.path.join(shots, "compare.png"))
 
 
 def test_lesson_link_in_chinese_runs_to_its_verdict(server, browser):
