@@ -60,11 +60,11 @@ COMPARE_PRESETS = {p.id: p for p in [
                             "loss_qk": 0.0001, "held": 3, "seeds": 3, "seconds": 10}),
     ComparePreset("pre-peri-mix", DEPTH_SHARED,
                   ({"norm_position": "pre"}, {"norm_position": "sandwich"}, {"norm_position": "mixln"}),
-                  measured={"deep_peri": 2.6, "deep_mix": 2.2, "loss_pre": 0.012, "loss_peri": 0.017,
-                            "loss_mix": 0.021, "seeds": 1, "seconds": 41}),
+                  measured={"deep_mix_lo": 2.2, "deep_mix_hi": 2.4, "deep_peri_lo": 0.8, "deep_peri_hi": 2.6,
+                            "loss_lo": 0.012, "loss_hi": 0.021, "seeds": 2, "seconds": 41}),
     ComparePreset("hyper-vs-pre", DEPTH_SHARED,
                   ({"residual": "on"}, {"residual": "hyper"}, {"residual": "mhc"}),
-                  measured={"ang_pre": 0.117, "ang_hyper": 0.145, "ang_mhc": 0.116, "loss_pre": 0.012,
-                            "loss_hyper": 0.0085, "loss_mhc": 0.012, "seeds": 1, "seconds": 36}),
+                  measured={"ang_pre": 0.118, "ang_hyper": 0.146, "ang_mhc": 0.118, "loss_pre": 0.012,
+                            "loss_hyper": 0.0086, "loss_mhc": 0.012, "seeds": 2, "seconds": 40}),
 ]}
 DEFAULT_COMPARE = "post-pre-stall"
