@@ -196,3 +196,17 @@ def test_lesson_8_is_qk_norm_against_none_at_a_high_rate_with_its_texts():
         for key in ("claim.logits", "claim.training"):
             text = I.translate(f"lesson.8.{key}", lang, **_check(_run(2.3, 1, 9), _run(0.01, 1, 1)).numbers)
             assert "{" not in text
+
+
+@pytest.mark.parametrize("pid", list(NEW))
+def test_each_new_preset_opens_on_the_compare_page_with_buildable_columns(pid):
+    at = app_test(run=False)
+    at.switch_page("app_pages/compare.py").run()
+    at.selectbox(key="cmp_preset").set_value(pid).run()
+    assert not at.exception, at.exception
+    p = COMPARE_PRESETS[pid]
+    assert at.session_state["cmp_n"] == len(p.variants)
+    for i, v in enumerate(p.variants):
+        assert all(at.session_state[f"cmp_{i}_{k}"] == x for k, x in v.items())
+    assert not at.error  # every column is a config that can train here
+    assert not any(I.translate("compare_setup.changed", "en") in c.value for c in at.caption)
