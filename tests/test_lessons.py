@@ -22,8 +22,8 @@ TEXT_KEYS = ("title", "summary", "question", "run", "look", "why", "note", "ok",
 
 
 # ---- lessons as data ------------------------------------------------------------------------------------
-def test_seven_lessons_with_paper_page_configs_and_texts():
-    assert sorted(LS.LESSONS) == [1, 2, 3, 4, 5, 6, 7]
+def test_eight_lessons_with_paper_page_configs_and_texts():
+    assert sorted(LS.LESSONS) == [1, 2, 3, 4, 5, 6, 7, 8]
     for lesson in LS.LESSONS.values():
         assert lesson.citation and lesson.page in ("live", "compare", "init", "map")
         assert lesson.kind in ("train", "init", "map")
@@ -39,7 +39,7 @@ def test_seven_lessons_with_paper_page_configs_and_texts():
             keys += [f"lesson.{lesson.id}.option.{o}" for o in lesson.options]
             keys += [f"lesson.{lesson.id}.variant.{v.id}" for v in lesson.variants + lesson.init_variants]
             assert all(k in table for k in keys), [k for k in keys if k not in table]
-    assert LS.get("2") is LS.LESSONS[2] and LS.get("x") is None and LS.get(8) is None
+    assert LS.get("2") is LS.LESSONS[2] and LS.get("x") is None and LS.get(9) is None
 
 
 def test_learner_changes_apply_to_every_config_but_not_the_variants_own_fields():
@@ -76,7 +76,7 @@ def _explain(v: LS.Verdict) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson_id", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("lesson_id", [1, 2, 3, 4, 5, 6, 8])
 def test_lesson_shows_its_expected_effect_at_reduced_size(lesson_id):
     """The lesson's own check — the margins shown to learners — holds on the reduced configs."""
     lesson = LS.LESSONS[lesson_id]
@@ -138,7 +138,7 @@ def _app(**params) -> AppTest:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("lesson_id", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("lesson_id", [1, 2, 3, 4, 5, 6, 8])
 def test_each_lesson_page_opens_in_both_languages(lesson_id, lang):
     at = _app(lesson=str(lesson_id), lang=lang)
     assert not at.exception, at.exception

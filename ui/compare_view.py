@@ -107,6 +107,8 @@ def describe(field: str, value) -> str:
         return t_or(f"name.position.{value}", str(value))
     if field == "norm":
         return t_or(f"name.norm.{value}", str(value))
+    if isinstance(value, bool):  # issue 18: "QK-norm" / "no QK-norm"
+        return field_label(field) if value else t("compare_v18.without", label=field_label(field))
     if isinstance(value, float):
         return f"{field_label(field)} {value:g}"
     return f"{field_label(field)} {value}"
@@ -166,9 +168,17 @@ def _vary_widget(field: str, key: str):
     label, help_ = field_label(field), field_help(field)
     if f.metadata.get("choices"):
         return st.selectbox(label, list(f.metadata["choices"]), key=key, help=help_, format_func=choice(field))
+    if str(f.type) == "bool":  # issue 18: QK-norm, gated attention
+        return st.toggle(label, key=key, help=help_)
     if str(f.type) == "int":
-        return st.number_input(label, min_value=f.metadata.get("lo"), step=1, key=key, help=help_)
-    return st.number_input(label, min_value=0.0, step=1e-4, format="%.1e", key=key, help=help_)
+        return st.number_input(label, min_value=f.metadata.get("lo"), max_value=f.metadata.get("hi"), step=1,
+                               key=key, help=help_)
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    small = field in ("lr", "z_loss")  # rates and coefficients: powers of ten; the others: plain numbers
+    return st.number_input(label, min_value=float(lo) if lo is not None else 0.0,
+                           max_value=float(hi) if hi is not None else None,
+                           step=1e-4 if small else (1.0 if field == "logit_softcap" else 0.05),
+                           format="%.1e" if small else "%.3g", key=key, help=help_)
 
 
 def link_params(configs: list[RunConfig]) -> dict:

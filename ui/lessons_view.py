@@ -31,8 +31,10 @@ from ui.i18n import chart_labels, choice_name, cite, field_label, lang, options,
 
 REFRESH_S = 1.0
 CHARTS = {1: ("loss", "rank"), 3: ("loss", "grad"), 4: ("loss", "resid"), 5: ("loss", "resid", "grad_layers"),
-          6: ("loss", "resid", "grad_layers")}
-PROFILE_METRIC = {"rank": "rank_residual", "resid": "resid_post.rms", "grad_layers": "grad_norm"}
+          6: ("loss", "resid", "grad_layers"), 8: ("loss", "max_logit")}
+PROFILE_METRIC = {"rank": "rank_residual", "resid": "resid_post.rms", "grad_layers": "grad_norm",
+                  "max_logit": "attn.max_logit"}
+TITLE = {"max_logit": "init.diag.metric.attn.max_logit"}  # charts titled by the diagnostics' own names
 
 
 @st.cache_resource(scope="session", on_release=lambda s: s.close())
@@ -304,7 +306,7 @@ def _train_charts(lesson: LS.Lesson, session: LessonSession) -> None:
         if name == "grad":
             return F.overlay_figure(runs, "grad/total_norm", title=t("lessons.chart.grad"), log_y=True,
                                     uirevision=rid + "grad", labels=L)
-        return F.profiles_side_by_side(runs, PROFILE_METRIC[name], title=t(f"lessons.chart.{name}"),
+        return F.profiles_side_by_side(runs, PROFILE_METRIC[name], title=t(TITLE.get(name, f"lessons.chart.{name}")),
                                        uirevision=rid + name, labels=L)
 
     for name in CHARTS.get(lesson.id, ("loss",)):

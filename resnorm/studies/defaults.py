@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PER_VARIANT = ("norm_position", "norm", "residual", "init", "lr", "warmup")  # Compare: set per column
+PER_VARIANT = ("norm_position", "norm", "residual", "init", "lr", "warmup",  # Compare: set per column
+               # issue 18: the 2025-26 options a comparison sets per column (toggles and numbers)
+               "qk_norm", "logit_softcap", "attn_gate", "z_loss", "dyt_alpha", "residual_alpha", "streams",
+               "mixln_alpha")
 
 LIVE = {"task": "sort", "lr": 3e-4, "steps": 400}  # why.live
 
@@ -33,6 +36,12 @@ class ComparePreset:
         return [{**self.shared, **v} for v in self.variants]
 
 
+# issue 18 presets: QK-norm at a learning rate where the attention logits of a plain block grow (lesson 8's
+# model); an 8-block stack for the gradient profiles over depth and the angular distance between blocks
+QK_SHARED = {"layers": 4, "steps": 300, "task": "reverse", "d_model": 32, "d_ff": 64, "batch_size": 16}
+QK_LR = 1e-1
+DEPTH_SHARED = {"layers": 8, "steps": 300, "task": "reverse", "d_model": 32, "d_ff": 64, "batch_size": 16}
+
 COMPARE_PRESETS = {p.id: p for p in [
     ComparePreset("post-pre-stall", {"layers": 8, "steps": 300},
                   ({"norm_position": "post", "lr": 1e-2}, {"norm_position": "pre", "lr": 1e-2}),
@@ -43,5 +52,19 @@ COMPARE_PRESETS = {p.id: p for p in [
                    {"norm_position": "post", "lr": 1e-2, "warmup": 150})),
     ComparePreset("layernorm-rmsnorm", {"steps": 300},
                   ({"norm_position": "pre", "norm": "layernorm"}, {"norm_position": "pre", "norm": "rmsnorm"})),
+    # ---- issue 18: the 2025-26 variants, each with the diagnostic that shows its point. Figures measured
+    # ---- with ``Comparison`` at these settings on 2 CPU cores (BENCHMARKS.md, "Compare presets, issue 18")
+    ComparePreset("qk-norm-high-lr", QK_SHARED,
+                  ({"lr": QK_LR, "qk_norm": False}, {"lr": QK_LR, "qk_norm": True}),
+                  measured={"logit0": 5.2, "logit_plain": 38294, "logit_qk": 29.2, "loss_plain": 2.31,
+                            "loss_qk": 0.0001, "held": 3, "seeds": 3, "seconds": 10}),
+    ComparePreset("pre-peri-mix", DEPTH_SHARED,
+                  ({"norm_position": "pre"}, {"norm_position": "sandwich"}, {"norm_position": "mixln"}),
+                  measured={"deep_mix_lo": 2.2, "deep_mix_hi": 2.4, "deep_peri_lo": 0.8, "deep_peri_hi": 2.6,
+                            "loss_lo": 0.012, "loss_hi": 0.021, "seeds": 2, "seconds": 41}),
+    ComparePreset("hyper-vs-pre", DEPTH_SHARED,
+                  ({"residual": "on"}, {"residual": "hyper"}, {"residual": "mhc"}),
+                  measured={"ang_pre": 0.118, "ang_hyper": 0.146, "ang_mhc": 0.118, "loss_pre": 0.012,
+                            "loss_hyper": 0.0086, "loss_mhc": 0.012, "seeds": 2, "seconds": 40}),
 ]}
 DEFAULT_COMPARE = "post-pre-stall"

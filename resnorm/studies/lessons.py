@@ -1,4 +1,4 @@
-"""Seven lessons that reproduce published effects live, each as data plus a check.
+"""Eight lessons that reproduce published effects live, each as data plus a check.
 
 A lesson is a small experiment — two to four configs trained in lockstep on the same data (or, for
 lesson 2, one forward/backward at initialisation over a few seeds) — and a ``check`` that reads the
@@ -355,6 +355,37 @@ def check_seed_bug(lesson: Lesson, r: Results) -> Verdict:
                                          loss_seed=loss_bug, chance=chance_loss(r.configs["correct"]), **m))
 
 
+def max_logit(series: dict, index: int | None = None) -> float:
+    """The largest ``blocks.{i}.attn.max_logit`` over the blocks: at one recorded probe step (``index``
+    0 = step 1, the model as initialised; -1 = the latest) or, with ``index=None``, over the whole run
+    (its peak). Non-finite values (a diverged run's) are left out; NaN when none is left."""
+    vals = []
+    for i in range(n_blocks(series)):
+        k = names.metric("blocks", i, "attn.max_logit")
+        v = np.asarray(series[k][1], dtype=float) if k in series else np.zeros(0)
+        v = v if index is None or not len(v) else v[index:][:1]
+        vals.extend(v[np.isfinite(v)].tolist())
+    return float(np.max(vals)) if vals else math.nan
+
+
+def check_qk_norm(lesson: Lesson, r: Results) -> Verdict:
+    """Wortsman et al. 2023 §3.1 (Dehghani et al. 2023): at a high learning rate the attention logits of a
+    plain block grow — its largest logit over the run is at least ``grows``× its value at initialisation
+    and at least ``ratio``× the QK-norm model's largest — while QK-norm, a LayerNorm over each head's
+    queries and keys, keeps them bounded (|q·k|/√d ≲ √d · γ_q γ_k); and the QK-norm model trains (final
+    loss ≤ ``trained``) at least ``gap`` lower than the plain one (a diverged plain run counts as +inf)."""
+    m = lesson.margins
+    plain, qk = r.series["plain"], r.series["qknorm"]
+    start, peak, peak_qk = max_logit(plain, 0), max_logit(plain), max_logit(qk)
+    loss_plain, loss_qk = final_loss(plain), final_loss(qk)
+    grew, ratio = peak / start, peak / peak_qk
+    claims = [("logits", grew >= m["grows"] and ratio >= m["ratio"]),
+              ("training", loss_qk <= m["trained"] and loss_plain - loss_qk >= m["gap"])]
+    return _verdict(lesson, claims, dict(logit_start=start, logit_end=peak, logit_qk=peak_qk, grew=grew,
+                                         logit_ratio=ratio, loss_plain=loss_plain, loss_qk=loss_qk,
+                                         lr=r.configs["plain"].train.lr, **m))
+
+
 def largest_trainable(rows: pd.DataFrame, where: dict, trained: float, depth: str = "layers",
                       rate: str = "lr") -> dict[int, float]:
     """Per depth, the largest learning rate whose cell (among ``rows`` with the ``where`` values)
@@ -483,6 +514,17 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         sweep={"layers": (2, 4, 8, 12), "lr": (3e-4, 1e-3, 3e-3, 1e-2)},
         sweep_reduced={"layers": (2, 8), "lr": (3e-3, 1e-2)},
         seconds=(120, 30)),  # estimated from CPU time (quick: 24 CPU-s on 2 cores), not yet timed quiet
+    Lesson(
+        8, "why-qk-norm", "Wortsman et al. 2023, “Small-scale proxies for large-scale Transformer training "
+        "instabilities” §3.1; Dehghani et al. 2023, “Scaling Vision Transformers to 22 Billion Parameters”",
+        "compare", "train",
+        base={**_RUN, "arch": "decoder", "layers": 4, "lr": 1e-1, "steps": 300, "schedule": "constant",
+              "warmup": 0},
+        variants=(Variant("plain", {"qk_norm": False}), Variant("qknorm", {"qk_norm": True})),
+        reduced={"steps": 150},
+        controls=("lr", "layers", "steps", "seed"),
+        margins={"grows": 10.0, "ratio": 10.0, "trained": 0.5, "gap": 1.0},
+        seconds=(9, 5), check_fn=check_qk_norm, answer="b"),  # full 6.8-11 s, quick 4.2 s alone (2 cores)
 ]}
 
 
