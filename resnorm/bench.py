@@ -111,14 +111,16 @@ def thread_settings(spec: str = "1,default") -> list[int]:
     return out
 
 
-def trainer_rate(cfg: RunConfig, warmup: int, steps: int, threads: int | None = None) -> float:
-    """Steps/s of the trainer in its background thread, timed between two steps via ``on_step``."""
+def trainer_rate(cfg: RunConfig, warmup: int, steps: int, threads: int | None = None,
+                 clock=time.perf_counter) -> float:
+    """Steps/s of the trainer in its background thread, timed between two steps via ``on_step``;
+    ``clock`` is wall time by default (``time.thread_time``: the training thread's CPU time)."""
     marks = {}
 
     def on_step(step, tr):
         if step in (warmup, warmup + steps):
             _sync(tr.device)
-            marks[step] = time.perf_counter()
+            marks[step] = clock()
 
     tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step, threads=threads)
     tr.start()

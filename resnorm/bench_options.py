@@ -40,20 +40,9 @@ def trainer_cpu_rate(cfg: RunConfig, warmup: int, steps: int, threads: int | Non
     in that thread): with one intra-op thread every kernel runs there, so the figure counts the work a
     step does and not the time other jobs on a shared machine hold the cores (wall-clock steps/s on the
     2-core machine at load average 20 varied by 2× between repeats of the same config)."""
-    from .science.trainer import Trainer
+    from .bench import trainer_rate  # the same timing as every bench row, on the CPU-time clock
 
-    marks = {}
-
-    def on_step(step, tr):
-        if step in (warmup, warmup + steps):
-            marks[step] = time.thread_time()
-
-    tr = Trainer(cfg.replace(steps=warmup + steps), on_step=on_step, threads=threads)
-    tr.start()
-    tr.join()
-    if tr.status != "completed":
-        raise RuntimeError(f"benchmark run ended {tr.status}: {tr.reason}")
-    return steps / (marks[warmup + steps] - marks[warmup])
+    return trainer_rate(cfg, warmup, steps, threads=threads, clock=time.thread_time)
 
 
 def measure(base: dict, warmup: int, steps: int, repeats: int, threads: int | None = 1) -> dict:
