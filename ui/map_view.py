@@ -28,7 +28,7 @@ from resnorm.studies.sweep_spec import NOT_SWEPT, SweepSpec, cells, parse_axis
 from ui import safe, share
 from ui.controls import set_controls
 from ui.i18n import chart_labels, field_label, say, say_problems, status, t
-from ui.panels import PLOTLY_CONFIG, refreshing, run_view
+from ui.panels import PLOTLY_CONFIG, refreshing, saved_run_tabs
 
 AXES = ("axis1", "axis2", "axis3")        # URL keys and widget key stems; axis3 = facets (optional)
 NONE = "-"                                 # the facet selector's "no facets"
@@ -330,13 +330,8 @@ def cell_charts(spec: SweepSpec, rows: pd.DataFrame, rec: SweepRecord, event=Non
     except Exception as e:  # noqa: BLE001 — a cell folder removed or damaged meanwhile
         st.error(t("map.cannot_open", error=safe.md(str(e), 300)), icon=":material/error:")
         return
-    series, markers = run.series(), run.markers()
-    rid = f"map-{key}-"
-    tabs = st.tabs([t(f"view.{v.id}") for v in F.RUN_VIEWS])
-    for tab, view in zip(tabs, F.RUN_VIEWS):
-        with tab:
-            run_view(view, lambda: series, lambda: markers, run.config.train.grad_clip, rid, (rid,), "map_chart_run",
-                     "map_log_loss")
+    saved_run_tabs(run.series(), run.markers(), run.config.train.grad_clip, f"map-{key}-", "map_chart_run",
+                   "map_log_loss")
 
 
 def share_panel(spec: SweepSpec | None) -> None:

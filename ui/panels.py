@@ -201,3 +201,12 @@ def run_view(view: F.RunView, series, markers, grad_clip: float, rid: str, stamp
         with col:
             chart(f"{prefix}_{c.key}", (stamp, log_y), lambda c=c: c.build(series(), markers(), grad_clip, L,
                                                                           rid + c.key, log_y))
+
+
+def saved_run_tabs(series, markers, grad_clip: float, rid: str, prefix: str, log_key: str) -> None:
+    """A finished run's views (``F.RUN_VIEWS``, drawn as on the Live page), one tab each: the Runs
+    page's saved runs and the map's cells."""
+    tabs = st.tabs([t(f"view.{v.id}") for v in F.RUN_VIEWS])
+    for tab, view in zip(tabs, F.RUN_VIEWS):
+        with tab:
+            run_view(view, lambda: series, lambda: markers, grad_clip, rid, (rid,), prefix, log_key)

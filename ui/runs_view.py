@@ -19,7 +19,7 @@ from resnorm.studies import figures as F
 from resnorm.serving import runs as R
 from resnorm.science.variants import block_latex
 from ui import safe
-from ui.panels import PLOTLY_CONFIG, run_view
+from ui.panels import PLOTLY_CONFIG, saved_run_tabs
 from ui.i18n import chart_labels, choice, choice_name, options, say, status, t
 
 SELECT_KEY = "runs_selected"
@@ -160,12 +160,7 @@ def single(root: Path, name: str) -> None:
 def charts(rec: R.RunRecord) -> None:
     """The run's views (``F.RUN_VIEWS``, drawn as on the Live page), one tab each."""
     series, markers = rec.series(), rec.markers()
-    rid = f"saved-{rec.name}-"
-    tabs = st.tabs([t(f"view.{v.id}") for v in F.RUN_VIEWS])
-    for tab, view in zip(tabs, F.RUN_VIEWS):
-        with tab:
-            run_view(view, lambda: series, lambda: markers, rec.config.train.grad_clip, rid, (rid,), "runs_chart",
-                     "runs_log_loss")
+    saved_run_tabs(series, markers, rec.config.train.grad_clip, f"saved-{rec.name}-", "runs_chart", "runs_log_loss")
     if not F.block_prefixes(series):
         st.caption(t("runs.no_probes"))
 
