@@ -59,7 +59,8 @@ def measure(base: dict, warmup: int, steps: int, repeats: int, threads: int | No
 
 def one_off_costs(base: dict, repeats: int = 20) -> dict:
     """CPU milliseconds (median) of the issue-18 reductions of one probed step, and of the end-of-run
-    layer pruning (4 validation batches, L + 1 passes), on the default model."""
+    layer pruning (4 validation batches, L + 1 passes: the whole model's loss computed here too), on the
+    default model."""
     cfg = RunConfig.from_flat(base)
     task = make_task(cfg.task, cfg.model.arch)
     model = build_model(cfg.model, task.vocab_size, task.max_len, seed=0)

@@ -11,11 +11,16 @@ rate × seed grid of ``--sweep-cells`` cells) run four ways on ``--workers`` cor
   import torch once and train cell after cell (and compute each cell's predictors); their start-up
   (spawn, imports) is reported apart, as for Ray, since a sweep of hundreds of cells pays it once;
 - ``ray (local)``: ``run_sweep(backend="ray")`` on a local Ray started here (its start-up is
-  reported apart, as ``ray start s``, and not counted in cells/s: a cluster is started once).
+  reported apart, as ``ray start s``, and not counted in cells/s: a cluster is started once);
+- ``batched``: the same warm workers, the cells that share an architecture (here: all, they differ in
+  learning rate and seed) trained as batched models (``resnorm.science.batched``: ``vmap`` over up
+  to 8 members, at least one batch per worker) — cells/s against the same ideal.
 
 Each row: wall seconds, cells/s, the fraction of the ideal, and the overhead per cell
-(``1 − ideal/actual``: what starting, data, predictors and writing add to a cell's training).
-Batched cells (``vmap`` over members sharing an architecture) are not measured here.
+(actual ÷ ideal seconds per cell − 1: what starting, data, predictors and writing add to a cell's
+training, as a fraction of it; negative when batching beats running the cells side by side). The grid runs twice: on the ``default``
+config and on a ``small`` one (4 layers, d_model 64, batch 8 × 16 characters of ``stdlib-lm``: 128
+tokens per step, where batching pays on a CPU).
 """
 from __future__ import annotations
 
@@ -31,13 +36,19 @@ from pathlib import Path
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 2e-3, 5e-4, 7e-3, 1.5e-3)
 
 
-def _spec(cells: int, steps: int, device: str):
+#: the two grids' base configs: the default one, and a small one where batching pays on the CPU
+BASES = {"default": {}, "small": {"task": "stdlib-lm", "seq_len": 16, "batch_size": 8, "layers": 4, "d_model": 64,
+                                  "heads": 4, "d_ff": 256}}
+
+
+def _spec(cells: int, steps: int, device: str, base: str = "default"):
     from .science.config import RunConfig
     from .studies.sweep_spec import SweepSpec
 
     seeds = max(1, (cells + len(LRS) - 1) // len(LRS))
     lrs = LRS[: max(1, cells // seeds)]
-    return SweepSpec(RunConfig.from_flat({"device": device}), {"lr": lrs, "seed": tuple(range(seeds))}, steps=steps)
+    return SweepSpec(RunConfig.from_flat({**BASES[base], "device": device}), {"lr": lrs, "seed": tuple(range(seeds))},
+                     steps=steps)
 
 
 def _single_rate(cfg) -> float:
@@ -72,8 +83,10 @@ def _per_cell_processes(cells, workers: int, root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _warm_workers(cells, workers: int, root: Path) -> tuple[float, float]:
-    """(seconds until every worker has imported torch, seconds to run the cells on them)."""
+def _warm_workers(cells, workers: int, root: Path, batch: str = "off") -> tuple[float, float]:
+    """(seconds until every worker has imported torch, seconds to run the cells on them); ``batch``
+    as ``sweep --batch`` (``resnorm.science.batched.plan``)."""
+    from .science.batched import plan
     from .serving.sweep_local import LocalBackend
 
     t0 = time.perf_counter()
@@ -83,24 +96,29 @@ def _warm_workers(cells, workers: int, root: Path) -> tuple[float, float]:
             b.poll(0.05)
         start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        pending, left = list(cells), len(cells)
+        pending = [[cells[i] for i in u] for u in plan([c.config for c in cells], workers, batch)]
+        left = len(cells)
         while left:
             while pending and b.idle():
-                c = pending.pop(0)
-                b.submit(c.index, c.config.to_json(), str(root / c.key), None)
+                unit = pending.pop(0)
+                if len(unit) == 1:
+                    b.submit(unit[0].index, unit[0].config.to_json(), str(root / unit[0].key), None)
+                else:
+                    b.submit(tuple(c.index for c in unit), [c.config.to_json() for c in unit],
+                             [str(root / c.key) for c in unit], None)
             left -= len(b.poll(0.05))
         return start, time.perf_counter() - t0
     finally:
         b.close()
 
 
-def measure(cells: int = 8, steps: int = 300, workers: int | None = None, device: str = "cpu",
-            ray: bool = True) -> dict:
+def measure_grid(base: str, cells: int = 8, steps: int = 300, workers: int | None = None, device: str = "cpu",
+                 ray: bool = True, processes: bool = True) -> dict:
     from .serving.sweep import run_sweep
     from .studies.sweep_spec import cells as spec_cells
 
     workers = workers or os.cpu_count() or 1
-    spec = _spec(cells, steps, device)
+    spec = _spec(cells, steps, device, base)
     cs = spec_cells(spec)
     rate = _single_rate(cs[0].config)
     ideal = workers * rate / steps
@@ -108,13 +126,16 @@ def measure(cells: int = 8, steps: int = 300, workers: int | None = None, device
 
     def row(wall, extra=None):
         cps = len(cs) / wall
-        return {"wall_s": wall, "cells_per_s": cps, "of_ideal": cps / ideal, "overhead": max(0.0, 1 - cps / ideal),
+        return {"wall_s": wall, "cells_per_s": cps, "of_ideal": cps / ideal, "overhead": ideal / cps - 1,
                 **(extra or {})}
     root = Path(tempfile.mkdtemp(prefix="resnorm-bench-sweep-"))
     try:
-        rows["per-cell processes"] = row(_per_cell_processes(cs, workers, root / "proc"))
+        if processes:
+            rows["per-cell processes"] = row(_per_cell_processes(cs, workers, root / "proc"))
         start, wall = _warm_workers(cs, workers, root / "local")
         rows["warm workers"] = row(wall, {"start_s": start})
+        start, wall = _warm_workers(cs, workers, root / "batched", batch="on")
+        rows["batched"] = row(wall, {"start_s": start})
         if ray:
             try:
                 from .serving.sweep_ray import ensure_ray
@@ -123,18 +144,25 @@ def measure(cells: int = 8, steps: int = 300, workers: int | None = None, device
                 ensure_ray(workers)
                 start = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                run_sweep(spec, root / "ray", backend="ray", workers=workers)
+                run_sweep(spec, root / "ray", backend="ray", workers=workers, batch="off")
                 rows["ray (local)"] = row(time.perf_counter() - t0, {"ray_start_s": start})
             except ImportError as e:
                 rows["ray (local)"] = {"error": str(e)}
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return {"cells": len(cs), "steps": steps, "workers": workers, "rows": rows}
+    return {"base": base, "cells": len(cs), "steps": steps, "workers": workers, "rows": rows}
+
+
+def measure(cells: int = 8, steps: int = 300, workers: int | None = None, device: str = "cpu",
+            ray: bool = True) -> list[dict]:
+    """Both grids: every mode on the default config, warm and batched workers on the small one."""
+    return [measure_grid("default", cells, steps, workers, device, ray),
+            measure_grid("small", cells, steps, workers, device, ray=False, processes=False)]
 
 
 def table(res: dict) -> str:
     single = res["rows"]["single run"]
-    out = [f"{res['cells']} cells x {res['steps']} steps, {res['workers']} workers; one run: "
+    out = [f"{res['base']} config: {res['cells']} cells x {res['steps']} steps, {res['workers']} workers; one run: "
            f"{single['steps_per_s']:.1f} steps/s (1 thread) -> ideal {single['ideal_cells_per_s']:.3f} cells/s",
            f"{'mode':<20} {'wall s':>8} {'cells/s':>8} {'of ideal':>9} {'overhead/cell':>14}"]
     for name, r in res["rows"].items():
@@ -155,11 +183,10 @@ def main(args, device) -> int:
 
     from .bench import machine
 
-    res = measure(args.sweep_cells, args.sweep_steps, args.workers, device.type)
-    res["machine"] = machine(device)
+    grids = measure(args.sweep_cells, args.sweep_steps, args.workers, device.type)
     if args.json:
-        print(json.dumps(res, indent=2))
+        print(json.dumps({"machine": machine(device), "grids": grids}, indent=2))
     else:
-        print(res["machine"])
-        print(table(res))
+        print(machine(device))
+        print("\n\n".join(table(g) for g in grids))
     return 0

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "a local Ray or the cluster at RAY_ADDRESS")
     w.add_argument("--workers", type=int, default=None, metavar="N",
                    help="cells trained at once (default: one per core; ray: the cluster's CPUs)")
+    w.add_argument("--batch", choices=("auto", "on", "off"), default="auto",
+                   help="train cells that differ only in lr, seed, weight_decay, warmup, schedule or grad_clip as "
+                   "one batched model (vmap): auto (default) where it is faster (small batches: batch_size x "
+                   "sequence <= 256 tokens), on, off. Batched cells record run-level metrics only")
     w.add_argument("--config", metavar="FILE.json", help="start from a saved config.json; options override it")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.add_argument("--threads", type=int, default=None, metavar="N",
@@ -212,6 +216,7 @@ def cmd_train(args) -> int:
 
     saved = tr.model is not None and summary.status != "failed"  # reload with torch.load(weights_only=True)
     write_into(out, cfg, tr.store.columns(), summary.to_dict(), tr.model.state_dict() if saved else None)
+    _restore_sigterm(previous)
     msg = f"{summary.status}: {summary.steps} steps"
     if summary.final_loss is not None:
         msg += f", final loss {summary.final_loss:.4f}"
@@ -231,6 +236,17 @@ class _Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum, frame):
     raise _Terminated()
+
+
+def _restore_sigterm(previous) -> None:
+    """Put SIGTERM's handler back once the results are written: ``main`` called in-process (a test, a
+    script) must not leave the caller ignoring SIGTERM — a process started later would inherit the
+    ignored signal and outlive a ``terminate()``."""
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGTERM, previous)
+        except (ValueError, OSError):
+            pass
 
 
 def _on_sigterm():
@@ -348,7 +364,7 @@ def cmd_sweep(args) -> int:
                 bar.set_postfix_str(f"{r['status']}" + (f" {loss:.3f}" if isinstance(loss, float) else ""), refresh=False)
                 bar.update(1)
 
-    job = SweepJob(spec, out, args.backend, args.workers, None, threads=args.threads or 1)
+    job = SweepJob(spec, out, args.backend, args.workers, None, threads=args.threads or 1, batch=args.batch)
     if not args.quiet:
         from tqdm import tqdm
 
@@ -370,6 +386,7 @@ def cmd_sweep(args) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if bar is not None:
             bar.close()
+    _restore_sigterm(previous)
     counts = _status_counts(job.rows())
     print(f"{job.status}: {job.done}/{job.total} cells ({job.skipped} already done; {counts}); "
           f"wrote {out}/cells.csv and {out}/cells/", file=sys.stderr)

@@ -181,6 +181,20 @@ def test_max_logit_ignores_masked_entries():
     assert attention_extra(scores=s).item() == 7.5
 
 
+def test_max_logit_is_the_largest_finite_logit_even_after_an_overflow():
+    s = torch.tensor([[[[1.0, -math.inf], [math.inf, 3.0], [math.nan, -2.0]]]])
+    assert attention_extra(scores=s).item() == 3.0  # +inf and NaN are not logits the softmax can use
+
+
+def test_stream_std_is_the_sample_std_even_with_a_large_mean():
+    from resnorm.science.probes import RESID_STATS, stream_stats
+
+    x = (_x(seed=3, shape=(4, 16, 32)) + 1000.0).float()  # mean/std ≈ 1000: where one-pass E[x²]−x̄² fails
+    got = dict(zip(RESID_STATS, stream_stats(x).tolist()))
+    assert got["std"] == pytest.approx(x.double().std().item(), rel=1e-4)
+    assert got["mean"] == pytest.approx(x.double().mean().item(), rel=1e-6)
+
+
 def test_sink_is_the_share_of_heads_above_the_threshold_on_the_first_key():
     p = torch.zeros(2, 4, 3, 3, dtype=torch.float64)  # batch, heads, query, key
     p[..., 1] = 1.0                                    # heads 2, 3: all attention on key 1
@@ -278,6 +292,37 @@ def test_layer_pruning_by_hand():
     for i in range(3):
         assert got[f"blocks.{i}.prune_dloss"] == pytest.approx(without(i) - full, rel=1e-9, abs=1e-12)
     assert m.training  # the mode is restored
+
+
+@pytest.mark.parametrize("extra", [dict(value_residual=True), dict(residual="hyper", streams=2)])
+def test_layer_pruning_by_hand_with_value_residual_and_streams(extra):
+    """With the value residual a removed block still supplies V₁ to the later blocks (the stack's
+    rule); with hyper-connections the removed block passes all n streams through."""
+    m = _randomise(build_model(_cfg(**extra), V, T, seed=0), seed=4, scale=0.3)
+    ids = torch.arange(T).repeat(B, 1) % V
+    targets = (ids + 2) % V
+
+    class Batch:
+        def model_args(self):
+            return (ids,)
+    loss_of = lambda model, b: sequence_loss(model(*b.model_args()), targets)  # noqa: E731
+
+    def without(skip):
+        x, values, n = m._embed(ids), {}, m.blocks[0].streams
+        if n:
+            x = x.unsqueeze(-2).expand(*x.shape[:-1], n, x.shape[-1])
+        for i, blk in enumerate(m.blocks):
+            y = blk(x, None, values)  # run even when removed: V₁ comes from the first block
+            x = x if i == skip else y
+        x = x.sum(-2) if n else x
+        return sequence_loss(m.unembed(m.norm_final(x)), targets).item()
+
+    m.eval()
+    full = without(None)
+    got = layer_pruning(m, [Batch()], loss_of)
+    for i in range(3):
+        assert got[f"blocks.{i}.prune_dloss"] == pytest.approx(without(i) - full, rel=1e-9, abs=1e-12)
+    assert any(abs(v) > 1e-6 for v in got.values())  # the blocks matter: a pruning that did nothing would fail
 
 
 def test_diagnostics_are_defined_at_initialisation():

@@ -140,3 +140,18 @@ def test_worker_processes_do_not_rerun_the_parents_main_script(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "__main__", fake_main)
     row = bench_share.shared_rates(configs(TINY, device="cpu")(), 1, warmup=2, steps=5, timeout=120)
     assert row["processes"] == 1 and row["per_run_median"] > 0
+
+
+def test_sweep_bench_measures_warm_and_batched_workers_against_the_ideal():
+    from resnorm import bench_sweep
+
+    res = bench_sweep.measure_grid("small", cells=2, steps=12, workers=1, ray=False, processes=False)
+    assert res["cells"] == 2 and set(res["rows"]) == {"single run", "warm workers", "batched"}
+    ideal = res["rows"]["single run"]["ideal_cells_per_s"]
+    assert ideal == pytest.approx(res["rows"]["single run"]["steps_per_s"] / 12)
+    for mode in ("warm workers", "batched"):
+        r = res["rows"][mode]
+        assert r["wall_s"] > 0 and r["cells_per_s"] == pytest.approx(2 / r["wall_s"])
+        assert r["overhead"] == pytest.approx(ideal / r["cells_per_s"] - 1)
+    text = bench_sweep.table(res)
+    assert text.startswith("small config: 2 cells x 12 steps, 1 workers") and "batched" in text

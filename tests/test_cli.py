@@ -247,3 +247,19 @@ def test_the_server_trainer_keeps_one_thread_by_default(monkeypatch):
 def test_threads_below_one_is_a_usage_error(tmp_path):
     r = run("train", "--out", str(tmp_path / "t"), "--threads", "0", "--quiet")
     assert r.returncode == 2 and r.stderr.startswith("error: --threads: must be at least 1")
+
+
+def test_train_and_sweep_in_process_leave_sigterm_as_they_found_it(tmp_path):
+    """``main`` ignores SIGTERM while it saves; a caller that goes on (a test, a script) must get its
+    handler back, or every process it starts later inherits the ignored signal and survives
+    ``terminate()`` (that hung pytest's exit on the warm workers)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    tiny = ["--layers", "1", "--d-model", "8", "--heads", "1", "--d-ff", "16", "--seq-len", "4",
+            "--batch-size", "2", "--device", "cpu", "--quiet"]
+    assert run("train", *tiny, "--steps", "2", "--out", str(tmp_path / "t")).returncode == 0
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert run("sweep", *tiny, "--steps", "2", "--axis", "lr=1e-3", "--workers", "1",
+               "--out", str(tmp_path / "s")).returncode == 0
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -83,6 +83,9 @@ def test_spec_json_round_trip_and_cli():
     cli = spec.to_cli("out/s")
     assert cli.startswith("python -m resnorm sweep ") and "--axis norm_position=pre,post" in cli
     assert "--axis lr=0.001,0.01" in cli and "--steps 30" in cli and "--target 1.5" in cli and cli.endswith("--out out/s")
+    other = SweepSpec(base(steps=50), {"lr": (1e-3,)}, steps=30).to_cli("o")  # the spec's steps, once
+    assert other.count("--steps") == 1 and "--steps 30" in other
+    assert "--steps 50" in SweepSpec(base(steps=50), {"lr": (1e-3,)}).to_cli("o")
 
 
 # ---- predictors ----------------------------------------------------------------------------------------

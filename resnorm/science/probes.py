@@ -92,8 +92,9 @@ def stream_stats(x: torch.Tensor) -> torch.Tensor:
     a_c, a_x = centred.abs(), x.abs()
     l1inf = lambda a: (a.sum(1).amax(-1) * a.sum(2).amax(-1)).sqrt()  # noqa: E731 — per sequence
     rank_l1inf = (l1inf(a_c) / l1inf(a_x).clamp_min(1e-30)).mean()
-    std, mean = torch.std_mean(x)
-    return torch.stack([x.square().mean().sqrt(), mean, std, x.abs().max(), rank, rank_l1inf])
+    mean = x.mean()  # std in two passes, Σ(x − x̄)²/(n − 1): as exact as std_mean, ~10× faster on CPU
+    std = ((x - mean).square().sum() / max(x.numel() - 1, 1)).sqrt()
+    return torch.stack([x.square().mean().sqrt(), mean, std, a_x.amax(), rank, rank_l1inf])
 
 
 @torch.no_grad()
@@ -310,7 +311,10 @@ def attention_extra(scores: torch.Tensor | None = None, pattern: torch.Tensor | 
     [fraction of heads whose mean attention (over batch and queries) to key 0 exceeds SINK_THRESHOLD]."""
     if scores is not None:
         s = _wide(scores)
-        return s.masked_fill(~torch.isfinite(s), float("-inf")).amax().reshape(1)
+        top = s.amax()  # masked entries are −∞ and never the max; only +∞/NaN need the slow path
+        if s.device.type != "cpu" or not torch.isfinite(top):  # (a host check is free on the CPU)
+            top = s.masked_fill(~torch.isfinite(s), float("-inf")).amax()
+        return top.reshape(1)
     first = _wide(pattern)[..., 0].mean(dim=(0, 2))  # (heads,)
     return (first > SINK_THRESHOLD).to(first.dtype).mean().reshape(1)
 
@@ -358,24 +362,37 @@ class LearnedParams:
 
 
 @torch.no_grad()
-def layer_pruning(model: Transformer, batches, loss_of) -> dict[str, float]:
+def layer_pruning(model: Transformer, batches, loss_of, base: float | None = None) -> dict[str, float]:
     """``{p}.prune_dloss`` per block: mean of ``loss_of(model, batch)`` over ``batches`` with block
-    ``p`` replaced by the identity (a forward hook returns the block's input), minus the same mean for
-    the whole model. Eval mode; the model's mode is restored. L + 1 passes over the batches."""
+    ``p`` replaced by the identity (the block's output is its input), minus the same mean for the
+    whole model (``base`` when the caller has it: the trainer's last validation loss). Eval mode; the
+    model's mode is restored. L (+ 1) passes over the batches.
+
+    A removed block is not computed at all, except with the value residual: there the first block's
+    V₁ feeds every later block, so a removed block still runs (for its V₁) and a forward hook
+    returns its input instead of its output."""
     def mean_loss():
         return sum(float(loss_of(model, b)) for b in batches) / max(len(batches), 1)
 
+    side_effects = bool(getattr(model.cfg, "value_residual", False))
     was_training = model.training
     model.eval()
     try:
-        base = mean_loss()
+        base = mean_loss() if base is None else base
         out = {}
         for p in model.block_prefixes():
-            handle = model.get_submodule(p).register_forward_hook(lambda m, args, result: args[0])
+            block = model.get_submodule(p)
+            if side_effects:
+                handle = block.register_forward_hook(lambda m, args, result: args[0])
+            else:
+                block.forward = lambda x, *args, **kwargs: x  # an instance attribute: nn.Module calls it
             try:
                 out[f"{p}.prune_dloss"] = mean_loss() - base
             finally:
-                handle.remove()
+                if side_effects:
+                    handle.remove()
+                else:
+                    del block.forward
     finally:
         model.train(was_training)
     return out

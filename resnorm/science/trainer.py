@@ -258,6 +258,7 @@ class Trainer(Worker):
             values.update(self.groups.update_ratios(before))
         if t.eval_every and (step % t.eval_every == 0 or step == t.steps):
             values.update(self.evaluate())
+            self._last_val = (step, values["val/loss"])
         self.store.add(step, values)
         if t.attention_every and (step % t.attention_every == 0 or step == 1):
             self.capture_attention(step)
@@ -270,8 +271,10 @@ class Trainer(Worker):
             with self.autocast():
                 return sequence_loss(model(*b.model_args()), b.targets)
 
+        last = getattr(self, "_last_val", None)  # the whole model's loss on the same batches, if just measured
         try:
-            self._pruning = layer_pruning(self.model, self.val_batches, loss_of)
+            self._pruning = layer_pruning(self.model, self.val_batches, loss_of,
+                                          base=last[1] if last and last[0] == self.step else None)
         except Exception:  # a diagnostic must never lose a finished run
             log.exception("layer pruning failed")
             self._pruning = {}
@@ -282,7 +285,7 @@ class Trainer(Worker):
         """The precision context of this run's forward passes (``autocast_context`` of its config)."""
         return autocast_context(self.device, self.cfg.train.autocast)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self) -> dict[str, float]:
         """Validation loss and token accuracy on the fixed validation batches (eval mode), in the
         same precision as training."""

@@ -31,6 +31,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ..science.batched import BATCH_MODES, plan
 from ..science.config import ConfigError, show
 from ..studies import predictors
 from ..studies.sweep_spec import MAX_CELLS, Cell, SweepSpec, cells as spec_cells
@@ -96,20 +97,25 @@ class SweepJob:
     per core, never more than the cells to run); ``threads``: intra-op threads per cell (1);
     ``on_cell(CellResult)``: called for every finished cell, skipped ones first, from the running
     thread; ``stop_event``: a ``threading.Event`` that stops the sweep like ``stop()``; ``slots``:
-    the training-slot cap to share (see the module docstring). Raises ConfigError on a bad spec,
-    backend, worker count or folder, before anything runs.
+    the training-slot cap to share (see the module docstring); ``batch``: ``auto`` / ``on`` /
+    ``off``, whether cells that differ only in optimiser scalars train as one batched model
+    (``resnorm.science.batched.plan``). Raises ConfigError on a bad spec, backend, worker count,
+    batch mode or folder, before anything runs.
     """
 
     def __init__(self, spec: SweepSpec, out_dir: str | os.PathLike, backend: str = "local",
                  workers: int | None = None, on_cell: Callable[[CellResult], None] | None = None,
                  stop_event: threading.Event | None = None, *, slots=None, threads: int = 1,
-                 max_cells: int = MAX_CELLS):
+                 max_cells: int = MAX_CELLS, batch: str = "auto"):
         if backend not in BACKENDS:
             raise ConfigError([("backend", f"must be one of {', '.join(BACKENDS)} (got {show(backend)})")])
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ConfigError([("workers", f"must be a whole number >= 1 (got {show(workers)})")])
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError([("threads", f"must be a whole number >= 1 (got {show(threads)})")])
+        if batch not in BATCH_MODES:
+            raise ConfigError([("batch", f"must be one of {', '.join(BATCH_MODES)} (got {show(batch)})")])
+        self.batch = batch
         self.spec, self.backend_name, self.threads = spec, backend, threads
         self.cells = spec_cells(spec, max_cells)
         self.out = _prepare(out_dir)
@@ -175,6 +181,12 @@ class SweepJob:
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "stopped", "failed")
+
+    @property
+    def alive(self) -> bool:
+        """Whether the background thread of ``start()`` still runs: it sets the final status before
+        it hands its training slots back, so a finished job may still hold them for a moment."""
+        return self._thread is not None and self._thread.is_alive()
 
     # ---- control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -257,16 +269,22 @@ class SweepJob:
         return LocalBackend(self.workers, self.threads, worker_niceness() if self.slots is not None else 0)
 
     def _loop(self, backend) -> None:
-        pending = list(self.todo)
-        in_flight = 0
+        units = plan([c.config for c in self.todo], self.workers, self.batch)
+        pending = [[self.todo[i] for i in u] for u in units]
+        outstanding: set[int] = set()
         self._started = time.monotonic()
-        while (pending or in_flight) and not self._stop.is_set():
+        while (pending or outstanding) and not self._stop.is_set():
             while pending and backend.idle() > 0:
-                c = pending.pop(0)
-                backend.submit(c.index, c.config.to_json(), str(cell_folder(self.out, c.key)), self.spec.target)
-                in_flight += 1
+                unit = pending.pop(0)
+                folders = [str(cell_folder(self.out, c.key)) for c in unit]
+                if len(unit) == 1:
+                    backend.submit(unit[0].index, unit[0].config.to_json(), folders[0], self.spec.target)
+                else:  # one batched model (resnorm.science.batched)
+                    backend.submit(tuple(c.index for c in unit), [c.config.to_json() for c in unit], folders,
+                                   self.spec.target)
+                outstanding.update(c.index for c in unit)
             for index, row in backend.poll(0.2):
-                in_flight -= 1
+                outstanding.discard(index)
                 c = self.cells[index]
                 full = {**c.values, **row, "key": c.key}
                 for col in predictors.COLUMNS:

@@ -14,9 +14,12 @@ a row with that ``status`` and a ``reason``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 #: statuses of a cell that a rerun keeps; a failed or stopped cell runs again
 FINISHED = ("completed", "diverged")
@@ -31,13 +34,62 @@ def _steps_to_target(losses, target: float | None):
     return int(hit.index[0]) if len(hit) else None
 
 
+def _empty_row() -> dict:
+    return {"status": "failed", "final_loss": None, "min_loss": None, "steps": 0,
+            "steps_to_target": None, "seconds": 0.0, "reason": ""}
+
+
+def _failed(row: dict, e: BaseException, seconds: float) -> dict:
+    row.update(status="failed", reason=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}",
+               seconds=round(seconds, 4))
+    return {k: _plain(v) for k, v in row.items()}
+
+
+def _conclude(cfg, summary, store, row: dict, folder: str, target, seconds: float) -> dict:
+    """Fill ``row`` from a finished run (its summary and metric store), write the cell's folder and
+    return the row as plain scalars."""
+    frame = store.frame()
+    losses = frame[frame["name"] == "train/loss"].set_index("step")["value"].astype(float)
+    finite = losses[losses.map(math.isfinite)]
+    row.update(status=summary.status, final_loss=summary.final_loss, steps=int(summary.steps),
+               min_loss=float(finite.min()) if len(finite) else None,
+               steps_to_target=_steps_to_target(finite, target), reason=summary.reason or "",
+               seconds=round(seconds, 4))
+    from .runs import write_into
+
+    out = summary.to_dict()
+    out["sweep_cell"] = {k: _plain(v) for k, v in row.items()}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_into(folder, cfg, frame, out, None)
+    return {k: _plain(v) for k, v in row.items()}
+
+
+def run_unit(cfg_json, folder, target: float | None = None, threads: int = 1) -> dict | list[dict]:
+    """What a worker runs: one cell (``cfg_json`` a str) or a batch (lists: ``run_cells``)."""
+    if isinstance(cfg_json, (list, tuple)):
+        return run_cells(list(cfg_json), list(folder), target, threads)
+    return run_cell(cfg_json, folder, target, threads)
+
+
+def unit_rows(cell_id, result) -> list[tuple[object, dict]]:
+    """A unit's result as ``(cell id, row)`` pairs (a batch's id is the tuple of its cells' ids)."""
+    if isinstance(cell_id, tuple):
+        return list(zip(cell_id, result))
+    return [(cell_id, result)]
+
+
+def failed_rows(cell_id, reason: str) -> list[tuple[object, dict]]:
+    """Every cell of a unit that was lost (its process died) as a failed row."""
+    ids = cell_id if isinstance(cell_id, tuple) else (cell_id,)
+    return [(i, {**_empty_row(), "reason": reason}) for i in ids]
+
+
 def run_cell(cfg_json: str, folder: str, target: float | None = None, threads: int = 1) -> dict:
     """Train one cell's config (JSON) and write its folder; returns its row: ``key`` is not in it
     (the caller knows it), every value a str, int, float or None (what crosses a process or Ray).
     ``threads``: intra-op CPU threads (1: parallelism comes from running cells side by side)."""
     start = time.perf_counter()
-    row: dict = {"status": "failed", "final_loss": None, "min_loss": None, "steps": 0,
-                 "steps_to_target": None, "seconds": 0.0, "reason": ""}
+    row = _empty_row()
     try:
         from ..science.config import RunConfig
         from ..studies import predictors
@@ -49,23 +101,43 @@ def run_cell(cfg_json: str, folder: str, target: float | None = None, threads: i
 
         tr = Trainer(cfg, threads=threads)
         summary = tr.run()
-        frame = tr.store.frame()
-        losses = frame[frame["name"] == "train/loss"].set_index("step")["value"].astype(float)
-        finite = losses[losses.map(math.isfinite)]
-        row.update(status=summary.status, final_loss=summary.final_loss, steps=int(summary.steps),
-                   min_loss=float(finite.min()) if len(finite) else None,
-                   steps_to_target=_steps_to_target(finite, target), reason=summary.reason or "")
-        row["seconds"] = round(time.perf_counter() - start, 4)  # the cell's time: predictors + training
-        from .runs import write_into
-
-        out = summary.to_dict()
-        out["sweep_cell"] = {k: _plain(v) for k, v in row.items()}
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        write_into(folder, cfg, frame, out, None)
+        # the cell's time: predictors + training
+        return _conclude(cfg, summary, tr.store, row, folder, target, time.perf_counter() - start)
     except Exception as e:  # a cell that cannot run or be saved is a failed row, never the sweep's end
-        row.update(status="failed", reason=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}",
-                   seconds=round(time.perf_counter() - start, 4))
-    return {k: _plain(v) for k, v in row.items()}
+        return _failed(row, e, time.perf_counter() - start)
+
+
+def run_cells(cfg_jsons: list[str], folders: list[str], target: float | None = None, threads: int = 1) -> list[dict]:
+    """Train several cells that differ only in optimiser scalars as one batched model
+    (``resnorm.science.batched``) and write each cell's folder; returns their rows in order. Each
+    row's ``seconds`` is the batch's time shared equally. When the batch cannot be built or fails as
+    a whole, every cell runs on its own (``run_cell``), so a batch never loses a cell."""
+    start = time.perf_counter()
+    try:
+        from ..science.batched import BatchedRun
+        from ..science.config import RunConfig
+        from ..studies import predictors
+
+        cfgs = [RunConfig.from_json(j) for j in cfg_jsons]
+        rows = []
+        for cfg in cfgs:
+            row = _empty_row()
+            row.update({c: float("nan") for c in predictors.COLUMNS})
+            row.update(_predictors(cfg, threads))
+            rows.append(row)
+        batch = BatchedRun(cfgs, threads=threads)
+        summaries = batch.run()
+    except Exception:
+        log.warning("a batch of %d cells failed as a whole: they run one by one", len(cfg_jsons), exc_info=True)
+        return [run_cell(j, f, target, threads) for j, f in zip(cfg_jsons, folders)]
+    share = (time.perf_counter() - start) / len(cfgs)
+    out = []
+    for cfg, summary, store, row, folder in zip(cfgs, summaries, batch.stores, rows, folders):
+        try:
+            out.append(_conclude(cfg, summary, store, row, folder, target, share))
+        except Exception as e:  # this cell's folder cannot be written: a failed row, the others stay
+            out.append(_failed(row, e, share))
+    return out
 
 
 def _predictors(cfg, threads: int) -> dict:

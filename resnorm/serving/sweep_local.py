@@ -21,10 +21,15 @@ import os
 import queue
 import time
 
+from .sweep_cell import failed_rows, unit_rows
+
 PARENT_CHECK_S = 1.0
 
 
 def _worker_main(tasks, results, wid: int, threads: int, niceness: int, parent: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an ignored TERM can be inherited: close() must end us
     if niceness:
         try:
             os.nice(niceness)
@@ -33,7 +38,7 @@ def _worker_main(tasks, results, wid: int, threads: int, niceness: int, parent: 
     import torch  # once per worker
 
     torch.set_num_threads(threads)
-    from .sweep_cell import run_cell
+    from .sweep_cell import run_unit
     from ..science import trainer  # noqa: F401  (warm: what every cell imports, imported once)
     from ..studies import signal  # noqa: F401
     from . import runs  # noqa: F401
@@ -49,12 +54,13 @@ def _worker_main(tasks, results, wid: int, threads: int, niceness: int, parent: 
         if item is None:
             return
         cid, cfg_json, folder, target = item
-        results.put(("done", wid, cid, run_cell(cfg_json, folder, target, threads)))
+        results.put(("done", wid, cid, run_unit(cfg_json, folder, target, threads)))
 
 
 class LocalBackend:
-    """``workers`` warm processes; ``submit`` hands a cell to an idle one, ``poll`` returns the
-    finished ``(cell_id, row)`` pairs (a dead worker's cell as a failed row)."""
+    """``workers`` warm processes; ``submit`` hands a cell (or a batch: a tuple of ids and lists of
+    configs and folders, ``sweep_cell.run_unit``) to an idle one, ``poll`` returns the finished
+    ``(cell_id, row)`` pairs (a dead worker's cells as failed rows)."""
 
     name = "local"
 
@@ -89,7 +95,7 @@ class LocalBackend:
     def idle(self) -> int:
         return len(self._procs) - len(self._busy)
 
-    def submit(self, cell_id, cfg_json: str, folder: str, target: float | None) -> None:
+    def submit(self, cell_id, cfg_json, folder, target: float | None) -> None:
         wid = next(w for w in self._procs if w not in self._busy)
         self._busy[wid] = cell_id
         self._procs[wid][1].put((cell_id, cfg_json, folder, target))
@@ -107,16 +113,14 @@ class LocalBackend:
                 self.ready.add(wid)
             elif kind == "done" and self._busy.get(wid) == cid:
                 del self._busy[wid]
-                out.append((cid, row))
+                out += unit_rows(cid, row)
         for wid, (p, _) in list(self._procs.items()):
             if not p.is_alive():
                 del self._procs[wid]
                 self.ready.discard(wid)
                 cid = self._busy.pop(wid, None)
                 if cid is not None:
-                    out.append((cid, {"status": "failed", "steps": 0, "final_loss": None, "min_loss": None,
-                                      "steps_to_target": None, "seconds": 0.0,
-                                      "reason": f"the worker process died (exit code {p.exitcode})"}))
+                    out += failed_rows(cid, f"the worker process died (exit code {p.exitcode})")
                 self._spawn()
         return out
 

@@ -21,6 +21,8 @@ import os
 import threading
 from pathlib import Path
 
+from .sweep_cell import failed_rows, unit_rows
+
 OBJECT_STORE_BYTES = 100 * 1024 ** 2
 GPU_FRACTION = 0.25  # four cells share a GPU: small models do not fill one
 _LOCK = threading.Lock()
@@ -49,10 +51,10 @@ def ensure_ray(num_cpus: int | None = None) -> dict:
         return {"address": address or "local", "local": not address}
 
 
-def _cell_task(cfg_json: str, folder: str, target):
-    from resnorm.serving.sweep_cell import run_cell
+def _cell_task(cfg_json, folder, target):
+    from resnorm.serving.sweep_cell import run_unit
 
-    return run_cell(cfg_json, folder, target, 1)
+    return run_unit(cfg_json, folder, target, 1)
 
 
 def _remote():
@@ -90,10 +92,12 @@ class RayBackend:
     def idle(self) -> int:
         return self.workers - len(self._refs)
 
-    def submit(self, cell_id, cfg_json: str, folder: str, target: float | None) -> None:
+    def submit(self, cell_id, cfg_json, folder, target: float | None) -> None:
+        """One task per cell, or per batch (``cfg_json`` and ``folder`` lists, ``cell_id`` a tuple)."""
         import json
 
-        device = json.loads(cfg_json)["train"].get("device", "auto")
+        first = cfg_json[0] if isinstance(cfg_json, (list, tuple)) else cfg_json
+        device = json.loads(first)["train"].get("device", "auto")
         opts = {"num_cpus": 1}
         if self._gpus and device != "cpu":
             opts["num_gpus"] = GPU_FRACTION
@@ -109,12 +113,9 @@ class RayBackend:
         for ref in ready:
             cid = self._refs.pop(ref)
             try:
-                row = ray.get(ref)
+                out += unit_rows(cid, ray.get(ref))
             except Exception as e:  # the task's worker died, the node went away, ...
-                row = {"status": "failed", "steps": 0, "final_loss": None, "min_loss": None,
-                       "steps_to_target": None, "seconds": 0.0,
-                       "reason": f"Ray task failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}"}
-            out.append((cid, row))
+                out += failed_rows(cid, f"Ray task failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}")
         return out
 
     def close(self, kill: bool = False) -> None:

@@ -100,8 +100,7 @@ class SessionSweep:
         job = self.job
         if job is None:
             return False
-        thread = getattr(job, "_thread", None)  # SweepJob sets its status before releasing its slots
-        return not job.finished or (thread is not None and thread.is_alive())
+        return not job.finished or job.alive
 
     @property
     def queue_position(self) -> int | None:
@@ -127,7 +126,9 @@ class SessionSweep:
                 return why
             out = sweeps_root(self.root) / sweep_name(spec)
             try:
-                job = SweepJob(spec, out, "local", self.workers, slots=self.slots, max_cells=cap)
+                # batch off: a cell clicked on the map opens with every view of a Live run, which a
+                # batched cell (run-level metrics only) would not have
+                job = SweepJob(spec, out, "local", self.workers, slots=self.slots, max_cells=cap, batch="off")
             except ConfigError as e:
                 return problems_message(e.problems)
             self.job, self.tag = job, tag

@@ -62,6 +62,9 @@ def _apply_settings(env: dict[str, str]) -> None:
 def _spare(commands, events, ready, niceness: int) -> None:
     """A spare process: lower its priority, warm up, say so, then wait for one job
     (``("job", factory, settings)``) and run it as a cold worker would (``procworker._child``)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an ignored TERM can be inherited: terminate() must end us
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)
     from .procworker import PARENT_CHECK_S, _child

@@ -16,6 +16,8 @@ cells already finished by their folder ``cells/<key>/``.
 """
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import hashlib
 import itertools
@@ -177,6 +179,8 @@ class SweepSpec:
 
         base = to_cli(self.base, out=out).replace("python -m resnorm train", "python -m resnorm sweep", 1)
         base, _, tail = base.rpartition(" --out ")
+        if self.steps is not None:  # the spec's --steps below replaces the base config's own
+            base = re.sub(r" --steps \S+", "", base)
         parts = [base]
         for k, v in self.axes.items():
             parts.append("--axis " + shlex.quote(f"{k}=" + ",".join(_text(x) for x in v)))
