@@ -270,34 +270,11 @@ def test_learned_params_follow_the_name_rule():
     assert not any(k.endswith(("weight", "bias")) for k in got)  # vectors and matrices are not scalars
 
 
-def test_layer_pruning_by_hand():
-    m = build_model(_cfg(), V, T, seed=0)
-    ids = torch.arange(T).repeat(B, 1) % V
-    targets = (ids + 1) % V
-
-    class Batch:
-        def model_args(self):
-            return (ids,)
-    loss_of = lambda model, b: sequence_loss(model(*b.model_args()), targets)  # noqa: E731
-
-    def without(skip):
-        x = m._embed(ids)
-        for i, blk in enumerate(m.blocks):
-            if i != skip:
-                x = blk(x)
-        return sequence_loss(m.unembed(m.norm_final(x)), targets).item()
-
-    got = layer_pruning(m, [Batch()], loss_of)
-    full = without(None)
-    for i in range(3):
-        assert got[f"blocks.{i}.prune_dloss"] == pytest.approx(without(i) - full, rel=1e-9, abs=1e-12)
-    assert m.training  # the mode is restored
-
-
-@pytest.mark.parametrize("extra", [dict(value_residual=True), dict(residual="hyper", streams=2)])
-def test_layer_pruning_by_hand_with_value_residual_and_streams(extra):
-    """With the value residual a removed block still supplies V₁ to the later blocks (the stack's
-    rule); with hyper-connections the removed block passes all n streams through."""
+@pytest.mark.parametrize("extra", [{}, dict(value_residual=True), dict(residual="hyper", streams=2)])
+def test_layer_pruning_by_hand(extra):
+    """Each block replaced by the identity, the stack written out here. With the value residual a
+    removed block still supplies V₁ to the later blocks (the stack's rule); with hyper-connections the
+    removed block passes all n streams through."""
     m = _randomise(build_model(_cfg(**extra), V, T, seed=0), seed=4, scale=0.3)
     ids = torch.arange(T).repeat(B, 1) % V
     targets = (ids + 2) % V
@@ -317,12 +294,14 @@ def test_layer_pruning_by_hand_with_value_residual_and_streams(extra):
         x = x.sum(-2) if n else x
         return sequence_loss(m.unembed(m.norm_final(x)), targets).item()
 
-    m.eval()
-    full = without(None)
+    full = without(None)  # no dropout: train and eval mode compute the same
     got = layer_pruning(m, [Batch()], loss_of)
     for i in range(3):
         assert got[f"blocks.{i}.prune_dloss"] == pytest.approx(without(i) - full, rel=1e-9, abs=1e-12)
     assert any(abs(v) > 1e-6 for v in got.values())  # the blocks matter: a pruning that did nothing would fail
+    assert m.training  # the mode is restored
+    assert layer_pruning(m, [Batch()], loss_of, base=full + 1.0) == pytest.approx(
+        {k: v - 1.0 for k, v in got.items()}, rel=1e-9, abs=1e-9)  # a given base is used as is
 
 
 def test_diagnostics_are_defined_at_initialisation():
