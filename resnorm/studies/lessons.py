@@ -41,8 +41,8 @@ from ..science.trainer import Trainer
 
 SCALES = ("full", "reduced")
 # where ``Lesson.seconds`` were measured (``python -m resnorm bench --lessons``)
-TIMED_ON = ("the project's 2-core test machine (one thread per run, as the server's workers), while other "
-            "work kept it busy (load average 5–17): on a quiet machine expect less")
+TIMED_ON = ("the project's 2-core test machine when idle (2026-11-30, one run each, one thread per run as the "
+            "server's workers; lesson 7, a sweep, with two worker processes): a busy server takes longer")
 
 
 # ---- the seed article's encoder layer (lesson 6) ------------------------------------------------------
@@ -445,7 +445,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 100},
         controls=("layers", "mlp", "steps", "seed"),
         margins={"collapse": 0.01, "healthy": 0.1, "stall": 0.2, "gap": 0.3},
-        seconds=(20, 28), check_fn=check_residuals, answer="b"),
+        seconds=(14, 6), check_fn=check_residuals, answer="b"),
     Lesson(
         2, "post-vs-pre-at-init", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
         "Architecture” (ICML), Fig. 3 and Lemma 2", "init", "init",
@@ -454,7 +454,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={},
         controls=("layers", "d_model", "init"),
         margins={"pre_slope": 0.02, "slope_gap": 0.03, "growth": 3.0},
-        seconds=(0.3, 0.4), check_fn=check_post_pre_init, answer="a", seeds=tuple(range(8)), n_seeds_reduced=5),
+        seconds=(0.3, 0.5), check_fn=check_post_pre_init, answer="a", seeds=tuple(range(8)), n_seeds_reduced=5),
     Lesson(
         3, "warmup-rescues-post-ln", "Xiong et al. 2020 (ICML) §3; Liu et al. 2020, “On the Variance of the "
         "Adaptive Learning Rate and Beyond” (ICLR)", "compare", "train",
@@ -466,7 +466,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 200},
         controls=("lr", "layers", "steps", "seed"),
         margins={"gap": 1.0, "trained": 0.5},
-        seconds=(89, 30), check_fn=check_warmup, answer="b"),
+        seconds=(18, 12), check_fn=check_warmup, answer="b"),
     Lesson(
         4, "norm-types", "Ba et al. 2016 (LayerNorm); Zhang & Sennrich 2019 (RMSNorm, NeurIPS); Zhu et al. 2025, "
         "“Transformers without Normalization” (DyT, CVPR)", "compare", "train",
@@ -476,7 +476,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 150, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"same": 0.1, "trained": 0.5, "blowup": 5.0, "gap": 1.0},
-        seconds=(102, 17), check_fn=check_norms, answer="c"),
+        seconds=(17, 9), check_fn=check_norms, answer="c"),
     Lesson(
         5, "going-deep", "Wang et al. 2022, “DeepNet: Scaling Transformers to 1,000 Layers”; Bachlechner et al. "
         "2020, “ReZero is All You Need”; Sun et al. 2025, “The Curse of Depth in Large Language Models”",
@@ -488,7 +488,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 80, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"gap": 1.0, "trained": 0.5, "growth": 5.0, "lns_fraction": 0.5},
-        seconds=(437, 88), check_fn=check_deep, answer="c",
+        seconds=(63, 21), check_fn=check_deep, answer="c",
         init_variants=(Variant("pre", {"norm_position": "pre"}), Variant("lns", {"norm_position": "lns"}))),
     Lesson(
         6, "spot-the-bug", "Vaswani et al. 2017, “Attention Is All You Need”; Devlin et al. 2019, “BERT” "
@@ -499,7 +499,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 200, "lr": 3e-3},
         controls=("layers", "lr", "steps", "seed"),
         margins={"rms_bug": 1.3, "gap": 0.5},
-        seconds=(66, 35), check_fn=check_seed_bug, answer="b"),
+        seconds=(6, 4), check_fn=check_seed_bug, answer="b"),
     Lesson(
         7, "where-does-post-ln-train", "Xiong et al. 2020, “On Layer Normalization in the Transformer "
         "Architecture” (ICML) §3; Wortsman et al. 2023, “Small-scale proxies for large-scale Transformer "
@@ -524,7 +524,7 @@ LESSONS: dict[int, Lesson] = {lesson.id: lesson for lesson in [
         reduced={"steps": 150},
         controls=("lr", "layers", "steps", "seed"),
         margins={"grows": 10.0, "ratio": 10.0, "trained": 0.5, "gap": 1.0},
-        seconds=(9, 5), check_fn=check_qk_norm, answer="b"),  # full 6.8-11 s, quick 4.2 s alone (2 cores)
+        seconds=(6, 3), check_fn=check_qk_norm, answer="b"),
 ]}
 
 
