@@ -87,6 +87,7 @@ def _warm_workers(cells, workers: int, root: Path, batch: str = "off") -> tuple[
     """(seconds until every worker has imported torch, seconds to run the cells on them); ``batch``
     as ``sweep --batch`` (``resnorm.science.batched.plan``)."""
     from .science.batched import plan
+    from .serving.sweep_cell import unit_task
     from .serving.sweep_local import LocalBackend
 
     t0 = time.perf_counter()
@@ -100,12 +101,7 @@ def _warm_workers(cells, workers: int, root: Path, batch: str = "off") -> tuple[
         left = len(cells)
         while left:
             while pending and b.idle():
-                unit = pending.pop(0)
-                if len(unit) == 1:
-                    b.submit(unit[0].index, unit[0].config.to_json(), str(root / unit[0].key), None)
-                else:
-                    b.submit(tuple(c.index for c in unit), [c.config.to_json() for c in unit],
-                             [str(root / c.key) for c in unit], None)
+                b.submit(*unit_task(pending.pop(0), lambda c: root / c.key), None)
             left -= len(b.poll(0.05))
         return start, time.perf_counter() - t0
     finally:

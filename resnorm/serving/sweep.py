@@ -35,7 +35,7 @@ from ..science.batched import BATCH_MODES, plan
 from ..science.config import ConfigError, show
 from ..studies import predictors
 from ..studies.sweep_spec import MAX_CELLS, Cell, SweepSpec, cells as spec_cells
-from .sweep_cell import finished_row
+from .sweep_cell import finished_row, unit_task
 
 BACKENDS = ("local", "ray")
 SPEC_FILE, CELLS_FILE, CELLS_DIR = "sweep.json", "cells.csv", "cells"
@@ -275,13 +275,8 @@ class SweepJob:
         self._started = time.monotonic()
         while (pending or outstanding) and not self._stop.is_set():
             while pending and backend.idle() > 0:
-                unit = pending.pop(0)
-                folders = [str(cell_folder(self.out, c.key)) for c in unit]
-                if len(unit) == 1:
-                    backend.submit(unit[0].index, unit[0].config.to_json(), folders[0], self.spec.target)
-                else:  # one batched model (resnorm.science.batched)
-                    backend.submit(tuple(c.index for c in unit), [c.config.to_json() for c in unit], folders,
-                                   self.spec.target)
+                unit = pending.pop(0)  # one cell, or a batched model's (resnorm.science.batched)
+                backend.submit(*unit_task(unit, lambda c: cell_folder(self.out, c.key)), self.spec.target)
                 outstanding.update(c.index for c in unit)
             for index, row in backend.poll(0.2):
                 outstanding.discard(index)

@@ -71,6 +71,15 @@ def run_unit(cfg_json, folder, target: float | None = None, threads: int = 1) ->
     return run_cell(cfg_json, folder, target, threads)
 
 
+def unit_task(cells, folder_of) -> tuple:
+    """``(cell id, config JSON, folder)`` of a unit of cells (``sweep_spec.Cell``) for a backend's
+    ``submit``: one cell as itself, a batch as a tuple of ids and lists; ``folder_of(cell)``: its folder."""
+    if len(cells) == 1:
+        return cells[0].index, cells[0].config.to_json(), str(folder_of(cells[0]))
+    return (tuple(c.index for c in cells), [c.config.to_json() for c in cells],
+            [str(folder_of(c)) for c in cells])
+
+
 def unit_rows(cell_id, result) -> list[tuple[object, dict]]:
     """A unit's result as ``(cell id, row)`` pairs (a batch's id is the tuple of its cells' ids)."""
     if isinstance(cell_id, tuple):
