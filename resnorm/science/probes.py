@@ -258,7 +258,7 @@ def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
     Runs in eval mode (no dropout) and restores the model's mode afterwards.
     """
     maps: dict[str, np.ndarray] = {}
-    handles = []
+    hooks = []
     for p in model.block_prefixes():
         block = model.get_submodule(p)
         for sub in block.sublayers:
@@ -269,7 +269,19 @@ def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
                 m = MAX_ATTENTION_POSITIONS
                 maps[key] = out[0, :MAX_ATTENTION_HEADS, :m, :m].detach().float().cpu().numpy().copy()
 
-            handles.append(model.get_submodule(f"{p}.{sub}.hook_pattern").register_forward_hook(fn))
+            hooks.append((model.get_submodule(f"{p}.{sub}.hook_pattern"), fn))
+    eval_forward_with_hooks(model, args, hooks)
+    return maps
+
+
+@torch.no_grad()
+def eval_forward_with_hooks(model: torch.nn.Module, args: tuple, hooks) -> None:
+    """One forward pass of ``args`` in eval mode (no dropout) with the forward hooks ``[(module, fn)]``
+    attached for that pass only; the model's mode is restored and every hook removed, whatever
+    happens. No hooks: no pass (nothing would be read)."""
+    if not hooks:
+        return
+    handles = [m.register_forward_hook(fn) for m, fn in hooks]
     was_training = model.training
     model.eval()
     try:
@@ -278,7 +290,6 @@ def attention_maps(model: Transformer, args: tuple) -> dict[str, np.ndarray]:
         model.train(was_training)
         for h in handles:
             h.remove()
-    return maps
 
 
 def total_grad_norm(params) -> torch.Tensor:

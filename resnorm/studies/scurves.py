@@ -13,6 +13,7 @@ import torch
 from ..science import norms
 from ..science.config import RunConfig
 from ..science.model import build_model
+from ..science.probes import eval_forward_with_hooks
 from ..science.tasks import make_task
 
 POINTWISE = (norms.DyT, norms.Derf)
@@ -23,7 +24,7 @@ def s_curves(model: torch.nn.Module, args: tuple, max_points: int = 400, seed: i
     """{module name: (x, y)} for every DyT/Derf module of ``model`` on one forward pass of ``args``
     (eval mode, restored after), at most ``max_points`` (x, y) pairs each, in forward order."""
     found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    handles = []
+    hooks = []
     g = torch.Generator().manual_seed(seed)
     for name, m in model.named_modules():
         if isinstance(m, POINTWISE):
@@ -31,16 +32,8 @@ def s_curves(model: torch.nn.Module, args: tuple, max_points: int = 400, seed: i
                 x, y = a[0].detach().flatten().double().cpu(), out.detach().flatten().double().cpu()
                 keep = torch.randperm(x.numel(), generator=g)[:max_points]
                 found[name] = (x[keep].numpy(), y[keep].numpy())
-            handles.append(m.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        if handles:
-            model(*args)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+            hooks.append((m, hook))
+    eval_forward_with_hooks(model, args, hooks)
     return found
 
 
