@@ -581,22 +581,32 @@ def loss_figure(series: Series, *, log_y: bool = False, markers=(), uirevision: 
 
 
 # ---- 2. residual stream --------------------------------------------------------------------------
-def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid", labels: Labels = EN) -> Fig:
-    """Layer × step heatmap of a per-layer metric (default: residual-stream RMS), log10 colour scale."""
+def layer_step_matrix(series: Series, metric: str, most: int):
+    """(block prefixes, steps, z, log₁₀ z) of a per-layer metric as a layer × step matrix: a row per
+    block, the columns the first block's steps thinned to at most ``most``; log₁₀ z is NaN where z is
+    missing, non-finite or ≤ 0. None before the first recorded step."""
     prefixes = block_prefixes(series)
     rows = [_get(series, f"{p}.{metric}") for p in prefixes]
+    if not rows or not len(rows[0][0]):
+        return None
+    steps = rows[0][0]
+    z = np.full((len(prefixes), len(steps)), np.nan)
+    for i, (s, v) in enumerate(rows):
+        n = min(len(s), len(steps))
+        z[i, :n] = v[:n]
+    steps_t, _ = thin(steps, steps.astype(float), most)
+    z = z[:, np.searchsorted(steps, steps_t)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
+    return prefixes, steps_t, z, logz
+
+
+def resid_heatmap(series: Series, *, metric: str = "resid_post.rms", markers=(), uirevision: str = "resid", labels: Labels = EN) -> Fig:
+    """Layer × step heatmap of a per-layer metric (default: residual-stream RMS), log10 colour scale."""
     fig = Fig()
-    if rows and len(rows[0][0]):
-        steps = rows[0][0]
-        z = np.full((len(prefixes), len(steps)), np.nan)
-        for i, (s, v) in enumerate(rows):
-            n = min(len(s), len(steps))
-            z[i, :n] = v[:n]
-        steps_t, _ = thin(steps, steps.astype(float), 400)
-        keep = np.searchsorted(steps, steps_t)
-        z = z[:, keep]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
+    matrix = layer_step_matrix(series, metric, 400)
+    if matrix is not None:
+        prefixes, steps_t, z, logz = matrix
         fig.add_trace(dict(type="heatmap", x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
                                  colorscale=colorscale(COLORSCALE), colorbar=dict(title=dict(text="log₁₀")),
                                  hovertemplate="step %{x}<br>%{y}<br>value %{customdata:.4g}<extra></extra>"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..i18n import EN, Labels, translate_or
 from .figures import (COLORSCALE, NORMAL, Fig, Fonts, _get, _layout, _mark, _unique_labels, block_prefixes,
-                      colorscale, layer_colors, short, subplots, thin)
+                      colorscale, layer_colors, layer_step_matrix, short, subplots, thin)
 
 HEIGHT = 250  # px: 2 × 2 of these, the run controls and the title fit a 1280×720 screen
 MARGIN = dict(l=48, r=12, t=34, b=30)
@@ -132,19 +132,10 @@ def resid_panel(series, *, markers=(), uirevision: str = "dash-resid", labels: L
     """Layer × step heatmap of the residual stream's RMS after each block (``{block}.resid_post.rms``),
     colour on a log₁₀ scale, the input layer at the top; the colour bar is labelled in plain values."""
     title = labels("dash.resid_title")
-    prefixes = block_prefixes(series)
-    rows = [_get(series, f"{p}.resid_post.rms") for p in prefixes]
-    if not rows or not len(rows[0][0]):
+    matrix = layer_step_matrix(series, "resid_post.rms", 300)
+    if matrix is None:
         return starting(title, uirevision=uirevision, labels=labels, fonts=fonts, height=height)
-    steps = rows[0][0]
-    z = np.full((len(prefixes), len(steps)), np.nan)
-    for i, (s, v) in enumerate(rows):
-        n = min(len(s), len(steps))
-        z[i, :n] = v[:n]
-    steps_t, _ = thin(steps, steps.astype(float), 300)
-    z = z[:, np.searchsorted(steps, steps_t)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logz = np.where(np.isfinite(z) & (z > 0), np.log10(np.where(z > 0, z, 1)), np.nan)
+    prefixes, steps_t, z, logz = matrix
     ticks = [math.log10(v) for v in log_ticks(z, most=4)]
     fig = Fig()
     fig.add_trace(dict(type="heatmap", x=steps_t, y=[short(p) for p in prefixes], z=logz, customdata=z,
