@@ -54,14 +54,18 @@ def test_the_same_field_twice_and_too_many_cells_are_errors(runs_dir, monkeypatc
     assert at.button(key="map_run").disabled
 
 
+def _tiny(at, steps: int, layers: str, lrs: str):
+    """A tiny model in the sidebar, layers × learning rate on the map's two axes."""
+    for k, v in dict(layers=1, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, steps=steps).items():
+        at.number_input(key=f"cfg_{k}").set_value(v)
+    at.text_input(key="map_axis1_values").set_value(layers)
+    return at.text_input(key="map_axis2_values").set_value(lrs).run()
+
+
 def test_a_tiny_sweep_fills_the_heatmap_and_reopens_from_the_runs_page(runs_dir):
     from resnorm.serving import sweep_session as SS
 
-    at = _map()
-    for k, v in dict(layers=1, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, steps=5).items():
-        at.number_input(key=f"cfg_{k}").set_value(v)
-    at.text_input(key="map_axis1_values").set_value("1,2")
-    at.text_input(key="map_axis2_values").set_value("1e-3,1e-2").run()
+    at = _tiny(_map(), steps=5, layers="1,2", lrs="1e-3,1e-2")
     assert any("4 cells" in c.value for c in at.caption)
     at.button(key="map_run").click().run()
     assert not at.exception
@@ -99,11 +103,7 @@ def test_a_tiny_sweep_fills_the_heatmap_and_reopens_from_the_runs_page(runs_dir)
 
 
 def test_leaving_the_page_stops_the_sweep_and_a_rerun_never_starts_it_twice(runs_dir):
-    at = _map()
-    for k, v in dict(layers=1, d_model=16, heads=2, d_ff=32, batch_size=4, seq_len=6, steps=1_000_000).items():
-        at.number_input(key=f"cfg_{k}").set_value(v)
-    at.text_input(key="map_axis1_values").set_value("1")
-    at.text_input(key="map_axis2_values").set_value("1e-3").run()
+    at = _tiny(_map(), steps=1_000_000, layers="1", lrs="1e-3")
     # AppTest's sessions share the session-scoped resources: an earlier test's sweep may still be closing
     assert wait(lambda: not at.run().button(key="map_run").disabled, timeout=120)
     at.button(key="map_run").click().run()

@@ -201,14 +201,7 @@ def experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> None:
         st.rerun()
     if lesson.kind == "train":  # Pause / Resume next to Run, as on the Live page
         pause_button(cols[1], session, "lesson_pause")
-    if cols[2].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
-                      width="stretch"):
-        session.stop()
-        st.rerun()
-    if cols[3].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
-                      disabled=session.lesson is None or running):
-        session.reset()
-        st.rerun()
+    stop_reset_buttons(cols[2], cols[3], session, running, has_result=session.lesson is not None)
     st.caption(t("lessons_pacing.timed_on"))
     err = st.session_state.pop("lesson_error", None)
     if err:
@@ -277,6 +270,19 @@ def run_label(lesson: LS.Lesson, scale: str) -> str:
     seconds = lesson.expected_seconds(scale)
     key = "lessons.run_init" if lesson.kind == "init" else "lessons.run"
     return t("lessons_pacing.run_timed", label=t(key), seconds=max(1, round(seconds))) if seconds else t(key)
+
+
+def stop_reset_buttons(stop_col, reset_col, target, running: bool, has_result: bool) -> None:
+    """Stop (while ``running``) and Reset (once there is a result, not while running) of a lesson's
+    run or sweep (``target.stop()`` / ``target.reset()``), under the Lessons page's keys."""
+    if stop_col.button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
+                       width="stretch"):
+        target.stop()
+        st.rerun()
+    if reset_col.button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
+                        disabled=not has_result or running):
+        target.reset()
+        st.rerun()
 
 
 def _label(lesson: LS.Lesson, i: int, vid: str) -> str:

@@ -395,7 +395,7 @@ def lesson_experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> N
     sweep = session_lesson_sweep()
     running = sweep.active
     cols = st.columns(3)
-    from ui.lessons_view import run_label  # here: lessons_view hands map lessons to this module
+    from ui.lessons_view import run_label, stop_reset_buttons  # here: lessons_view hands map lessons to this module
 
     if cols[0].button(run_label(lesson, scale), icon=":material/play_arrow:", type="primary", key="lesson_run",
                       disabled=spec is None or running, width="stretch",
@@ -404,14 +404,7 @@ def lesson_experiment(lesson: LS.Lesson, changes: dict | None, quick: bool) -> N
         if why:
             st.session_state["lesson_error"] = say(why)
         st.rerun()
-    if cols[1].button(t("lessons.stop"), icon=":material/stop:", key="lesson_stop", disabled=not running,
-                      width="stretch"):
-        sweep.stop()
-        st.rerun()
-    if cols[2].button(t("lessons.reset"), icon=":material/restart_alt:", key="lesson_reset", width="stretch",
-                      disabled=sweep.job is None or running):
-        sweep.reset()
-        st.rerun()
+    stop_reset_buttons(cols[1], cols[2], sweep, running, has_result=sweep.job is not None)
     err = st.session_state.pop("lesson_error", None)
     if err:
         st.error(err)

@@ -59,7 +59,7 @@ def parse_axis(text: str) -> tuple[str, tuple]:
 
 def _check_name(name: str) -> None:
     if name not in field_index():
-        raise _axis_error(name, f"not a config field (e.g. layers, lr, norm_position, seed)")
+        raise _axis_error(name, "not a config field (e.g. layers, lr, norm_position, seed)")
     if name in NOT_SWEPT:
         raise _axis_error(name, NOT_SWEPT[name])
     if name in NOT_FROM_TEXT and name not in NOT_SWEPT:  # pragma: no cover (kept in step with config)
